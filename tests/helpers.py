@@ -1,0 +1,233 @@
+"""Process helpers for tests: a real hub and real servers, stopped by pid, waits bounded."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVERS = ROOT / "tests" / "servers"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
+    """Poll *predicate* until it returns a truthy value; fail after *timeout* seconds."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s (last value: {last!r})")
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process whose ancestry leads to *pid* (from /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] == "Z":
+            continue
+        parents[int(entry.name)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        children = {child for child, parent in parents.items() if parent in frontier}
+        children -= found
+        found |= children
+        frontier = children
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+class ServerProcess:
+    """A fixture server listening on a loopback port."""
+
+    def __init__(self, argv: list[str], port: int) -> None:
+        self.argv = argv
+        self.port = port
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/mcp"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
+        def listening() -> bool:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.argv} exited with {self.proc.returncode}")
+            with socket.socket() as sock:
+                return sock.connect_ex(("127.0.0.1", self.port)) == 0
+
+        wait_until(listening)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+class HubProcess:
+    """``python -m tornadohub serve`` on a free loopback port, in a private HOME."""
+
+    def __init__(
+        self,
+        configs: list[str],
+        *,
+        home: Path,
+        cwd: Path,
+        extra_args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+    ) -> None:
+        self.configs = configs
+        self.home = home
+        self.cwd = cwd
+        self.port = port or free_port()
+        self.extra_args = extra_args
+        self.env_overrides = env or {}
+        self.proc: subprocess.Popen[str] | None = None
+        self.stdout_path = cwd / f"hub-{self.port}.out"
+        self.stderr_path = cwd / f"hub-{self.port}.err"
+        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
+        self.children_seen: set[int] = set()
+
+    @property
+    def argv(self) -> list[str]:
+        args = [sys.executable, "-m", "tornadohub", "--port", str(self.port)]
+        for config in self.configs:
+            args += ["--config", config]
+        return [*args, *self.extra_args]
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "MCP_HUB"))}
+        env.update(HOME=str(self.home), PYTHONPATH=str(ROOT), **self.env_overrides)
+        return env
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            self.argv,
+            cwd=self.cwd,
+            env=self.env,
+            stdout=self.stdout_path.open("w"),
+            stderr=self.stderr_path.open("w"),
+            text=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def health(self) -> dict[str, Any] | None:
+        try:
+            response = self.client.get("/api/health", timeout=2)
+        except httpx.TransportError:
+            return None
+        return response.json() if response.status_code == 200 else None
+
+    def wait_ready(self, timeout: float = 60.0) -> dict[str, Any]:
+        def ready() -> dict[str, Any] | None:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(
+                    f"hub exited with {self.proc.returncode}: {self.stderr_path.read_text()}"
+                )
+            health = self.health()
+            return health if health and health["state"] in ("ready", "restarted") else None
+
+        health: dict[str, Any] = wait_until(ready, timeout)
+        self.children_seen |= descendants(self.pid)
+        return health
+
+    def api(self, method: str, path: str, body: Any = None, **kwargs: Any) -> httpx.Response:
+        """One REST call; every answer must be JSON."""
+        if body is not None:
+            kwargs["json"] = body
+        response = self.client.request(method, path, **kwargs)
+        assert "application/json" in response.headers.get("content-type", ""), response.text
+        return response
+
+    def server(self, name: str) -> dict[str, Any]:
+        response = self.api("POST", "/api/servers/info", {"server_name": name})
+        assert response.status_code == 200, response.text
+        info: dict[str, Any] = response.json()["server"]
+        return info
+
+    def wait_status(self, name: str, status: str, timeout: float = 20.0) -> dict[str, Any]:
+        result: dict[str, Any] = wait_until(
+            lambda: (info := self.server(name))["status"] == status and info, timeout
+        )
+        return result
+
+    def log_text(self) -> str:
+        return self.stdout_path.read_text() + self.stderr_path.read_text()
+
+    def log_entries(self) -> list[dict[str, Any]]:
+        entries = []
+        for line in self.log_text().splitlines():
+            try:
+                entries.append(json.loads(line))
+            except ValueError:
+                continue
+        return entries
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
+        """Stop the hub by pid; then no process it started may survive."""
+        self.client.close()
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.children_seen |= descendants(self.pid)
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+                raise AssertionError("hub did not stop within the timeout") from None
+        try:
+            wait_until(lambda: not any(alive(pid) for pid in self.children_seen), 10)
+        except AssertionError:
+            survivors = [pid for pid in self.children_seen if alive(pid)]
+            raise AssertionError(f"hub left processes behind: {survivors}") from None
+        return self.proc.returncode

@@ -1,0 +1,107 @@
+"""The Tornado application and the process lifecycle around the hub.
+
+Startup order follows mcp-hub: listen first (fail fast on a busy port), register
+the workspace, then connect every server while ``/api/health`` already answers
+``starting``. Shutdown stops every upstream (reaping their process groups), ends
+the HTTP server and removes our workspace entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import signal
+import socket
+from typing import Any
+
+from tornado import httpserver, netutil, web
+
+from tornadohub.handlers import NotFoundHandler, default_handlers
+from tornadohub.hub import Hub, HubState
+
+log = logging.getLogger("tornadohub.app")
+
+#: Hard ceiling for any request body; APIHandler refuses above its own smaller limit with JSON.
+MAX_HTTP_BODY = 64 * 1024 * 1024
+
+
+class FatalError(Exception):
+    """The hub cannot run; the CLI prints the message as one line and exits 1."""
+
+
+def make_app(hub: Hub, **settings: Any) -> web.Application:
+    return web.Application(
+        default_handlers,
+        hub=hub,
+        default_handler_class=NotFoundHandler,
+        **settings,
+    )
+
+
+def bind(host: str, port: int) -> list[socket.socket]:
+    """Bind before doing anything else, with mcp-hub's EADDRINUSE wording."""
+    try:
+        return netutil.bind_sockets(port, address=host)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise FatalError(f"listen EADDRINUSE: address already in use {host}:{port}") from None
+        raise FatalError(f"listen {errno.errorcode.get(exc.errno or 0, 'ERROR')}: {exc}") from None
+
+
+async def serve(hub: Hub, sockets: list[socket.socket]) -> None:
+    """Run the hub until a signal or ``/api/hard-restart`` asks it to stop."""
+    server = httpserver.HTTPServer(make_app(hub), max_body_size=MAX_HTTP_BODY)
+    server.add_sockets(sockets)
+    loop = asyncio.get_running_loop()
+    signals_seen = 0
+
+    def on_signal(signum: int) -> None:
+        nonlocal signals_seen
+        signals_seen += 1
+        if signals_seen > 1:
+            log.error("Second signal %s: exiting now", signal.Signals(signum).name)
+            os._exit(1)
+        log.info("Received %s, shutting down", signal.Signals(signum).name)
+        hub.shutdown_requested.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+    options = hub.options
+    log.info(
+        "MCP Hub listening on http://%s:%d",
+        options.host,
+        options.port,
+        extra={"data": {"port": options.port, "host": options.host}},
+    )
+    try:
+        if hub.workspace is not None:
+            await asyncio.to_thread(
+                hub.workspace.register, cwd=options.cwd, config_files=options.config_paths
+            )
+        initializing = asyncio.create_task(hub.initialize())
+        stop_waiter = asyncio.create_task(hub.shutdown_requested.wait())
+        await asyncio.wait({initializing, stop_waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if initializing.done():
+            initializing.result()  # a fatal config error surfaces here
+            await stop_waiter
+        else:
+            initializing.cancel()
+            await asyncio.gather(initializing, return_exceptions=True)
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        loop.add_signal_handler(signal.SIGINT, lambda: os._exit(1))
+        loop.add_signal_handler(signal.SIGTERM, lambda: os._exit(1))
+        if hub.state is not HubState.stopped:
+            await hub.shutdown()
+        server.stop()
+        await server.close_all_connections()
+        if hub.workspace is not None:
+            try:
+                await asyncio.to_thread(hub.workspace.deregister)
+            except Exception as exc:
+                log.warning("Could not remove workspace entry: %s", exc)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)

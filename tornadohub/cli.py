@@ -1,0 +1,174 @@
+"""``mcp-hub``: the command line, compatible with mcp-hub 4.2.1's flags.
+
+``mcp-hub --port P --config C`` (no subcommand, as editors launch it) means
+``mcp-hub serve ...``. ``.env`` is read here, never on import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tornadohub import CONTRACT_VERSION, __version__
+
+SUBCOMMANDS = ("serve", "check-config")
+
+
+class _VersionAction(argparse.Action):
+    """mcphub.nvim parses the first stdout line as the mcp-hub version, so print it alone."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help=str(kwargs.get("help", "")))
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(CONTRACT_VERSION)
+        print(f"tornadohub {__version__}")
+        parser.exit()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mcp-hub",
+        description="A hub that supervises many MCP servers behind one REST API and /mcp endpoint.",
+        epilog="Example: mcp-hub --port 3000 --config ./global.json --config ./project.json",
+    )
+    parser.add_argument(
+        "--version",
+        action=_VersionAction,
+        help="print the mcp-hub API version (first line) and tornadohub's version",
+    )
+    commands = parser.add_subparsers(dest="command")
+
+    serve = commands.add_parser("serve", help="run the hub (the default command)")
+    serve.add_argument("-p", "--port", type=int, required=True, help="port to listen on")
+    _add_config(serve)
+    serve.add_argument("-w", "--watch", action="store_true", help="watch config files")
+    serve.add_argument(
+        "--auto-shutdown",
+        action="store_true",
+        help="exit when the last /api/events client disconnects",
+    )
+    serve.add_argument(
+        "--shutdown-delay", type=int, default=0, metavar="MS", help="delay before that exit (ms)"
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; mcp-hub listens on all interfaces)",
+    )
+    serve.add_argument(
+        "--env-file", help="dotenv file to load (default: .env in the working directory)"
+    )
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warn", "error"])
+    serve.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="how long a server may take to start and list its capabilities (default 300)",
+    )
+
+    check = commands.add_parser("check-config", help="validate config files and list every error")
+    _add_config(check)
+    return parser
+
+
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-c",
+        "--config",
+        action="extend",
+        nargs="+",
+        required=True,
+        metavar="FILE",
+        help="config file (repeatable; merged in order, later entries replace earlier ones)",
+    )
+
+
+def _normalise_argv(argv: Sequence[str]) -> list[str]:
+    """The bare form ``mcp-hub --port P --config C`` means ``serve``."""
+    args = list(argv)
+    if args and (args[0] in SUBCOMMANDS or args[0] in ("-h", "--help", "--version")):
+        return args
+    return ["serve", *args]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(_normalise_argv(sys.argv[1:] if argv is None else argv))
+    if args.command == "check-config":
+        return check_config(args.config)
+    return run_serve(args)
+
+
+def check_config(paths: list[str]) -> int:
+    from tornadohub.config import check_config as collect_errors
+
+    errors = collect_errors(paths)
+    for error in errors:
+        print(error, file=sys.stderr)
+    if errors:
+        print(f"{len(errors)} error(s) in {', '.join(paths)}", file=sys.stderr)
+        return 1
+    print(f"OK: {', '.join(paths)}")
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from dotenv import load_dotenv
+
+    env_file = args.env_file or (".env" if Path(".env").is_file() else None)
+    if env_file is not None:
+        if not Path(env_file).is_file():
+            print(f"Error: env file not found: {env_file}", file=sys.stderr)
+            return 1
+        load_dotenv(env_file, override=False)
+
+    from tornadohub.app import FatalError, bind, serve
+    from tornadohub.config import load_config
+    from tornadohub.errors import ConfigError
+    from tornadohub.hub import Hub, HubOptions
+    from tornadohub.log import setup_logging
+    from tornadohub.paths import log_file_path, workspaces_file_path
+    from tornadohub.placeholders import parse_hub_env
+    from tornadohub.upstreams import ConnectPolicy
+    from tornadohub.workspace import WorkspaceCache
+
+    setup_logging(args.log_level, log_file=log_file_path())
+    import logging
+
+    log = logging.getLogger("tornadohub.cli")
+    hub_env, warning = parse_hub_env(os.environ.get("MCP_HUB_ENV"))
+    if warning:
+        log.warning(warning)
+    try:
+        load_config(args.config)  # fail fast, before taking the port
+        sockets = bind(args.host, args.port)
+    except (ConfigError, FatalError) as exc:
+        message = exc.message if isinstance(exc, ConfigError) else str(exc)
+        print(f"Error: {message}", file=sys.stderr)
+        return 1
+    options = HubOptions(
+        config_paths=list(args.config),
+        port=args.port,
+        host=args.host,
+        watch=args.watch,
+        auto_shutdown=args.auto_shutdown,
+        shutdown_delay_ms=args.shutdown_delay,
+        environ=dict(os.environ),
+        hub_env=hub_env,
+        cwd=os.getcwd(),
+        policy=ConnectPolicy(connect_timeout=args.connect_timeout),
+    )
+    hub = Hub(options, workspace=WorkspaceCache(workspaces_file_path(), args.port))
+    try:
+        asyncio.run(serve(hub, sockets))
+    except ConfigError as exc:
+        print(f"Error: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0

@@ -1,0 +1,22 @@
+"""Route tables: each module ends with ``default_handlers``; this concatenates them.
+
+Routes match case-insensitively and tolerate a trailing slash, as Express does.
+"""
+
+from typing import Any
+
+from tornadohub.handlers import health, lifecycle, servers
+from tornadohub.handlers.base import NotFoundHandler
+
+
+def _express_style(pattern: str) -> str:
+    return f"(?i){pattern}/?"
+
+
+default_handlers: list[tuple[str, Any]] = [
+    (_express_style(pattern), handler)
+    for module in (health, servers, lifecycle)
+    for pattern, handler in module.default_handlers
+]
+
+__all__ = ["NotFoundHandler", "default_handlers"]

@@ -1,0 +1,29 @@
+"""Upstream MCP servers: one interface, a STDIO and a remote implementation."""
+
+from typing import Any
+
+from tornadohub.config import ServerEntry
+from tornadohub.upstreams.base import (
+    ConnectPolicy,
+    HubEnvironment,
+    Upstream,
+    UpstreamStatus,
+)
+from tornadohub.upstreams.remote import RemoteUpstream
+from tornadohub.upstreams.stdio import StdioUpstream
+
+__all__ = [
+    "ConnectPolicy",
+    "HubEnvironment",
+    "RemoteUpstream",
+    "StdioUpstream",
+    "Upstream",
+    "UpstreamStatus",
+    "create_upstream",
+]
+
+
+def create_upstream(entry: ServerEntry, env: HubEnvironment, **kwargs: Any) -> Upstream:
+    """The implementation matching the entry's transport."""
+    cls = StdioUpstream if entry.transport == "stdio" else RemoteUpstream
+    return cls(entry, env, **kwargs)

@@ -1,0 +1,553 @@
+"""The upstream interface: one configured MCP server and the connection to it.
+
+Every connection lives in exactly one long-lived *owner task* (anyio cancel scopes
+and task groups are task-affine): it resolves placeholders, opens the transport and
+the :class:`mcp.ClientSession`, fetches the capability lists, then waits until it is
+told to stop or the transport dies, and reconnects with capped exponential backoff.
+Request handlers only send requests over the live session; they never enter or exit
+the SDK's context managers.
+
+Status transitions (the contract's ``ConnectionStatus``)::
+
+    disconnected --start()--> connecting --ok--> connected --transport lost--> disconnected
+                                     \\--fail--> disconnected (error set, retried with backoff)
+    any --stop(disable=True)--> disabled;  any --stop()--> disconnected
+    connecting --HTTP 401--> unauthorized (not retried until started again)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import os
+import time
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+import mcp_types as types
+from mcp import ClientSession, MCPError
+from pydantic import RootModel
+
+from tornadohub import __version__
+from tornadohub.config import ServerEntry
+from tornadohub.errors import HubError, PlaceholderError, UpstreamConnectionError, UpstreamError
+from tornadohub.placeholders import ResolvedServer, resolve_server
+
+log = logging.getLogger("tornadohub.upstream")
+
+
+class RawResult(RootModel[dict[str, Any]]):
+    """A result kept as plain JSON: the hub forwards what upstreams return, unchanged."""
+
+
+#: Upstream clientInfo: mcp-hub sends ``{"name": "mcp-hub", "version": "1.0.0"}``.
+CLIENT_INFO = types.Implementation(name="mcp-hub", version=__version__)
+
+LIST_KINDS: tuple[tuple[str, str, str], ...] = (
+    # (capability key in ServerInfo, list method, result field)
+    ("tools", "tools/list", "tools"),
+    ("resources", "resources/list", "resources"),
+    ("resourceTemplates", "resources/templates/list", "resourceTemplates"),
+    ("prompts", "prompts/list", "prompts"),
+)
+
+#: Guard against an upstream that hands out cursors forever.
+MAX_LIST_PAGES = 1000
+
+
+class UpstreamStatus(enum.StrEnum):
+    """Connection status exactly as mcp-hub reports it."""
+
+    connected = "connected"
+    connecting = "connecting"
+    disconnected = "disconnected"
+    unauthorized = "unauthorized"
+    disabled = "disabled"
+
+
+class UnauthorizedError(Exception):
+    """The upstream answered 401: it needs OAuth before it can connect."""
+
+
+@dataclass(frozen=True)
+class HubEnvironment:
+    """What placeholder resolution and child processes see of the hub."""
+
+    environ: Mapping[str, str]
+    hub_env: Mapping[str, str]
+    cwd: str
+
+
+@dataclass(frozen=True)
+class ConnectPolicy:
+    """Timeouts and the reconnect backoff, tunable per hub."""
+
+    connect_timeout: float = 300.0
+    list_timeout: float = 60.0
+    backoff_initial: float = 1.0
+    backoff_max: float = 60.0
+
+
+def iso_now() -> str:
+    """ISO-8601 UTC with milliseconds and ``Z``, as Node's ``Date.toISOString``."""
+    return format_iso(datetime.now(UTC))
+
+
+def format_iso(moment: datetime) -> str:
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+def empty_capabilities() -> dict[str, list[dict[str, Any]]]:
+    return {key: [] for key, _, _ in LIST_KINDS}
+
+
+ChangeListener = Callable[["Upstream", str], None]
+"""Called with (upstream, what) where what is "status" or a capability key."""
+
+
+@dataclass
+class _Connection:
+    """State that exists only while the owner task holds a live session."""
+
+    session: ClientSession
+    lost: anyio.Event = field(default_factory=anyio.Event)
+
+
+class Upstream(ABC):
+    """One configured server: its status, cached capabilities and owner task.
+
+    Subclasses provide :meth:`_open_transport`; everything else (lifecycle, lists,
+    calls, reconnects) is shared.
+    """
+
+    transport_type: str = "stdio"
+
+    def __init__(
+        self,
+        entry: ServerEntry,
+        env: HubEnvironment,
+        *,
+        policy: ConnectPolicy | None = None,
+        on_change: ChangeListener | None = None,
+    ) -> None:
+        self.entry = entry
+        self.env = env
+        self.policy = policy or ConnectPolicy()
+        self._on_change = on_change
+        self.status = UpstreamStatus.disabled if entry.disabled else UpstreamStatus.disconnected
+        self.error: str | None = entry.error
+        self.capabilities = empty_capabilities()
+        self.server_info: dict[str, Any] | None = None
+        self.authorization_url: str | None = None
+        self.started_at: float | None = None
+        self.last_started: str | None = None
+        self.protocol_version: str | None = None
+        self._conn: _Connection | None = None
+        self._owner: asyncio.Task[None] | None = None
+        self._stop_requested = anyio.Event()
+        self._attempt_done: asyncio.Future[None] | None = None
+        self._resolved: ResolvedServer | None = None
+
+    # ----------------------------------------------------------------- identity
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+    @property
+    def disabled(self) -> bool:
+        return self.status is UpstreamStatus.disabled
+
+    def info(self) -> dict[str, Any]:
+        """The contract's ServerInfo object, in mcp-hub's key order."""
+        config = self.entry.config
+        uptime = 0
+        if self.status is UpstreamStatus.connected and self.started_at is not None:
+            uptime = int(time.monotonic() - self.started_at)
+        return {
+            "name": self.name,
+            "displayName": config.get("name") if isinstance(config.get("name"), str) else self.name,
+            "description": config.get("description") or "",
+            "transportType": self.transport_type,
+            "status": self.status.value,
+            "error": self.error,
+            "capabilities": {key: list(value) for key, value in self.capabilities.items()},
+            "uptime": uptime,
+            "lastStarted": self.last_started,
+            "authorizationUrl": self.authorization_url,
+            "serverInfo": self.server_info,
+            "config_source": config.get("config_source"),
+        }
+
+    # ---------------------------------------------------------------- lifecycle
+    @property
+    def running(self) -> bool:
+        """Whether an owner task exists (connecting, connected or backing off)."""
+        return self._owner is not None and not self._owner.done()
+
+    async def start(self) -> None:
+        """Start the owner task (if needed) and wait for the first attempt's outcome.
+
+        Raises :class:`UpstreamConnectionError` when that attempt fails; the owner
+        keeps retrying in the background unless the failure cannot heal by itself
+        (invalid config, unresolvable placeholder, 401).
+        """
+        if self.entry.error is not None:
+            self.error = self.entry.error
+            self._set_status(UpstreamStatus.disconnected)
+            raise UpstreamConnectionError(
+                f'Failed to connect to "{self.name}" MCP server: {self.entry.error}',
+                data={"server": self.name, "error": self.entry.error},
+            )
+        if self.status is UpstreamStatus.connected and self.running:
+            return
+        if not self.running:
+            self._stop_requested = anyio.Event()
+            self._attempt_done = asyncio.get_running_loop().create_future()
+            self._owner = asyncio.create_task(self._own(), name=f"upstream:{self.name}")
+        elif self._attempt_done is None or self._attempt_done.done():
+            self._attempt_done = asyncio.get_running_loop().create_future()
+        await asyncio.shield(self._attempt_done)
+        if self.status is not UpstreamStatus.connected:
+            raise UpstreamConnectionError(
+                f'Failed to connect to "{self.name}" MCP server: {self.error}',
+                data={"server": self.name, "error": self.error},
+            )
+
+    async def stop(self, *, disable: bool = False) -> None:
+        """Stop the owner task, close the transport and wait until it is gone."""
+        self._stop_requested.set()
+        owner = self._owner
+        if owner is not None and not owner.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(owner), timeout=15)
+            except TimeoutError:
+                log.warning("%s did not stop within 15 s; cancelling", self.name)
+                owner.cancel()
+                with contextlib.suppress(BaseException):
+                    await owner
+        self._owner = None
+        self._reset()
+        self.error = None if self.entry.error is None else self.entry.error
+        self._set_status(UpstreamStatus.disabled if disable else UpstreamStatus.disconnected)
+
+    def _reset(self) -> None:
+        self._conn = None
+        self.capabilities = empty_capabilities()
+        self.server_info = None
+        self.started_at = None
+        self.last_started = None
+        self.protocol_version = None
+
+    def _set_status(self, status: UpstreamStatus) -> None:
+        changed = status is not self.status
+        self.status = status
+        if changed:
+            self._notify("status")
+
+    def _notify(self, what: str) -> None:
+        if self._on_change is not None:
+            try:
+                self._on_change(self, what)
+            except Exception:  # a listener must never break the owner task
+                log.exception("change listener failed for %s", self.name)
+
+    def _finish_attempt(self) -> None:
+        if self._attempt_done is not None and not self._attempt_done.done():
+            self._attempt_done.set_result(None)
+
+    async def _own(self) -> None:
+        """The owner task: connect, serve, reconnect with backoff until stopped."""
+        delay = self.policy.backoff_initial
+        while not self._stop_requested.is_set():
+            self._set_status(UpstreamStatus.connecting)
+            retry = True
+            try:
+                await self._connect_and_serve()
+                delay = self.policy.backoff_initial  # served, then lost: retry quickly
+            except UnauthorizedError as exc:
+                self.error = self._redact(str(exc) or "Unauthorized")
+                self._reset()
+                self._set_status(UpstreamStatus.unauthorized)
+                retry = False
+            except PlaceholderError as exc:
+                self.error = exc.message
+                retry = False
+            except Exception as exc:  # every transport failure ends up here
+                self.error = self._redact(describe_exception(exc))
+            except BaseExceptionGroup as group:  # noqa: B036 - anyio task-group failures
+                self.error = self._redact(describe_exception(group))
+            finally:
+                self._reset()
+            if self._stop_requested.is_set():
+                break
+            if self.status is not UpstreamStatus.unauthorized:
+                self._set_status(UpstreamStatus.disconnected)
+            log.warning("%s disconnected: %s", self.name, self.error)
+            self._finish_attempt()
+            if not retry:
+                break
+            with anyio.move_on_after(delay):
+                await self._stop_requested.wait()
+            delay = min(delay * 2, self.policy.backoff_max)
+        self._finish_attempt()
+
+    async def _connect_and_serve(self) -> None:
+        resolved = await asyncio.to_thread(
+            resolve_server,
+            self.entry.config,
+            environ=self.env.environ,
+            hub_env=self.env.hub_env,
+            cwd=self.env.cwd,
+        )
+        self._resolved = resolved
+        lost = anyio.Event()
+        with anyio.fail_after(self.policy.connect_timeout) as connect_scope:
+            async with self._open_session(resolved, lost) as session:
+                connect_scope.deadline = float("inf")
+                conn = _Connection(session=session, lost=lost)
+                self._conn = conn
+                self.error = None
+                self.started_at = time.monotonic()
+                self.last_started = iso_now()
+                self._set_status(UpstreamStatus.connected)
+                self._notify("capabilities")
+                log.info("%s connected", self.name)
+                self._finish_attempt()
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(_wait_and_cancel, self._stop_requested, tg.cancel_scope)
+                    tg.start_soon(_wait_and_cancel, lost, tg.cancel_scope)
+                self._conn = None
+                if not self._stop_requested.is_set():
+                    raise ConnectionLost(self.lost_reason())
+
+    def lost_reason(self) -> str:
+        """Why the transport ended; subclasses know better (exit codes)."""
+        return "Connection closed"
+
+    @contextlib.asynccontextmanager
+    async def _open_session(
+        self, resolved: ResolvedServer, lost: anyio.Event
+    ) -> AsyncIterator[ClientSession]:
+        """Transport + session + handshake + capability lists, entered in the owner task."""
+        async with self._open_transport(resolved, lost) as (read, write):
+            async with ClientSession(
+                read,
+                write,
+                message_handler=self._on_message,
+                client_info=CLIENT_INFO,
+            ) as session:
+                await self._negotiate(session)
+                await self._fetch_lists(session)
+                yield session
+
+    async def _negotiate(self, session: ClientSession) -> None:
+        """Handshake-era ``initialize`` first; a 2026-era-only server gets ``server/discover``."""
+        info: types.Implementation | None
+        try:
+            result = await session.initialize()
+            info = result.server_info
+        except MCPError as first:
+            try:
+                discovered = await session.discover()
+            except Exception:
+                raise first from None
+            info = session.server_info
+            log.debug("%s speaks %s", self.name, discovered.supported_versions)
+        self.protocol_version = session.protocol_version
+        self.server_info = (
+            info.model_dump(by_alias=True, mode="json", exclude_none=True) if info else None
+        )
+
+    @abstractmethod
+    def _open_transport(
+        self, resolved: ResolvedServer, lost: anyio.Event
+    ) -> AbstractAsyncContextManager[tuple[Any, Any]]:
+        """Open the transport streams; set *lost* when the transport dies.
+
+        **Subclasses must define this.** Entered and exited in the owner task.
+        """
+
+    # ------------------------------------------------------------- capabilities
+    async def _fetch_lists(
+        self, session: ClientSession, keys: tuple[str, ...] | None = None
+    ) -> None:
+        """Fetch capability lists, following every cursor to the end."""
+        caps = session.server_capabilities
+        for key, method, field_name in LIST_KINDS:
+            if keys is not None and key not in keys:
+                continue
+            if not _supports(caps, key):
+                self.capabilities[key] = []
+                continue
+            try:
+                self.capabilities[key] = await self._list_all(session, method, field_name)
+            except MCPError as exc:
+                log.debug("%s %s failed: %s", self.name, method, exc)
+                self.capabilities[key] = []
+
+    async def _list_all(self, session: ClientSession, method: str, field_name: str) -> list[Any]:
+        items: list[Any] = []
+        cursor: str | None = None
+        for _ in range(MAX_LIST_PAGES):
+            page = (
+                await session.send_request(
+                    _list_request(method, cursor),
+                    RawResult,
+                    request_read_timeout_seconds=self.policy.list_timeout,
+                )
+            ).root
+            items.extend(page.get(field_name) or [])
+            cursor = page.get("nextCursor")
+            if not cursor:
+                return items
+        log.warning("%s: %s stopped after %d pages", self.name, method, MAX_LIST_PAGES)
+        return items
+
+    async def refresh(self, keys: tuple[str, ...] | None = None) -> None:
+        """Re-fetch the capability lists without reconnecting."""
+        conn = self._conn
+        if conn is None:
+            return
+        await self._fetch_lists(conn.session, keys)
+        for key in keys or tuple(k for k, _, _ in LIST_KINDS):
+            self._notify(key)
+
+    async def _on_message(self, message: Any) -> None:
+        """Upstream notifications: list changes refresh the cache; logs go to the hub log."""
+        if isinstance(message, Exception):
+            log.warning("%s sent an unreadable message: %s", self.name, message)
+            return
+        if isinstance(message, types.ToolListChangedNotification):
+            await self.refresh(("tools",))
+        elif isinstance(message, types.ResourceListChangedNotification):
+            await self.refresh(("resources", "resourceTemplates"))
+        elif isinstance(message, types.PromptListChangedNotification):
+            await self.refresh(("prompts",))
+        elif isinstance(message, types.LoggingMessageNotification):
+            params = message.params
+            log.debug('["%s" server %s log]: %s', self.name, params.level, params.data)
+
+    # -------------------------------------------------------------------- calls
+    async def request(
+        self,
+        method: str,
+        params: dict[str, Any],
+        *,
+        timeout: float,
+        error_code: str,
+        context: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Send one request over the live session and return the raw result.
+
+        Fails fast with a clear :class:`UpstreamError` when there is no live session,
+        and maps MCP errors (including timeouts, -32001) to the contract's envelope.
+        """
+        conn = self._conn
+        if conn is None or self.status is not UpstreamStatus.connected:
+            if self.status in (UpstreamStatus.disabled,) or not self.running:
+                raise UpstreamError(
+                    "Server not initialized", code=error_code, data={"server": self.name, **context}
+                )
+            raise UpstreamError(
+                "Server not connected",
+                code=error_code,
+                data={"server": self.name, **context, "status": self.status.value},
+            )
+        try:
+            result = await conn.session.send_request(
+                _build_request(method, params), RawResult, request_read_timeout_seconds=timeout
+            )
+            return result.root
+        except MCPError as exc:
+            if exc.code == types.CONNECTION_CLOSED:
+                conn.lost.set()
+            raise UpstreamError(
+                self._redact(f"MCP error {exc.code}: {exc.message}"),
+                code=exc.code,
+                data={"server": self.name, **context, "originalError": {"code": exc.code}},
+            ) from None
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            conn.lost.set()
+            raise UpstreamError(
+                "Not connected",
+                code="TOOL_EXECUTION_ERROR",
+                data={"server": self.name, **context},
+            ) from None
+
+    def _redact(self, text: str) -> str:
+        resolved = self._resolved
+        return resolved.redact(text) if resolved is not None else text
+
+
+class ConnectionLost(Exception):
+    """The transport of a connected upstream ended without being asked to."""
+
+
+async def _wait_and_cancel(event: anyio.Event, scope: anyio.CancelScope) -> None:
+    await event.wait()
+    scope.cancel()
+
+
+def _supports(caps: types.ServerCapabilities | None, key: str) -> bool:
+    if caps is None:
+        return True
+    if key in ("resources", "resourceTemplates"):
+        return caps.resources is not None
+    return getattr(caps, key, None) is not None
+
+
+_REQUEST_TYPES: dict[str, tuple[type[Any], type[Any] | None]] = {
+    "tools/list": (types.ListToolsRequest, types.PaginatedRequestParams),
+    "resources/list": (types.ListResourcesRequest, types.PaginatedRequestParams),
+    "resources/templates/list": (types.ListResourceTemplatesRequest, types.PaginatedRequestParams),
+    "prompts/list": (types.ListPromptsRequest, types.PaginatedRequestParams),
+    "tools/call": (types.CallToolRequest, types.CallToolRequestParams),
+    "resources/read": (types.ReadResourceRequest, types.ReadResourceRequestParams),
+    "prompts/get": (types.GetPromptRequest, types.GetPromptRequestParams),
+}
+
+
+def _build_request(method: str, params: dict[str, Any]) -> Any:
+    request_type, params_type = _REQUEST_TYPES[method]
+    if params_type is None:
+        return request_type()
+    return request_type(params=params_type.model_validate(params))
+
+
+def _list_request(method: str, cursor: str | None) -> Any:
+    return _build_request(method, {"cursor": cursor} if cursor else {})
+
+
+def describe_exception(exc: BaseException) -> str:
+    """One readable line for an exception, unwrapping anyio's exception groups."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    if isinstance(exc, TimeoutError):
+        return "Connection timed out"
+    if isinstance(exc, FileNotFoundError):
+        return f"spawn {exc.filename} ENOENT" if exc.filename else str(exc)
+    if isinstance(exc, HubError):
+        return exc.message
+    if isinstance(exc, MCPError):
+        return f"MCP error {exc.code}: {exc.message}"
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,213 @@
+"""STDIO upstreams: a child process speaking newline-delimited JSON-RPC.
+
+The hub spawns the child itself (rather than through the SDK's ``stdio_client``)
+because it must know the pid and process group: stopping a server kills the whole
+group and reaps it, a dead child flips the status at once, stderr lines go to the
+hub log with the server name, and garbage or oversized stdout lines are dropped
+without killing the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import mcp_types as types
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from mcp.shared.message import SessionMessage
+
+from tornadohub.placeholders import ResolvedServer
+from tornadohub.upstreams.base import Upstream
+
+log = logging.getLogger("tornadohub.upstream")
+
+#: A single JSON-RPC line larger than this is dropped (a runaway server must not eat memory).
+MAX_LINE_BYTES = 64 * 1024 * 1024
+READ_CHUNK = 256 * 1024
+#: Close stdin, then wait this long before SIGTERM, then as long again before SIGKILL.
+GRACE_SECONDS = 2.0
+
+
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM if the hub dies, even by SIGKILL (no orphans)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class ChildProcess:
+    """A spawned server in its own process group."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.pid = process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.returncode
+
+    def signal_group(self, signum: int) -> bool:
+        """Signal every process in the child's group; False when none is left."""
+        try:
+            os.killpg(self.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
+    async def terminate(self) -> None:
+        """Close stdin, then SIGTERM and SIGKILL the whole group, and reap the child."""
+        stdin = self.process.stdin
+        if stdin is not None and not stdin.is_closing():
+            stdin.close()
+        if not await self._wait(GRACE_SECONDS):
+            self.signal_group(signal.SIGTERM)
+            if not await self._wait(GRACE_SECONDS):
+                self.signal_group(signal.SIGKILL)
+                await self._wait(GRACE_SECONDS)
+        # Grandchildren may outlive the leader in its group; they must not survive it.
+        if self.signal_group(signal.SIGTERM):
+            await asyncio.sleep(0)
+            self.signal_group(signal.SIGKILL)
+
+    async def _wait(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self.process.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+class StdioUpstream(Upstream):
+    """An upstream started as a local process."""
+
+    transport_type = "stdio"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.child: ChildProcess | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.child.pid if self.child is not None else None
+
+    def lost_reason(self) -> str:
+        code = self.child.returncode if self.child is not None else None
+        if code is None:
+            return "Connection closed"
+        if code < 0:
+            return f"Server process exited on signal {-code}"
+        return f"Server process exited with code {code}"
+
+    @contextlib.asynccontextmanager
+    async def _open_transport(
+        self, resolved: ResolvedServer, lost: anyio.Event
+    ) -> AsyncIterator[tuple[Any, Any]]:
+        if not resolved.command:
+            raise ValueError("missing command")
+        process = await asyncio.create_subprocess_exec(
+            resolved.command,
+            *resolved.args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=resolved.env,
+            cwd=resolved.cwd or None,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        child = ChildProcess(process)
+        self.child = child
+        log.debug("%s started, pid %d", self.name, child.pid)
+        read_send, read_recv = anyio.create_memory_object_stream[SessionMessage | Exception](16)
+        write_send, write_recv = anyio.create_memory_object_stream[SessionMessage](16)
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._pump_stdout, process, read_send, lost)
+                tg.start_soon(self._pump_stdin, process, write_recv, lost)
+                tg.start_soon(self._pump_stderr, process)
+                try:
+                    yield read_recv, write_send
+                finally:
+                    tg.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await child.terminate()
+                for stream in (read_send, read_recv, write_send, write_recv):
+                    await stream.aclose()
+            log.debug("%s stopped, pid %d, exit %s", self.name, child.pid, child.returncode)
+
+    async def _pump_stdout(
+        self,
+        process: asyncio.subprocess.Process,
+        sink: MemoryObjectSendStream[SessionMessage | Exception],
+        lost: anyio.Event,
+    ) -> None:
+        assert process.stdout is not None
+        buffer = b""
+        skipping = False
+        try:
+            while chunk := await process.stdout.read(READ_CHUNK):
+                lines = (buffer + chunk).split(b"\n")
+                buffer = lines.pop()
+                for line in lines:
+                    if skipping:
+                        skipping = False
+                        continue
+                    message = self._parse_line(line)
+                    if message is not None:
+                        await sink.send(message)
+                if len(buffer) > MAX_LINE_BYTES:
+                    log.warning("%s wrote a line over %d bytes; dropped", self.name, MAX_LINE_BYTES)
+                    buffer, skipping = b"", True
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass
+        finally:
+            lost.set()
+            await sink.aclose()
+
+    def _parse_line(self, line: bytes) -> SessionMessage | None:
+        if not line.strip():
+            return None
+        try:
+            return SessionMessage(types.jsonrpc_message_adapter.validate_json(line, by_name=False))
+        except ValueError:
+            text = line[:200].decode("utf-8", "replace")
+            log.warning("%s wrote non-JSON-RPC output to stdout: %s", self.name, text)
+            return None
+
+    async def _pump_stdin(
+        self,
+        process: asyncio.subprocess.Process,
+        source: MemoryObjectReceiveStream[SessionMessage],
+        lost: anyio.Event,
+    ) -> None:
+        assert process.stdin is not None
+        try:
+            async for session_message in source:
+                data = session_message.message.model_dump_json(by_alias=True, exclude_unset=True)
+                process.stdin.write(data.encode() + b"\n")
+                await process.stdin.drain()
+        except (ConnectionError, anyio.ClosedResourceError, anyio.BrokenResourceError):
+            lost.set()
+
+    async def _pump_stderr(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stderr is not None
+        while True:
+            try:
+                line = await process.stderr.readline()
+            except ValueError:  # a line beyond the stream limit: skip what is buffered
+                continue
+            if not line:
+                return
+            text = line.decode("utf-8", "replace").rstrip()
+            if text:
+                log.warning("%s stderr: %s", self.name, text, extra={"data": {"server": self.name}})

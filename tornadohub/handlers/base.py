@@ -77,8 +77,10 @@ class APIHandler(web.RequestHandler):
         if isinstance(exc, HubError):
             body = {"error": exc.message, "code": exc.code, "data": exc.data}
         elif isinstance(exc, web.HTTPError):
+            default = f"Cannot {self.request.method} {self.request.path}"
             body = {
-                "error": exc.log_message or self._reason,
+                "error": exc.log_message
+                or (default if status_code in (404, 405) else self._reason),
                 "code": _HTTP_CODES.get(status_code, "REQUEST_ERROR"),
                 "data": {},
             }

@@ -1,0 +1,508 @@
+"""Load, merge, validate and diff mcp-hub config files (contract section 7).
+
+Files are JSON5. They are merged in order into one ``{"mcpServers": {...}}``
+document in which a later file replaces whole server entries. Problems with a
+whole file raise :class:`ConfigError`, as in mcp-hub. A bad server entry never
+raises: it is kept with its error so that the rest of the hub still runs, and
+``check-config`` can report every problem at once.
+"""
+
+from __future__ import annotations
+
+import copy
+import errno
+import math
+import os
+import re
+import urllib.parse
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import json5
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validates_schema
+
+from tornadohub.errors import ConfigError
+
+__all__ = [
+    "KEY_FIELDS",
+    "ConfigDiff",
+    "HubConfig",
+    "ServerEntry",
+    "check_config",
+    "diff_configs",
+    "load_config",
+]
+
+KEY_FIELDS: tuple[str, ...] = (
+    "command",
+    "args",
+    "env",
+    "disabled",
+    "url",
+    "headers",
+    "dev",
+    "name",
+    "cwd",
+    "config_source",
+)
+"""Entry fields whose change makes a reload significant (mcp-hub ``#KEY_FIELDS``)."""
+
+# Message suffixes; every per-server message is "Server '<name>' " + suffix.
+_MIXED = "cannot mix stdio and sse fields"
+_NEITHER = "must include either command (for stdio) or url (for sse)"
+_MISSING_COMMAND = "missing command value"
+_BAD_COMMAND = "has invalid command config"
+_BAD_URL = "has invalid url"
+_BAD_ENV = "has invalid environment config"
+_BAD_HEADERS = "has invalid headers config"
+_BAD_ARGS = "has invalid args config"
+_BAD_CWD = "has invalid cwd config"
+_BAD_DISABLED = "has invalid disabled config"
+_NOT_OBJECT = "config must be an object"
+_DEV_STDIO_ONLY = "dev field is only supported for stdio servers"
+_DEV_ENABLED = "dev.enabled must be a boolean"
+_DEV_WATCH = "dev.watch must be an array of strings"
+_DEV_CWD = "dev.cwd must be an absolute path"
+
+# Placeholders may sit anywhere in a URL (host, path, port...), so they are
+# replaced, innermost first, by a token that is valid in all of those places.
+_PLACEHOLDER_RE = re.compile(r"\$\{[^{}]*\}")
+_URL_TOKEN = "0"
+
+
+# --------------------------------------------------------------------------- #
+# Type predicates shared by the schemas
+# --------------------------------------------------------------------------- #
+
+
+def _is_scalar(value: Any) -> bool:
+    """JSON scalars that mcp-hub turns into strings (str, number, bool)."""
+    return isinstance(value, str | int | float)
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _is_env(value: Any) -> bool:
+    """``null`` and ``""`` mean "inherit", numbers and bools become strings."""
+    return isinstance(value, dict) and all(v is None or _is_scalar(v) for v in value.values())
+
+
+def _is_headers(value: Any) -> bool:
+    return isinstance(value, dict) and all(_is_scalar(v) for v in value.values())
+
+
+def _is_abs_path(value: Any) -> bool:
+    return isinstance(value, str) and value != "" and os.path.isabs(value)
+
+
+def _is_valid_url(value: Any) -> bool:
+    """Approximate WHATWG ``new URL()``, but also demand a host.
+
+    Placeholders are swapped for a token first, so ``https://${DOMAIN}/mcp``
+    and ``http://localhost:${PORT}/mcp`` pass; a URL that is a placeholder as
+    a whole has no scheme and fails, as it does in mcp-hub.
+    """
+    if not isinstance(value, str):
+        return False
+    text = value.strip()
+    previous = None
+    while previous != text:
+        previous, text = text, _PLACEHOLDER_RE.sub(_URL_TOKEN, text)
+    try:
+        parts = urllib.parse.urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return False
+    host = parts.hostname or ""
+    return bool(parts.scheme) and bool(host) and not any(c.isspace() for c in host)
+
+
+def _js_truthy(value: Any) -> bool:
+    """JavaScript truthiness: empty objects and arrays are true, 0 and "" false."""
+    if isinstance(value, dict | list):
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return False
+    return bool(value)
+
+
+# --------------------------------------------------------------------------- #
+# marshmallow schemas: they only validate, normalisation is done separately
+# --------------------------------------------------------------------------- #
+
+
+class _Checked(fields.Field[Any]):
+    """A field that accepts a value unchanged when ``check`` holds.
+
+    marshmallow's own fields coerce ("yes" becomes True); mcp-hub does not, and
+    one message must cover wrong type, null and missing alike.
+    """
+
+    def __init__(
+        self,
+        check: Callable[[Any], bool],
+        message: str,
+        *,
+        required: bool = False,
+        allow_none: bool = False,
+    ) -> None:
+        super().__init__(
+            required=required,
+            allow_none=allow_none,
+            error_messages={"invalid": message, "null": message, "required": message},
+        )
+        self._check = check
+
+    def _deserialize(
+        self,
+        value: Any,
+        attr: str | None,
+        data: Mapping[str, Any] | None,
+        **kwargs: Any,
+    ) -> Any:
+        if not self._check(value):
+            raise self.make_error("invalid")
+        return value
+
+
+class _DevSchema(Schema):
+    """The ``dev`` object of a stdio server (contract section 11)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    # mcp-hub reads .cwd off a non-object dev, so that is what it complains about.
+    error_messages = {"type": _DEV_CWD}
+
+    enabled = _Checked(_is_bool, _DEV_ENABLED)
+    watch = _Checked(_is_str_list, _DEV_WATCH)
+    cwd = _Checked(_is_abs_path, _DEV_CWD, required=True)
+
+
+class _ServerSchema(Schema):
+    """One server entry, already normalised (``type``, ``args``, ``config_source``)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    error_messages = {"type": _NOT_OBJECT}
+
+    command = fields.Raw(allow_none=True)
+    url = fields.Raw(allow_none=True)
+    env = _Checked(_is_env, _BAD_ENV, allow_none=True)
+    headers = _Checked(_is_headers, _BAD_HEADERS, allow_none=True)
+    args = _Checked(_is_str_list, _BAD_ARGS)
+    cwd = _Checked(_is_str, _BAD_CWD, allow_none=True)
+    disabled = _Checked(_is_bool, _BAD_DISABLED, allow_none=True)
+    dev = fields.Nested(_DevSchema, error_messages={"null": _DEV_CWD})
+
+    @validates_schema(pass_original=True, skip_on_field_errors=False)
+    def _check_transport(self, data: Mapping[str, Any], original_data: Any, **kwargs: Any) -> None:
+        """Transport rules that depend on several fields at once."""
+        if not isinstance(original_data, Mapping):
+            return
+        has_command = "command" in original_data
+        has_url = "url" in original_data
+        errors: list[str] = []
+        if has_command and has_url:
+            errors.append(_MIXED)
+        elif has_command:
+            command = original_data["command"]
+            if not _js_truthy(command):
+                errors.append(_MISSING_COMMAND)
+            elif not isinstance(command, str):
+                errors.append(_BAD_COMMAND)
+        elif has_url:
+            if not _is_valid_url(original_data["url"]):
+                errors.append(_BAD_URL)
+        else:
+            errors.append(_NEITHER)
+        if "dev" in original_data and has_url and not has_command:
+            errors.append(_DEV_STDIO_ONLY)
+        if errors:
+            raise ValidationError(errors)
+
+
+_SERVER_SCHEMA = _ServerSchema()
+# Order in which per-field messages are reported; mirrors mcp-hub's checks.
+_FIELD_ORDER = ("_schema", "command", "url", "env", "headers", "args", "cwd", "disabled", "dev")
+
+
+def _flatten(messages: Any) -> list[str]:
+    """All leaf strings of a marshmallow error structure, in order."""
+    if isinstance(messages, str):
+        return [messages]
+    if isinstance(messages, Mapping):
+        return [m for value in messages.values() for m in _flatten(value)]
+    if isinstance(messages, list | tuple):
+        return [m for value in messages for m in _flatten(value)]
+    return [str(messages)]
+
+
+def _validate_entry(name: str, entry: Any) -> list[str]:
+    """Every contract message for one normalised entry, in mcp-hub's check order."""
+    messages: dict[str, Any] = _SERVER_SCHEMA.validate(entry)
+    suffixes: list[str] = []
+    schema_level = _flatten(messages.get("_schema", []))
+    for key in _FIELD_ORDER:
+        if key == "dev" and _DEV_STDIO_ONLY in schema_level:
+            continue  # its sub-fields do not matter on a url server
+        suffixes.extend(_flatten(messages.get(key, [])))
+    for key, value in messages.items():
+        if key not in _FIELD_ORDER:
+            suffixes.extend(_flatten(value))
+    return [f"Server '{name}' {suffix}" for suffix in suffixes]
+
+
+# --------------------------------------------------------------------------- #
+# Public data types
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True)
+class ServerEntry:
+    """One merged server entry; ``config`` keeps its placeholders unresolved.
+
+    ``error`` is the first validation message (what mcp-hub would have thrown)
+    and ``errors`` holds all of them; either may be given and the other follows.
+    """
+
+    name: str
+    config: dict[str, Any]
+    error: str | None = None
+    errors: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.error is not None and not self.errors:
+            object.__setattr__(self, "errors", (self.error,))
+        elif self.error is None and self.errors:
+            object.__setattr__(self, "error", self.errors[0])
+
+    @property
+    def transport(self) -> Literal["stdio", "sse"]:
+        """``stdio`` for command servers, ``sse`` for every remote one."""
+        kind = self.config.get("type")
+        if kind == "stdio" or (kind != "sse" and "command" in self.config):
+            return "stdio"
+        return "sse"
+
+    @property
+    def disabled(self) -> bool:
+        """Only a literal ``true`` disables a server."""
+        return self.config.get("disabled") is True
+
+
+@dataclass(frozen=True)
+class HubConfig:
+    """The merged result of all config files.
+
+    ``data["mcpServers"][name]`` and ``servers[name].config`` are the same dict.
+    """
+
+    paths: tuple[str, ...]
+    data: dict[str, Any]
+    servers: dict[str, ServerEntry]
+
+    @property
+    def errors(self) -> list[str]:
+        """Every per-server validation message, server by server."""
+        return [message for entry in self.servers.values() for message in entry.errors]
+
+
+# --------------------------------------------------------------------------- #
+# Loading
+# --------------------------------------------------------------------------- #
+
+
+def _os_reason(exc: OSError, path: str) -> str:
+    """Node-like wording, e.g. ``EACCES: permission denied, open '<path>'``."""
+    code = errno.errorcode.get(exc.errno or 0, "EIO")
+    text = (exc.strerror or str(exc)).lower()
+    return f"{code}: {text}, open '{path}'"
+
+
+def _read_document(path: str) -> dict[str, Any] | None:
+    """Parse one file; None when it does not exist, ConfigError when it is bad."""
+    try:
+        # Node decodes invalid UTF-8 with replacement characters and so do we.
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            content = handle.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise _file_error(path, _os_reason(exc, path)) from exc
+    try:
+        document = json5.loads(content)
+    except (ValueError, RecursionError) as exc:
+        raise _file_error(path, f"JSON5: {exc}") from exc
+    if isinstance(document, dict) and "servers" in document and _js_truthy(document["servers"]):
+        # VS Code style: "servers" wins; the key itself is kept.
+        document = {**document, "mcpServers": document["servers"]}
+    if not isinstance(document, dict) or not isinstance(document.get("mcpServers"), dict):
+        reason = f"Invalid config format in {path}: 'mcpServers' must be an object"
+        raise _file_error(path, reason)
+    return document
+
+
+def _file_error(path: str, reason: str) -> ConfigError:
+    return ConfigError(
+        f"Failed to load config from {path}: {reason}",
+        data={"configPath": path, "error": reason},
+    )
+
+
+def _normalise(entry: Any, source: str) -> dict[str, Any]:
+    """Copy an entry, stamp ``config_source`` and ``type``, default stdio ``args``."""
+    config: dict[str, Any] = copy.deepcopy(entry) if isinstance(entry, dict) else {}
+    config["config_source"] = source
+    if "command" in config:
+        config["type"] = "stdio"
+        if not isinstance(config.get("args"), list):
+            config["args"] = []
+    else:
+        config["type"] = "sse"
+    return config
+
+
+def _load(paths: Sequence[str], file_errors: list[str] | None) -> HubConfig:
+    """Merge ``paths``; collect file errors into ``file_errors`` or raise the first."""
+    if not paths:
+        raise ConfigError("No config paths specified")
+    data: dict[str, Any] = {"mcpServers": {}}
+    raw_entries: dict[str, tuple[Any, str]] = {}
+    for path in paths:
+        try:
+            document = _read_document(path)
+        except ConfigError as exc:
+            if file_errors is None:
+                raise
+            file_errors.append(exc.message)
+            continue
+        if document is None:
+            continue
+        for name, entry in document["mcpServers"].items():
+            # Reassigning keeps the first position, as in a JS object.
+            raw_entries[name] = (entry, path)
+        for key, value in document.items():
+            if key != "mcpServers":
+                data[key] = value
+    servers: dict[str, ServerEntry] = {}
+    merged: dict[str, Any] = {}
+    for name, (entry, source) in raw_entries.items():
+        config = _normalise(entry, source)
+        errors = _validate_entry(name, config if isinstance(entry, dict) else entry)
+        servers[name] = ServerEntry(name=name, config=config, errors=tuple(errors))
+        merged[name] = config
+    data["mcpServers"] = merged
+    return HubConfig(paths=tuple(paths), data=data, servers=servers)
+
+
+def load_config(paths: Sequence[str]) -> HubConfig:
+    """Load and merge ``paths`` as the hub does at startup and on reload.
+
+    Raises :class:`ConfigError` for a file that cannot be used; per-server
+    problems end up in :attr:`ServerEntry.error` instead.
+    """
+    return _load(paths, None)
+
+
+def check_config(paths: Sequence[str]) -> list[str]:
+    """Every file-level and per-server error at once; ``[]`` when all is valid."""
+    file_errors: list[str] = []
+    try:
+        config = _load(paths, file_errors)
+    except ConfigError as exc:
+        return [exc.message]
+    return file_errors + config.errors
+
+
+# --------------------------------------------------------------------------- #
+# Change detection
+# --------------------------------------------------------------------------- #
+
+
+def _json_equal(a: Any, b: Any) -> bool:
+    """Deep equality with JSON semantics: ``true`` is not ``1``, ``1`` is ``1.0``."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a is b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    return type(a) is type(b) and bool(a == b)
+
+
+@dataclass(frozen=True)
+class ConfigDiff:
+    """What changed between two loads, shaped like mcp-hub's ``changes`` object."""
+
+    added: list[str]
+    removed: list[str]
+    modified: list[str]
+    unchanged: list[str]
+    details: dict[str, dict[str, Any]]
+
+    @property
+    def significant(self) -> bool:
+        """Whether servers must be started, stopped or reconnected."""
+        return bool(self.added or self.removed or self.modified)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object sent in ``config_changed`` events."""
+        return {
+            "added": list(self.added),
+            "removed": list(self.removed),
+            "modified": list(self.modified),
+            "unchanged": list(self.unchanged),
+            "details": copy.deepcopy(self.details),
+        }
+
+
+def diff_configs(old: HubConfig, new: HubConfig) -> ConfigDiff:
+    """Compare :data:`KEY_FIELDS` per server; presence versus absence is a change.
+
+    Absent fields are left out of ``oldValues``/``newValues`` exactly as
+    ``undefined`` disappears from mcp-hub's JSON.
+    """
+    removed = [name for name in old.servers if name not in new.servers]
+    added: list[str] = []
+    modified: list[str] = []
+    unchanged: list[str] = []
+    details: dict[str, dict[str, Any]] = {}
+    for name, entry in new.servers.items():
+        previous = old.servers.get(name)
+        if previous is None:
+            added.append(name)
+            continue
+        before, after = previous.config, entry.config
+        changed = [
+            key
+            for key in KEY_FIELDS
+            if (key in before) != (key in after)
+            or (key in before and not _json_equal(before[key], after[key]))
+        ]
+        if not changed:
+            unchanged.append(name)
+            continue
+        modified.append(name)
+        details[name] = {
+            "modifiedFields": changed,
+            "oldValues": {k: copy.deepcopy(before[k]) for k in changed if k in before},
+            "newValues": {k: copy.deepcopy(after[k]) for k in changed if k in after},
+        }
+    return ConfigDiff(
+        added=added, removed=removed, modified=modified, unchanged=unchanged, details=details
+    )

@@ -1,0 +1,394 @@
+"""Resolve ``${...}`` placeholders in a server entry (contract section 8, strict mode).
+
+Resolution is a pure function of the entry, the hub's environment,
+``MCP_HUB_ENV`` and the hub's cwd; only ``${cmd: ...}`` touches the outside
+world, through an injectable ``run_cmd`` so tests need no shell. It may block
+for up to :data:`CMD_TIMEOUT` seconds, so the hub calls it in a worker thread.
+Resolved values are never logged: they are often credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tornadohub.errors import PlaceholderError
+
+__all__ = [
+    "CMD_TIMEOUT",
+    "DEFAULT_ENV_KEYS",
+    "MAX_DEPTH",
+    "ResolvedServer",
+    "parse_hub_env",
+    "predefined_variables",
+    "resolve_server",
+    "resolve_string",
+    "run_shell",
+]
+
+DEFAULT_ENV_KEYS: tuple[str, ...] = ("HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER")
+"""The only hub variables a stdio child inherits (the MCP SDK's default environment)."""
+
+CMD_TIMEOUT = 30.0
+"""Seconds a ``${cmd: ...}`` may run, as Node's ``exec`` timeout in mcp-hub."""
+
+MAX_DEPTH = 10
+"""Deepest allowed nesting of placeholders inside placeholders."""
+
+_MIN_SECRET_LEN = 4  # shorter values would redact ordinary words in logs
+_STDERR_LIMIT = 500
+
+RunCmd = Callable[[str], str]
+
+
+def _js_string(value: Any) -> str:
+    """Stringify a JSON scalar the way JavaScript does (``true``, ``1``, ``1.5``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        if value.is_integer() and abs(value) < 1e21:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"))
+
+
+def parse_hub_env(raw: str | None) -> tuple[dict[str, str], str | None]:
+    """Parse ``MCP_HUB_ENV``; a bad value is a warning, never fatal (as in mcp-hub).
+
+    Returns the variables as strings and the warning to log, if any.
+    """
+    if not raw:
+        return {}, None
+    try:
+        parsed = json.loads(raw)
+    except ValueError as exc:
+        return {}, f"Failed to parse MCP_HUB_ENV as JSON, ignoring it: {exc}"
+    if not isinstance(parsed, dict):
+        return {}, "MCP_HUB_ENV must be a JSON object, ignoring it"
+    return {key: _js_string(value) for key, value in parsed.items() if value is not None}, None
+
+
+def predefined_variables(cwd: str) -> dict[str, str]:
+    """VS Code style variables; the hub's environment may override them."""
+    trimmed = cwd.rstrip(os.sep) or cwd
+    return {
+        "workspaceFolder": cwd,
+        "cwd": cwd,
+        "userHome": os.path.expanduser("~"),
+        "pathSeparator": os.sep,
+        "/": os.sep,
+        "workspaceFolderBasename": os.path.basename(trimmed),
+    }
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    """Kill the shell and whatever it started, so no grandchild keeps the pipes open."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        proc.kill()
+
+
+def run_shell(command: str, timeout: float = CMD_TIMEOUT) -> str:
+    """Run ``command`` with ``/bin/sh -c`` like Node's ``exec``; return trimmed stdout.
+
+    Raises :class:`PlaceholderError` ``cmd execution failed: ...`` on a nonzero
+    exit, a timeout or when the shell cannot start.
+    """
+    try:
+        proc = subprocess.Popen(
+            ["/bin/sh", "-c", command],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise PlaceholderError(f"cmd execution failed: {exc}") from exc
+    with proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            try:
+                proc.communicate(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            raise PlaceholderError(
+                f"cmd execution failed: Command timed out after {timeout:g}s"
+            ) from None
+    if proc.returncode != 0:
+        # The command line is left out on purpose: it may hold resolved secrets.
+        reason = f"Command failed with exit code {proc.returncode}"
+        detail = stderr.strip()[:_STDERR_LIMIT]
+        raise PlaceholderError(
+            f"cmd execution failed: {reason}" + (f": {detail}" if detail else "")
+        )
+    return stdout.strip()
+
+
+def _matching_brace(text: str, start: int) -> int:
+    """Index of the ``}`` closing a ``${`` whose body starts at ``start``, or -1."""
+    depth = 1
+    for index in range(start, len(text)):
+        char = text[index]
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return index
+    return -1
+
+
+class _Resolver:
+    """Scans strings for placeholders and remembers the values it substituted."""
+
+    def __init__(
+        self,
+        context: Mapping[str, str],
+        run_cmd: RunCmd,
+        public: frozenset[str] = frozenset(),
+    ) -> None:
+        self.context = context
+        self.run_cmd = run_cmd
+        self.public = public  # keys whose values are not secret (predefined variables)
+        self.pieces: list[str] = []
+
+    def resolve(self, text: str, depth: int = 0) -> str:
+        """Replace every balanced ``${...}`` in ``text``; keep the rest literally."""
+        if depth > MAX_DEPTH:
+            raise PlaceholderError(f"Placeholder nesting deeper than {MAX_DEPTH} levels")
+        out: list[str] = []
+        index = 0
+        while True:
+            start = text.find("${", index)
+            if start < 0:
+                out.append(text[index:])
+                return "".join(out)
+            out.append(text[index:start])
+            end = _matching_brace(text, start + 2)
+            if end < 0:
+                out.append("${")  # unmatched: literal, keep scanning after it
+                index = start + 2
+                continue
+            out.append(self._placeholder(text[start + 2 : end], depth))
+            index = end + 1
+
+    def _placeholder(self, body: str, depth: int) -> str:
+        content = body.strip()
+        if content.startswith("cmd:"):
+            command = self.resolve(content[4:], depth + 1).strip()
+            if not command:
+                raise PlaceholderError(f"Empty command in {content}")
+            try:
+                value = self.run_cmd(command)
+            except PlaceholderError:
+                raise
+            except Exception as exc:  # an injected runner may raise anything
+                raise PlaceholderError(f"cmd execution failed: {exc}") from exc
+            self.pieces.append(value)
+            return value
+        name = self.resolve(content, depth + 1).strip() if "${" in content else content
+        if name.startswith("env:"):
+            name = name[4:].strip()
+        return self.lookup(name, f"Variable '{name}' not found")
+
+    def lookup(self, name: str, missing: str) -> str:
+        """Context value of ``name``; ``missing`` is the error when there is none."""
+        value = self.context.get(name)
+        if value is None:
+            raise PlaceholderError(missing)
+        if name not in self.public:
+            self.pieces.append(value)
+        return value
+
+
+def resolve_string(value: str, context: Mapping[str, str], *, run_cmd: RunCmd = run_shell) -> str:
+    """Resolve the placeholders of one string against ``context`` (strict mode).
+
+    ``${NAME}``/``${env:NAME}`` look ``NAME`` up, ``${input:ID}`` looks up
+    ``input:ID``, and ``${cmd: ...}`` resolves its inner placeholders and then
+    runs the command. Values from the context or a command are not re-scanned.
+    """
+    return _Resolver(context, run_cmd).resolve(value)
+
+
+@dataclass(frozen=True)
+class ResolvedServer:
+    """A server entry with its placeholders resolved, ready to connect.
+
+    ``env`` is the complete child environment. ``secrets`` holds the values
+    that came from a placeholder or a command, for :meth:`redact`.
+    """
+
+    command: str | None
+    args: list[str]
+    env: dict[str, str]
+    cwd: str | None
+    url: str | None
+    headers: dict[str, str]
+    secrets: frozenset[str]
+
+    def redact(self, text: str) -> str:
+        """Hide every secret in ``text`` (longest first, so overlaps are covered)."""
+        return _redact(text, self.secrets)
+
+
+class _Tracker:
+    """Resolves the fields of one entry and collects the values that are secret."""
+
+    def __init__(self, resolver: _Resolver) -> None:
+        self.resolver = resolver
+        self.secrets: set[str] = set()
+
+    def field(self, text: str, *, secret: bool = True) -> str:
+        """Resolve ``text``; if anything was substituted, it and the result are secret."""
+        before = len(self.resolver.pieces)
+        return self._collect(before, self.resolver.resolve(text), secret)
+
+    def inherit(self, name: str, missing: str) -> str:
+        """A whole value taken from the context (env ``null``/``""``, legacy ``$VAR``)."""
+        before = len(self.resolver.pieces)
+        return self._collect(before, self.resolver.lookup(name, missing), True)
+
+    def arg(self, text: str) -> str:
+        """One stdio argument, honouring the deprecated whole-argument ``$VAR`` form."""
+        if text.startswith("$") and not text.startswith("${"):
+            name = text[1:]
+            return self.inherit(name, f"Legacy variable '{name}' not found")
+        return self.field(text)
+
+    def known_secrets(self) -> frozenset[str]:
+        """Secrets so far, including pieces of a field whose resolution failed."""
+        found = self.secrets.union(self.resolver.pieces)
+        return frozenset(s for s in found if len(s) >= _MIN_SECRET_LEN)
+
+    def _collect(self, before: int, value: str, secret: bool) -> str:
+        pieces = self.resolver.pieces[before:]
+        if secret and pieces:
+            self.secrets.update(pieces)
+            self.secrets.add(value)
+        del self.resolver.pieces[before:]
+        return value
+
+
+def _scalar(value: Any, what: str) -> str:
+    """Numbers and booleans pass through as strings; anything else is an error."""
+    if isinstance(value, str | int | float):
+        return _js_string(value)
+    raise PlaceholderError(f"Invalid {what}: expected a string")
+
+
+def _redact(text: str, secrets: frozenset[str]) -> str:
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def resolve_server(
+    config: Mapping[str, Any],
+    *,
+    environ: Mapping[str, str],
+    hub_env: Mapping[str, str],
+    cwd: str,
+    run_cmd: RunCmd = run_shell,
+) -> ResolvedServer:
+    """Resolve ``env`` first (single pass), then args, headers, url, command and cwd.
+
+    Raises :class:`PlaceholderError` with mcp-hub's message on the first
+    unresolved variable or failed command; values already resolved are
+    redacted from that message, since it ends up in logs and the API.
+    """
+    predefined = predefined_variables(cwd)
+    context: dict[str, str] = {**predefined, **environ, **hub_env}
+    public = frozenset(k for k in predefined if k not in environ and k not in hub_env)
+    base = _Tracker(_Resolver(context, run_cmd, public))
+    tracker = base
+    try:
+        # env: every value against the base context only; siblings are invisible.
+        env: dict[str, str] = {}
+        raw_env = config.get("env")
+        if isinstance(raw_env, Mapping):
+            for key, value in raw_env.items():
+                if value is None or value == "":
+                    env[key] = base.inherit(key, f"Variable '{key}' not found")
+                elif isinstance(value, str):
+                    env[key] = base.field(value)
+                else:
+                    env[key] = _scalar(value, f"env value for '{key}'")
+        elif raw_env is not None:
+            raise PlaceholderError("Invalid env: expected an object")
+
+        tracker = _Tracker(_Resolver({**context, **env}, run_cmd, public.difference(env)))
+        tracker.secrets.update(base.secrets)
+
+        args: list[str] = []
+        raw_args = config.get("args")
+        if isinstance(raw_args, list):
+            args = [tracker.arg(a) if isinstance(a, str) else _scalar(a, "arg") for a in raw_args]
+
+        headers: dict[str, str] = {}
+        raw_headers = config.get("headers")
+        if isinstance(raw_headers, Mapping):
+            for key, value in raw_headers.items():
+                if isinstance(value, str):
+                    headers[key] = tracker.field(value)
+                else:
+                    headers[key] = _scalar(value, f"header '{key}'")
+        elif raw_headers is not None:
+            raise PlaceholderError("Invalid headers: expected an object")
+
+        url = _optional(config, "url", tracker, secret=True)
+        command = _optional(config, "command", tracker, secret=False)
+        work_dir = _optional(config, "cwd", tracker, secret=False)
+    except PlaceholderError as exc:
+        known = base.known_secrets() | tracker.known_secrets()
+        if not known:
+            raise
+        raise PlaceholderError(_redact(exc.message, known), code=exc.code, data=exc.data) from None
+
+    defaults = {
+        key: environ[key]
+        for key in DEFAULT_ENV_KEYS
+        # The SDK skips values that look like exported shell functions.
+        if key in environ and not environ[key].startswith("()")
+    }
+    return ResolvedServer(
+        command=command,
+        args=args,
+        env={**defaults, **hub_env, **env},
+        cwd=work_dir,
+        url=url,
+        headers=headers,
+        secrets=tracker.known_secrets(),
+    )
+
+
+def _optional(
+    config: Mapping[str, Any], key: str, tracker: _Tracker, *, secret: bool
+) -> str | None:
+    """Resolve a string field that may be absent or null."""
+    value = config.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise PlaceholderError(f"Invalid {key}: expected a string")
+    return tracker.field(value, secret=secret)

@@ -12,6 +12,7 @@ import enum
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +81,7 @@ class Hub:
         self.config: HubConfig | None = None
         self.upstreams: dict[str, Upstream] = {}
         self.shutdown_requested = asyncio.Event()
+        self._change_listeners: list[Callable[[Upstream, str], None]] = []
         self._env = HubEnvironment(
             environ=options.environ, hub_env=options.hub_env, cwd=options.cwd
         )
@@ -98,8 +100,22 @@ class Hub:
             },
         )
 
+    def add_change_listener(self, listener: Callable[[Upstream, str], None]) -> Callable[[], None]:
+        """Be told of every upstream status or capability change (e.g. to re-sync /mcp).
+
+        *what* is "status", "capabilities" (all lists), or one of "tools",
+        "resources", "prompts". Returns a function that removes the listener.
+        """
+        self._change_listeners.append(listener)
+        return lambda: self._change_listeners.remove(listener)
+
     def _on_upstream_change(self, upstream: Upstream, what: str) -> None:
         """Upstream status/capability changes become subscription events."""
+        for listener in list(self._change_listeners):
+            try:
+                listener(upstream, what)
+            except Exception:
+                log.exception("change listener failed")
         if what in ("tools", "resources", "prompts"):
             caps = upstream.capabilities
             payload: dict[str, Any] = {"server": upstream.name}

@@ -1,0 +1,188 @@
+"""Upstreams that fail: missing commands, crashes, hangs, garbage, SIGKILL, grandchildren.
+
+Each test starts its own hub (state is the point here) and ends with
+``HubProcess.stop()``, which fails if any process the hub started survives.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import stdio_entry
+from tests.helpers import HubProcess, alive, wait_until
+
+StartHub = Callable[..., HubProcess]
+WriteConfig = Callable[..., str]
+
+
+def call(hub: HubProcess, server: str, tool: str, **arguments: Any) -> Any:
+    return hub.api(
+        "POST",
+        "/api/servers/tools",
+        {"server_name": server, "tool": tool, "arguments": arguments},
+    )
+
+
+def text(response: Any) -> str:
+    assert response.status_code == 200, response.text
+    return str(response.json()["result"]["content"][0]["text"])
+
+
+def test_bad_servers_do_not_take_the_others_down(
+    start_hub: StartHub, write_config: WriteConfig
+) -> None:
+    config = write_config(
+        {
+            "good": stdio_entry("everything_stdio.py"),
+            "missing": {"command": "/nonexistent/bin/server"},
+            "dies": stdio_entry("crash_on_init.py"),
+            "unresolved": stdio_entry("everything_stdio.py", env={"TOKEN": "${NOT_SET_ANYWHERE}"}),
+            "invalid": {"command": "x", "url": "http://127.0.0.1:1/mcp"},
+        }
+    )
+    hub = start_hub(config)
+    assert hub.server("good")["status"] == "connected"
+    assert text(call(hub, "good", "echo", message="still here")) == "Echo: still here"
+
+    missing = hub.server("missing")
+    assert missing["status"] in ("disconnected", "connecting")
+    assert missing["error"] == "spawn /nonexistent/bin/server ENOENT"
+
+    dies = hub.server("dies")
+    assert dies["error"], dies
+    assert "dying during initialize" in hub.log_text()
+
+    unresolved = hub.server("unresolved")
+    assert unresolved["status"] == "disconnected"
+    assert unresolved["error"] == "Variable 'NOT_SET_ANYWHERE' not found"
+
+    invalid = hub.server("invalid")
+    assert invalid["status"] == "disconnected"
+    assert invalid["error"] == "Server 'invalid' cannot mix stdio and sse fields"
+
+    response = hub.api("POST", "/api/servers/start", {"server_name": "missing"})
+    assert response.status_code == 500
+    body = response.json()
+    assert body["code"] == "CONNECTION_ERROR"
+    assert (
+        body["error"]
+        == 'Failed to connect to "missing" MCP server: spawn /nonexistent/bin/server ENOENT'
+    )
+    assert body["data"] == {"server": "missing", "error": "spawn /nonexistent/bin/server ENOENT"}
+    assert hub.stop() == 0
+
+
+def test_sigkilled_server_flips_status_fails_fast_and_comes_back(
+    start_hub: StartHub, write_config: WriteConfig
+) -> None:
+    hub = start_hub(write_config({"victim": stdio_entry("everything_stdio.py")}))
+    first_pid = int(text(call(hub, "victim", "pid")))
+    os.kill(first_pid, signal.SIGKILL)
+    down = wait_until(
+        lambda: (info := hub.server("victim"))["status"] != "connected" and info, timeout=5
+    )
+    assert down["status"] in ("disconnected", "connecting")
+    started = time.monotonic()
+    failed = call(hub, "victim", "echo", message="x")
+    assert time.monotonic() - started < 5
+    if failed.status_code != 200:  # unless the reconnect already won the race
+        assert failed.json()["code"] == "TOOL_ERROR"
+        assert failed.json()["error"] in ("Server not connected", "Server not initialized")
+    back = hub.wait_status("victim", "connected", timeout=20)
+    assert back["error"] is None
+    second_pid = int(text(call(hub, "victim", "pid")))
+    assert second_pid != first_pid
+    assert hub.stop() == 0
+    assert not alive(second_pid)
+
+
+def test_server_dying_mid_call_fails_the_call_quickly(
+    start_hub: StartHub, write_config: WriteConfig
+) -> None:
+    hub = start_hub(write_config({"crashy": stdio_entry("everything_stdio.py")}))
+    started = time.monotonic()
+    response = call(hub, "crashy", "crash")
+    assert time.monotonic() - started < 10
+    assert response.status_code == 500
+    body = response.json()
+    assert body["error"].startswith("MCP error") or body["error"] == "Not connected"
+    assert body["data"]["server"] == "crashy"
+    hub.wait_status("crashy", "connected", timeout=20)
+    assert hub.stop() == 0
+
+
+def test_server_hanging_in_initialize_times_out(
+    start_hub: StartHub, write_config: WriteConfig
+) -> None:
+    hub = start_hub(
+        write_config({"hangs": stdio_entry("hang_on_init.py")}),
+        extra_args=("--connect-timeout", "1"),
+    )
+    info = hub.server("hangs")
+    assert info["status"] in ("disconnected", "connecting")
+    assert info["error"] == "Connection timed out"
+    assert hub.stop() == 0
+
+
+def test_garbage_on_stdout_is_skipped(start_hub: StartHub, write_config: WriteConfig) -> None:
+    hub = start_hub(write_config({"noisy": stdio_entry("garbage_stdio.py")}))
+    assert text(call(hub, "noisy", "echo", message="ok")) == "Echo: ok"
+    assert "noisy wrote non-JSON-RPC output to stdout" in hub.log_text()
+    assert hub.stop() == 0
+
+
+def test_grandchildren_die_with_their_server(
+    start_hub: StartHub, write_config: WriteConfig, tmp_path: Path
+) -> None:
+    pidfile = tmp_path / "grandchild.pid"
+    config = write_config(
+        {"forks": stdio_entry("forking_stdio.py", env={"FIXTURE_GRANDCHILD_PIDFILE": str(pidfile)})}
+    )
+    hub = start_hub(config)
+    grandchild = int(wait_until(lambda: pidfile.exists() and pidfile.read_text().strip()))
+    assert alive(grandchild)
+    stopped = hub.api("POST", "/api/servers/stop", {"server_name": "forks"})
+    assert stopped.json()["server"]["status"] == "disconnected"
+    wait_until(lambda: not alive(grandchild), timeout=10)
+    assert hub.stop() == 0
+
+
+def test_hub_shutdown_reaps_every_child(start_hub: StartHub, write_config: WriteConfig) -> None:
+    config = write_config(
+        {f"s{i}": stdio_entry("everything_stdio.py") for i in range(3)}
+        | {"p": stdio_entry("paginated_stdio.py")}
+    )
+    hub = start_hub(config)
+    pids = [int(text(call(hub, f"s{i}", "pid"))) for i in range(3)]
+    assert all(alive(pid) for pid in pids)
+    assert hub.stop(signal.SIGINT) == 0  # stop() also checks every descendant is gone
+    assert not any(alive(pid) for pid in pids)
+
+
+def test_secrets_never_leave_the_hub(start_hub: StartHub, write_config: WriteConfig) -> None:
+    secret = "s3cr3t-" + "value-planted-by-test"
+    config = write_config(
+        {
+            "svc": stdio_entry(
+                "everything_stdio.py",
+                env={"API_TOKEN": "${cmd: printf %s " + secret + "}", "OTHER": "${PLANTED}"},
+            ),
+            "broken": stdio_entry("everything_stdio.py", env={"A": "${PLANTED}", "B": "${NOPE}"}),
+        }
+    )
+    hub = start_hub(config, PLANTED=secret)
+    assert text(call(hub, "svc", "env", name="API_TOKEN")) == secret  # it did reach the child
+    payloads = [
+        hub.api("GET", "/api/health").text,
+        hub.api("GET", "/api/servers").text,
+        hub.api("POST", "/api/servers/info", {"server_name": "broken"}).text,
+        hub.api("POST", "/api/servers/start", {"server_name": "broken"}).text,
+    ]
+    assert hub.stop() == 0
+    for payload in [*payloads, hub.log_text()]:
+        assert secret not in payload

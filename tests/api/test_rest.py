@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,37 +16,45 @@ import pytest
 from tests.conftest import stdio_entry
 from tests.helpers import SERVERS, HubProcess, ServerProcess, free_port
 
-GOLDEN = Path(__file__).resolve().parents[3] / "shared" / "contract" / "golden" / "rest"
-SERVER_INFO_KEYS = (
-    list(
-        json.loads((GOLDEN / "03-server-info-stdio.json").read_text())["response"]["body_json"][
-            "server"
-        ]
-    )
-    if (GOLDEN / "03-server-info-stdio.json").exists()
-    else [
-        "name",
-        "displayName",
-        "description",
-        "transportType",
-        "status",
-        "error",
-        "capabilities",
-        "uptime",
-        "lastStarted",
-        "authorizationUrl",
-        "serverInfo",
-        "config_source",
-    ]
-)
-
-
-def golden(name: str) -> dict[str, Any]:
-    path = GOLDEN / name
-    if not path.exists():
-        pytest.skip("golden samples not available")
-    data: dict[str, Any] = json.loads(path.read_text())
-    return data
+# Shapes captured from mcp-hub 4.2.1 (shared/contract/golden/rest), in its key order.
+SERVER_INFO_KEYS = [
+    "name",
+    "displayName",
+    "description",
+    "transportType",
+    "status",
+    "error",
+    "capabilities",
+    "uptime",
+    "lastStarted",
+    "authorizationUrl",
+    "serverInfo",
+    "config_source",
+]
+HEALTH_KEYS = {
+    "status",
+    "state",
+    "server_id",
+    "version",
+    "activeClients",
+    "timestamp",
+    "servers",
+    "connections",
+    "mcpEndpoint",
+    "workspaces",
+}
+WORKSPACE_KEYS = {
+    "cwd",
+    "config_files",
+    "pid",
+    "port",
+    "startTime",
+    "state",
+    "activeConnections",
+    "shutdownStartedAt",
+    "shutdownDelay",
+}
+EMPTY_CAPABILITIES = {"tools": [], "resources": [], "resourceTemplates": [], "prompts": []}
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +104,7 @@ def assert_envelope(response: Any, status: int, error: str, code: str | int) -> 
 
 def test_health_shape(hub: HubProcess) -> None:
     health = hub.api("GET", "/api/health").json()
-    expected = golden("01-health.json")["response"]["body_json"]
-    assert set(expected) <= set(health)
+    assert HEALTH_KEYS <= set(health)
     assert health["status"] == "ok"
     assert health["server_id"] == "mcp-hub"
     assert health["version"] == "4.2.1"
@@ -106,7 +112,7 @@ def test_health_shape(hub: HubProcess) -> None:
     assert health["state"] == "ready"
     assert health["workspaces"]["current"] == str(hub.port)
     entry = health["workspaces"]["allActive"][str(hub.port)]
-    assert set(entry) == set(expected["workspaces"]["allActive"]["37373"])
+    assert set(entry) == WORKSPACE_KEYS
     assert entry["pid"] == hub.pid
     assert [s["name"] for s in health["servers"]] == [
         "everything",
@@ -116,7 +122,12 @@ def test_health_shape(hub: HubProcess) -> None:
         "broken",
         "missing",
     ]
-    assert set(health["mcpEndpoint"]) == set(expected["mcpEndpoint"])
+    assert set(health["mcpEndpoint"]) == {
+        "activeClients",
+        "registeredCapabilities",
+        "totalCapabilities",
+    }
+    assert set(health["connections"]) == {"totalConnections", "connections"}
 
 
 def test_server_info_matches_golden_keys(hub: HubProcess) -> None:
@@ -154,10 +165,7 @@ def test_pagination_is_followed(hub: HubProcess) -> None:
 def test_disabled_and_invalid_servers(hub: HubProcess) -> None:
     off = hub.server("off")
     assert off["status"] == "disabled"
-    assert (
-        off["capabilities"]
-        == golden("05-server-info-disabled.json")["response"]["body_json"]["server"]["capabilities"]
-    )
+    assert off["capabilities"] == EMPTY_CAPABILITIES
     broken = hub.server("broken")
     assert broken["status"] == "disconnected"
     assert broken["error"] == "Server 'broken' missing command value"
@@ -453,9 +461,10 @@ def test_stop_start_remote(hub: HubProcess) -> None:
     stopped = hub.api("POST", "/api/servers/stop", {"server_name": "remote"}).json()
     assert stopped["status"] == "ok"
     server = stopped["server"]
-    expected = golden("43-stop-remote.json")["response"]["body_json"]["server"]
-    for key in ("status", "capabilities", "uptime", "lastStarted", "serverInfo", "error"):
-        assert server[key] == expected[key], key
+    assert server["status"] == "disconnected"
+    assert server["capabilities"] == EMPTY_CAPABILITIES
+    assert (server["uptime"], server["lastStarted"], server["serverInfo"]) == (0, None, None)
+    assert server["error"] is None
     assert_envelope(
         hub.api(
             "POST",

@@ -54,7 +54,12 @@ WORKSPACE_KEYS = {
     "shutdownStartedAt",
     "shutdownDelay",
 }
-EMPTY_CAPABILITIES = {"tools": [], "resources": [], "resourceTemplates": [], "prompts": []}
+EMPTY_CAPABILITIES: dict[str, list[Any]] = {
+    "tools": [],
+    "resources": [],
+    "resourceTemplates": [],
+    "prompts": [],
+}
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 37373
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install clean pyz
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ install: $(STAMP)
 ## Start the hub on the bundled example config (a bundled demo server; works offline).
 demo: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/mcp-hub serve --port $(PORT) --config tornadohub/examples/demo.json
+
+## Build dist/mcp-hub.pyz, the single-file hub (see zipapp/README.md).
+pyz: $(STAMP)
+	PYTHON=$(BIN)/python zipapp/build.sh
 
 ## Lint, type-check and run every test.
 test: $(STAMP)

@@ -46,9 +46,15 @@ def start_hub(hub_home: Path, tmp_path: Path) -> Iterator[Callable[..., HubProce
     hubs: list[HubProcess] = []
 
     def start(
-        *configs: str, extra_args: tuple[str, ...] = (), wait: bool = True, **env: str
+        *configs: str,
+        extra_args: tuple[str, ...] = (),
+        wait: bool = True,
+        port: int | None = None,
+        **env: str,
     ) -> HubProcess:
-        hub = HubProcess(list(configs), home=hub_home, cwd=tmp_path, extra_args=extra_args, env=env)
+        hub = HubProcess(
+            list(configs), home=hub_home, cwd=tmp_path, extra_args=extra_args, env=env, port=port
+        )
         hubs.append(hub)
         hub.start()
         if wait:

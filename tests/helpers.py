@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -231,3 +232,96 @@ class HubProcess:
             survivors = [pid for pid in self.children_seen if alive(pid)]
             raise AssertionError(f"hub left processes behind: {survivors}") from None
         return self.proc.returncode
+
+
+class EventStream:
+    """A real ``/api/events`` client, parsed with mcphub.nvim's rules, read on a thread."""
+
+    def __init__(self, base_url: str) -> None:
+        import queue
+        import threading
+
+        self.events: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
+        self.headers: dict[str, str] = {}
+        self._connected = threading.Event()
+        self._client = httpx.Client(base_url=base_url, timeout=httpx.Timeout(30, read=None))
+        self._response: httpx.Response | None = None
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+        if not self._connected.wait(20):
+            raise AssertionError("could not connect to /api/events")
+
+    def _read(self) -> None:
+        try:
+            with self._client.stream("GET", "/api/events") as response:
+                self._response = response
+                self.headers = dict(response.headers)
+                self._connected.set()
+                name: str | None = None
+                for line in response.iter_lines():
+                    if line.startswith("event: "):
+                        name = line[len("event: ") :]
+                    elif line.startswith("data: ") and name is not None:
+                        self.events.put((name, json.loads(line[len("data: ") :])))
+                        name = None
+        except Exception:  # closed by close(), or the hub went away: both are EOF
+            pass
+        finally:
+            self._connected.set()
+            self.events.put(None)  # EOF: the hub ended the stream
+
+    def next(self, timeout: float = 20.0) -> tuple[str, dict[str, Any]] | None:
+        import queue
+
+        try:
+            return self.events.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no event within {timeout} s") from None
+
+    def wait_for(self, name: str, timeout: float = 20.0, **match: Any) -> dict[str, Any]:
+        """Skip events until one named *name* whose payload contains *match*."""
+        deadline = time.monotonic() + timeout
+        seen: list[tuple[str, Any]] = []
+        while (left := deadline - time.monotonic()) > 0:
+            item = self.next(left)
+            if item is None:
+                raise AssertionError(f"stream ended waiting for {name} {match}; saw {seen}")
+            event, payload = item
+            seen.append((event, payload.get("type") or payload.get("state")))
+            if event == name and all(payload.get(k) == v for k, v in match.items()):
+                return payload
+        raise AssertionError(f"no {name} {match} within {timeout} s; saw {seen}")
+
+    def subscription_events(
+        self,
+        timeout: float = 20.0,
+        *,
+        until: str,
+        ignore: tuple[str, ...] = ("workspaces_updated",),
+    ) -> list[dict[str, Any]]:
+        """Collect subscription events up to and including the first of type *until*."""
+        collected = []
+        while True:
+            payload = self.wait_for("subscription_event", timeout)
+            if payload["type"] in ignore:
+                continue
+            collected.append(payload)
+            if payload["type"] == until:
+                return collected
+
+    def wait_eof(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            if self.next(left) is None:
+                return
+        raise AssertionError("stream did not end")
+
+    def close(self) -> None:
+        """Disconnect now: shut the socket down so the blocked reader wakes up."""
+        stream = self._response.extensions.get("network_stream") if self._response else None
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        self._thread.join(10)
+        self._client.close()

@@ -14,12 +14,18 @@ import logging
 import os
 import signal
 import socket
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from tornado import httpserver, netutil, web
 
+from tornadohub import metrics
+from tornadohub.events import LOG
 from tornadohub.handlers import NotFoundHandler, default_handlers
 from tornadohub.hub import Hub, HubState
+from tornadohub.log import add_log_listener
+from tornadohub.mcp import close_mcp
 
 log = logging.getLogger("tornadohub.app")
 
@@ -36,6 +42,7 @@ def make_app(hub: Hub, **settings: Any) -> web.Application:
         default_handlers,
         hub=hub,
         default_handler_class=NotFoundHandler,
+        log_function=metrics.log_request,
         **settings,
     )
 
@@ -50,9 +57,27 @@ def bind(host: str, port: int) -> list[socket.socket]:
         raise FatalError(f"listen {errno.errorcode.get(exc.errno or 0, 'ERROR')}: {exc}") from None
 
 
-async def serve(hub: Hub, sockets: list[socket.socket]) -> None:
-    """Run the hub until a signal or ``/api/hard-restart`` asks it to stop."""
-    server = httpserver.HTTPServer(make_app(hub), max_body_size=MAX_HTTP_BODY)
+def _log_forwarder(hub: Hub, loop: asyncio.AbstractEventLoop) -> Callable[[dict[str, Any]], None]:
+    """Every hub log line becomes a ``log`` event; lines from worker threads hop to the loop."""
+    loop_thread = threading.get_ident()
+
+    def forward(entry: dict[str, Any]) -> None:
+        if threading.get_ident() == loop_thread:
+            hub.events.publish(LOG, entry)
+        else:
+            loop.call_soon_threadsafe(hub.events.publish, LOG, entry)
+
+    return forward
+
+
+async def serve(hub: Hub, sockets: list[socket.socket], **settings: Any) -> None:
+    """Run the hub until a signal or ``/api/hard-restart`` asks it to stop.
+
+    *settings* go to the application (``auth``, ``metrics_auth``).
+    """
+    unbind_metrics = metrics.bind_hub(hub)
+    app = make_app(hub, **settings)
+    server = httpserver.HTTPServer(app, max_body_size=MAX_HTTP_BODY)
     server.add_sockets(sockets)
     loop = asyncio.get_running_loop()
     signals_seen = 0
@@ -68,6 +93,7 @@ async def serve(hub: Hub, sockets: list[socket.socket]) -> None:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
+    remove_log_listener = add_log_listener(_log_forwarder(hub, loop))
     options = hub.options
     log.info(
         "MCP Hub listening on http://%s:%d",
@@ -90,10 +116,8 @@ async def serve(hub: Hub, sockets: list[socket.socket]) -> None:
             initializing.cancel()
             await asyncio.gather(initializing, return_exceptions=True)
     finally:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(signum)
-        loop.add_signal_handler(signal.SIGINT, lambda: os._exit(1))
-        loop.add_signal_handler(signal.SIGTERM, lambda: os._exit(1))
+        signals_seen = max(signals_seen, 1)  # from now on, a signal means "exit now"
+        await close_mcp(app.settings)
         if hub.state is not HubState.stopped:
             await hub.shutdown()
         server.stop()
@@ -103,5 +127,7 @@ async def serve(hub: Hub, sockets: list[socket.socket]) -> None:
                 await asyncio.to_thread(hub.workspace.deregister)
             except Exception as exc:
                 log.warning("Could not remove workspace entry: %s", exc)
+        remove_log_listener()
+        unbind_metrics()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

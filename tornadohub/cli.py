@@ -7,15 +7,18 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tornadohub import CONTRACT_VERSION, __version__
 
-SUBCOMMANDS = ("serve", "check-config")
+if TYPE_CHECKING:
+    from tornadohub.auth import Keyring
+
+SUBCOMMANDS = ("serve", "check-config", "add")
 
 
 class _VersionAction(argparse.Action):
@@ -71,10 +74,77 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long a server may take to start and list its capabilities (default 300)",
     )
+    serve.add_argument(
+        "--min-ready-servers",
+        type=_non_negative_int,
+        default=0,
+        metavar="N",
+        help="/readyz answers 503 while fewer than N servers are connected (default 0)",
+    )
+    serve.add_argument(
+        "--auth-token-file",
+        metavar="FILE",
+        help="require an API key on /api/* and /mcp: one 'name:token' (or bare token) per line;"
+        " MCP_HUB_AUTH_TOKENS='name:token,...' adds more",
+    )
+    serve.add_argument(
+        "--metrics-auth", action="store_true", help="require an API key on /metrics too"
+    )
+    serve.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow a non-loopback --host without API keys",
+    )
+    _add_marketplace(serve)
 
     check = commands.add_parser("check-config", help="validate config files and list every error")
     _add_config(check)
+
+    add = commands.add_parser(
+        "add",
+        help="add a marketplace server to a config file (a --watch hub starts it)",
+        description="Write a marketplace entry into a config file; comments are kept.",
+    )
+    add.add_argument("id", metavar="ID", help="marketplace id (see GET /api/marketplace)")
+    add.add_argument(
+        "-c",
+        "--config",
+        action="append",
+        metavar="FILE",
+        help="config file to edit (default: ~/.config/mcphub/servers.json)",
+    )
+    add.add_argument("--installation", metavar="NAME", help="installation method (default: first)")
+    add.add_argument("--name", metavar="KEY", help="server key in the config (default: from ID)")
+    add.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="fill a ${KEY} placeholder (repeatable); others stay for the environment",
+    )
+    add.add_argument("--force", action="store_true", help="replace an existing entry")
+    _add_marketplace(add)
     return parser
+
+
+def _add_marketplace(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--marketplace-url",
+        metavar="URL",
+        help="marketplace catalog (registry.json) URL (env MCP_HUB_MARKETPLACE_URL)",
+    )
+    parser.add_argument(
+        "--registry-url",
+        metavar="URL",
+        help="also list the official MCP Registry at URL (env MCP_HUB_REGISTRY_URL; default off)",
+    )
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
 
 
 def _add_config(parser: argparse.ArgumentParser) -> None:
@@ -101,6 +171,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(_normalise_argv(sys.argv[1:] if argv is None else argv))
     if args.command == "check-config":
         return check_config(args.config)
+    if args.command == "add":
+        from tornadohub.install import run_add
+
+        return run_add(
+            args.id,
+            configs=args.config,
+            key=args.name,
+            installation=args.installation,
+            params=args.param,
+            force=args.force,
+            marketplace_url=args.marketplace_url,
+            registry_url=args.registry_url,
+        )
     return run_serve(args)
 
 
@@ -127,12 +210,15 @@ def run_serve(args: argparse.Namespace) -> int:
             return 1
         load_dotenv(env_file, override=False)
 
+    import asyncio
+
     from tornadohub.app import FatalError, bind, serve
+    from tornadohub.auth import AuthConfigError
     from tornadohub.config import load_config
     from tornadohub.errors import ConfigError
     from tornadohub.hub import Hub, HubOptions
     from tornadohub.log import setup_logging
-    from tornadohub.paths import log_file_path, workspaces_file_path
+    from tornadohub.paths import log_file_path, oauth_storage_path, workspaces_file_path
     from tornadohub.placeholders import parse_hub_env
     from tornadohub.upstreams import ConnectPolicy
     from tornadohub.workspace import WorkspaceCache
@@ -144,6 +230,11 @@ def run_serve(args: argparse.Namespace) -> int:
     hub_env, warning = parse_hub_env(os.environ.get("MCP_HUB_ENV"))
     if warning:
         log.warning(warning)
+    try:
+        keyring = inbound_auth(args)
+    except AuthConfigError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
     try:
         load_config(args.config)  # fail fast, before taking the port
         sockets = bind(args.host, args.port)
@@ -162,13 +253,55 @@ def run_serve(args: argparse.Namespace) -> int:
         hub_env=hub_env,
         cwd=os.getcwd(),
         policy=ConnectPolicy(connect_timeout=args.connect_timeout),
+        min_ready_servers=args.min_ready_servers,
+        marketplace_url=args.marketplace_url or os.environ.get("MCP_HUB_MARKETPLACE_URL"),
+        registry_url=args.registry_url or os.environ.get("MCP_HUB_REGISTRY_URL"),
+        oauth_store_path=oauth_storage_path(),
     )
     hub = Hub(options, workspace=WorkspaceCache(workspaces_file_path(), args.port))
     try:
-        asyncio.run(serve(hub, sockets))
+        asyncio.run(serve(hub, sockets, auth=keyring, metrics_auth=args.metrics_auth))
     except ConfigError as exc:
         print(f"Error: {exc.message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+def inbound_auth(args: argparse.Namespace) -> Keyring | None:
+    """The API keys (None: auth off); raises AuthConfigError when the hub must not start.
+
+    ``MCP_HUB_AUTH_TOKENS`` is removed from the environment once read, so neither server
+    processes, ``${cmd: ...}`` commands nor placeholders can see it.
+    """
+    import logging
+
+    from tornadohub import metrics
+    from tornadohub.auth import (
+        AuthConfigError,
+        drop_from_environment,
+        is_loopback_host,
+        load_keyring,
+    )
+
+    keyring = load_keyring(args.auth_token_file, os.environ)
+    drop_from_environment(os.environ)
+    if keyring is None:
+        if args.metrics_auth:
+            raise AuthConfigError(
+                "--metrics-auth needs API keys (--auth-token-file or MCP_HUB_AUTH_TOKENS)"
+            )
+        if not is_loopback_host(args.host) and not args.insecure:
+            raise AuthConfigError(
+                f"refusing to listen on {args.host} without API keys: give --auth-token-file"
+                " or MCP_HUB_AUTH_TOKENS, or --insecure to allow it"
+            )
+        return None
+    metrics.bind_auth(keyring.names)
+    logging.getLogger("tornadohub.cli").info(
+        "API keys required on /api and /mcp: %s",
+        ", ".join(keyring.names),
+        extra={"data": {"keys": keyring.names, "metrics": bool(args.metrics_auth)}},
+    )
+    return keyring

@@ -34,6 +34,10 @@ class Event:
     payload: dict[str, Any]
 
 
+#: Queued to a subscriber to end its stream.
+CLOSE = Event("", {})
+
+
 @dataclass
 class Subscriber:
     """A connected SSE client; ``closed`` is set when the bus dropped it."""
@@ -72,8 +76,19 @@ class EventBus:
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
+        """Forget a subscriber and wake its writer so the stream ends."""
         subscriber.closed.set()
         self._subscribers.pop(subscriber.id, None)
+        try:
+            subscriber.queue.put_nowait(CLOSE)
+        except asyncio.QueueFull:
+            subscriber.queue.get_nowait()
+            subscriber.queue.put_nowait(CLOSE)
+
+    def close_all(self) -> None:
+        """End every stream (shutdown): clients see EOF, which means "hub stopped"."""
+        for subscriber in list(self._subscribers.values()):
+            self.unsubscribe(subscriber)
 
     def add_listener(self, listener: Callable[[Event], None]) -> Callable[[], None]:
         """In-process listeners (e.g. the /mcp endpoint's re-sync); returns an unsubscribe."""

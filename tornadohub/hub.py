@@ -7,6 +7,7 @@ servers is implemented here, without any HTTP types.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import enum
 import json
@@ -14,12 +15,21 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from tornadohub import CONTRACT_VERSION, __version__
-from tornadohub.config import HubConfig, ServerEntry, load_config
-from tornadohub.errors import ServerNotFoundError, UpstreamError, ValidationError
-from tornadohub.events import HUB_STATE, EventBus
+from tornadohub import CONTRACT_VERSION, __version__, metrics
+from tornadohub.config import HubConfig, ServerEntry, diff_configs, load_config
+from tornadohub.errors import (
+    ConfigError,
+    HubError,
+    ServerNotFoundError,
+    UpstreamConnectionError,
+    UpstreamError,
+    ValidationError,
+)
+from tornadohub.events import HEARTBEAT, HUB_STATE, EventBus, Subscriber
+from tornadohub.oauth import OAuthStore, open_browser
 from tornadohub.upstreams import (
     ConnectPolicy,
     HubEnvironment,
@@ -28,12 +38,20 @@ from tornadohub.upstreams import (
     create_upstream,
 )
 from tornadohub.upstreams.base import iso_now
+from tornadohub.watch import (
+    DEFAULT_DEV_GLOBS,
+    Watcher,
+    config_watcher,
+    dev_watcher,
+    file_watcher,
+)
 from tornadohub.workspace import WorkspaceCache
 
 log = logging.getLogger("tornadohub.hub")
 
 SERVER_ID = "mcp-hub"
 DEFAULT_REQUEST_TIMEOUT_MS = 60_000
+HEARTBEAT_SECONDS = 10.0
 
 
 class HubState(enum.StrEnum):
@@ -62,6 +80,13 @@ class HubOptions:
     hub_env: dict[str, str] = field(default_factory=dict)
     cwd: str = field(default_factory=os.getcwd)
     policy: ConnectPolicy = field(default_factory=ConnectPolicy)
+    #: Where OAuth tokens and client registrations persist (None: OAuth off).
+    oauth_store_path: Path | None = None
+    #: ``/readyz`` answers 503 while fewer servers than this are connected.
+    min_ready_servers: int = 0
+    #: Marketplace catalog URL (None: mcp-hub's) and the official MCP Registry (None: off).
+    marketplace_url: str | None = None
+    registry_url: str | None = None
 
 
 class Hub:
@@ -78,27 +103,50 @@ class Hub:
         self.events = events or EventBus()
         self.workspace = workspace
         self.state = HubState.starting
+        self._state_payload: dict[str, Any] = {
+            "state": self.state.value,
+            "server_id": SERVER_ID,
+            "pid": os.getpid(),
+            "port": options.port,
+        }
         self.config: HubConfig | None = None
         self.upstreams: dict[str, Upstream] = {}
         self.shutdown_requested = asyncio.Event()
         self._change_listeners: list[Callable[[Upstream, str], None]] = []
+        #: Servers under an explicit operation (REST, reload): their status changes are
+        #: reported by that operation, not as spontaneous ``servers_updated`` events.
+        self._busy: set[str] = set()
+        self._reload_lock = asyncio.Lock()
+        self._watchers: list[Watcher] = []
+        self._dev_watchers: dict[str, tuple[tuple[str, tuple[str, ...]], Watcher]] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self._shutdown_timer: asyncio.TimerHandle | None = None
         self._env = HubEnvironment(
-            environ=options.environ, hub_env=options.hub_env, cwd=options.cwd
+            environ=options.environ,
+            hub_env=options.hub_env,
+            cwd=options.cwd,
+            port=options.port,
+            oauth_store=OAuthStore(options.oauth_store_path) if options.oauth_store_path else None,
         )
 
     # ------------------------------------------------------------------ state
+    def state_payload(self) -> dict[str, Any]:
+        """The last ``hub_state`` payload (sent to each new ``/api/events`` client)."""
+        return dict(self._state_payload)
+
     def set_state(self, state: HubState, **extra: Any) -> None:
         self.state = state
-        self.events.publish(
+        self._state_payload = self.events.publish(
             HUB_STATE,
             {
                 "state": state.value,
                 "server_id": SERVER_ID,
                 "pid": os.getpid(),
                 "port": self.options.port,
+                "timestamp": None,  # filled in at publish; extras follow it, as in mcp-hub
                 **extra,
             },
-        )
+        ).payload
 
     def add_change_listener(self, listener: Callable[[Upstream, str], None]) -> Callable[[], None]:
         """Be told of every upstream status or capability change (e.g. to re-sync /mcp).
@@ -128,34 +176,40 @@ class Hub:
             self.events.subscription_event(f"{what[:-1]}_list_changed", **payload)
         elif what == "status":
             log.debug("%s is %s", upstream.name, upstream.status.value)
+            spontaneous = upstream.name not in self._busy
+            if spontaneous and self.state in (HubState.ready, HubState.restarted):
+                self.events.subscription_event(
+                    "servers_updated",
+                    changes={"modified": [upstream.name]},
+                    reason="status_changed",
+                    status=upstream.status.value,
+                )
 
     # -------------------------------------------------------------- lifecycle
-    async def initialize(self) -> None:
-        """Load the config (raises ConfigError) and start every enabled server."""
-        self.config = load_config(self.options.config_paths)
+    async def initialize(self, config: HubConfig | None = None) -> None:
+        """Load the config (raises ConfigError), start every enabled server and the watchers."""
+        self.config = config or load_config(self.options.config_paths)
         self._build_upstreams(self.config)
         await self._start_all()
+        await self._start_watchers()
+        self._spawn(self._heartbeat(), "heartbeat")
         self.set_state(HubState.ready)
 
     def _build_upstreams(self, config: HubConfig) -> None:
-        self.upstreams = {
-            name: create_upstream(
-                entry, self._env, policy=self.options.policy, on_change=self._on_upstream_change
-            )
-            for name, entry in config.servers.items()
-        }
+        self.upstreams = {name: self._new_upstream(entry) for name, entry in config.servers.items()}
         for error in config.errors:
             log.error("Invalid server config: %s", error, extra={"code": "CONFIG_ERROR"})
 
+    def _new_upstream(self, entry: ServerEntry) -> Upstream:
+        return create_upstream(
+            entry, self._env, policy=self.options.policy, on_change=self._on_upstream_change
+        )
+
     async def _start_all(self) -> None:
         enabled = [u for u in self.upstreams.values() if not u.disabled]
-        results = await asyncio.gather(*(u.start() for u in enabled), return_exceptions=True)
+        results = await self._each(enabled, Upstream.start)
         failed = [u.name for u, r in zip(enabled, results, strict=True) if isinstance(r, Exception)]
-        for result in results:
-            if isinstance(result, BaseException) and not isinstance(result, Exception):
-                raise result
         total = len(self.upstreams)
-        disabled = total - len(enabled)
         log.info(
             "%d/%d servers started successfully",
             len(enabled) - len(failed),
@@ -165,39 +219,247 @@ class Hub:
                     "total": total,
                     "successful": len(enabled) - len(failed),
                     "failed": len(failed),
-                    "disabled": disabled,
+                    "disabled": total - len(enabled),
                     "failedServers": failed,
                 }
             },
         )
+        self._sync_dev_watchers()
+
+    async def _each(
+        self, upstreams: list[Upstream], action: Callable[[Upstream], Any]
+    ) -> list[Any]:
+        """Run *action* on every upstream in parallel, reporting (not raising) failures."""
+        names = {u.name for u in upstreams}
+        self._busy |= names
+        try:
+            return list(
+                await asyncio.gather(*(action(u) for u in upstreams), return_exceptions=True)
+            )
+        finally:
+            self._busy -= names
 
     async def _stop_all(self) -> None:
-        await asyncio.gather(
-            *(u.stop(disable=u.disabled) for u in self.upstreams.values()), return_exceptions=True
-        )
+        await self._each(list(self.upstreams.values()), lambda u: u.stop(disable=u.disabled))
 
     async def shutdown(self) -> None:
-        """Stop every server and reap every child; safe to call twice."""
+        """Stop watchers and every server (reaping every child); safe to call twice."""
         if self.state in (HubState.stopping, HubState.stopped):
             return
         self.set_state(HubState.stopping)
+        self._cancel_shutdown_timer()
+        await self._stop_watchers()
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         await self._stop_all()
         self.set_state(HubState.stopped)
+        self.events.close_all()
 
     async def restart(self) -> None:
         """``POST /api/restart``: reload config files, reconnect everything."""
-        self.set_state(HubState.restarting)
-        config = load_config(self.options.config_paths)
-        await self._stop_all()
-        self.config = config
-        self._build_upstreams(config)
-        await self._start_all()
-        self.set_state(HubState.restarted, has_restarted=True)
+        async with self._reload_lock:
+            self.set_state(HubState.restarting)
+            config = load_config(self.options.config_paths)
+            await self._stop_all()
+            self.config = config
+            self._build_upstreams(config)
+            await self._start_all()
+            self.set_state(HubState.restarted, has_restarted=True)
 
     def request_hard_restart(self) -> None:
         """``POST /api/hard-restart``: announce, then let the process shut down."""
         self.set_state(HubState.restarting)
         self.shutdown_requested.set()
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            self.events.publish(HEARTBEAT, {"connections": len(self.events.subscribers)})
+
+    # ------------------------------------------------------------- watching
+    async def _start_watchers(self) -> None:
+        if self.options.watch and self.options.config_paths:
+            self._watchers.append(
+                config_watcher(self.options.config_paths, lambda _: self.reload_config())
+            )
+        if self.workspace is not None:
+            self._watchers.append(file_watcher(self.workspace.path, self._workspace_changed))
+        for watcher in self._watchers:
+            watcher.start()
+        await asyncio.gather(*(w.wait_ready() for w in self._watchers))
+
+    async def _stop_watchers(self) -> None:
+        watchers = self._watchers + [w for _, w in self._dev_watchers.values()]
+        self._watchers, self._dev_watchers = [], {}
+        await asyncio.gather(*(w.stop() for w in watchers))
+
+    async def _workspace_changed(self, _: set[Any]) -> None:
+        workspaces = await asyncio.to_thread(self.workspaces)
+        self.events.subscription_event("workspaces_updated", workspaces=workspaces)
+
+    async def reload_config(self) -> None:
+        """Apply a config-file change: only the difference, never stopping the hub."""
+        async with self._reload_lock:
+            if self.state in (HubState.stopping, HubState.stopped):
+                return
+            try:
+                new = await asyncio.to_thread(load_config, self.options.config_paths)
+            except ConfigError as exc:
+                log.error(
+                    "Config reload failed, keeping the running config: %s",
+                    exc.message,
+                    extra={"code": "CONFIG_ERROR"},
+                )
+                self.events.subscription_event(
+                    "config_changed", isSignificant=False, error=exc.message
+                )
+                return
+            old = self.config
+            diff = diff_configs(old, new) if old is not None else None
+            significant = diff is None or diff.significant
+            self.events.subscription_event(
+                "config_changed", newConfig=new.data, isSignificant=significant
+            )
+            self.config = new
+            if diff is None or not significant:
+                for name, upstream in self.upstreams.items():
+                    if name in new.servers:
+                        upstream.entry = new.servers[name]
+                return
+            changes = diff.to_json()
+            self.events.subscription_event("servers_updating", changes=changes)
+            await self._apply(new, diff.added, diff.removed, diff.modified)
+            for error in new.errors:
+                log.error("Invalid server config: %s", error, extra={"code": "CONFIG_ERROR"})
+            self.events.subscription_event("servers_updated", changes=changes)
+
+    async def _apply(
+        self, new: HubConfig, added: list[str], removed: list[str], modified: list[str]
+    ) -> None:
+        gone = [self.upstreams[n] for n in removed if n in self.upstreams]
+        changed = [self.upstreams[n] for n in modified if n in self.upstreams]
+        await self._each(gone + changed, lambda u: u.stop(disable=u.disabled))
+        previous = self.upstreams
+        upstreams: dict[str, Upstream] = {}
+        for name, entry in new.servers.items():
+            if name in previous and name not in modified:
+                previous[name].entry = entry
+                upstreams[name] = previous[name]
+            else:
+                upstreams[name] = self._new_upstream(entry)
+        self.upstreams = upstreams
+        to_start = [upstreams[n] for n in [*added, *modified] if not upstreams[n].disabled]
+        await self._each(to_start, Upstream.start)
+        self._sync_dev_watchers()
+
+    def _sync_dev_watchers(self) -> None:
+        """One dev watcher per enabled STDIO server with ``dev.enabled``."""
+        wanted: dict[str, tuple[str, tuple[str, ...]]] = {}
+        for name, upstream in self.upstreams.items():
+            dev = upstream.entry.config.get("dev")
+            if upstream.disabled or upstream.entry.error or not isinstance(dev, dict):
+                continue
+            if dev.get("enabled", True) is not True or not isinstance(dev.get("cwd"), str):
+                continue
+            wanted[name] = (dev["cwd"], tuple(dev.get("watch") or DEFAULT_DEV_GLOBS))
+        for name in list(self._dev_watchers):
+            if wanted.get(name) != self._dev_watchers[name][0]:
+                self._spawn(self._dev_watchers.pop(name)[1].stop(), f"dev-stop:{name}")
+        for name, spec in wanted.items():
+            if name not in self._dev_watchers:
+                watcher = dev_watcher(name, spec[0], spec[1], self._dev_callback(name))
+                self._dev_watchers[name] = (spec, watcher)
+                watcher.start()
+
+    def _dev_callback(self, name: str) -> Callable[[set[Any]], Any]:
+        return lambda files: self._dev_restart(name, files)
+
+    async def _dev_restart(self, name: str, files: set[Any]) -> None:
+        upstream = self.upstreams.get(name)
+        dev = upstream.entry.config.get("dev") if upstream is not None else None
+        if upstream is None or not isinstance(dev, dict):
+            return
+        relative = sorted(str(_relative(f, dev["cwd"])) for f in files)
+        common = {"changes": {"modified": [name]}, "reason": "dev_file_change", "files": relative}
+        self.events.subscription_event("servers_updating", **common)
+        log.info("%s: files changed, restarting", name, extra={"data": {"files": relative}})
+        self._busy.add(name)
+        try:
+            await upstream.stop()
+            await upstream.start()
+        except Exception as exc:
+            self.events.subscription_event("servers_updated", **common, error=str(exc))
+            return
+        finally:
+            self._busy.discard(name)
+        caps = upstream.capabilities
+        self.events.subscription_event(
+            "servers_updated", **common, newCapabilities={k: list(v) for k, v in caps.items()}
+        )
+
+    # ------------------------------------------------------- SSE clients
+    def client_connected(self, subscriber: Subscriber) -> None:
+        """An ``/api/events`` client arrived: cancel a pending auto-shutdown."""
+        self._cancel_shutdown_timer()
+        log.debug(
+            "SSE client connected",
+            extra={
+                "data": {
+                    "clientId": subscriber.id,
+                    "totalConnections": len(self.events.subscribers),
+                }
+            },
+        )
+        self._update_workspace(
+            state="active",
+            activeConnections=len(self.events.subscribers),
+            shutdownStartedAt=None,
+            shutdownDelay=None,
+        )
+
+    def client_disconnected(self, subscriber: Subscriber) -> None:
+        """An ``/api/events`` client left; the last one arms ``--auto-shutdown``."""
+        remaining = len(self.events.subscribers)
+        log.debug(
+            "SSE client disconnected",
+            extra={"data": {"clientId": subscriber.id, "totalConnections": remaining}},
+        )
+        if remaining or not self.options.auto_shutdown:
+            self._update_workspace(activeConnections=remaining)
+            return
+        if self.state in (HubState.stopping, HubState.stopped):
+            return
+        delay_ms = self.options.shutdown_delay_ms
+        log.info(
+            "No active SSE connections, shutting down in %d ms",
+            delay_ms,
+            extra={"data": {"delay": delay_ms}},
+        )
+        self._update_workspace(
+            state="shutting_down",
+            activeConnections=0,
+            shutdownStartedAt=iso_now(),
+            shutdownDelay=delay_ms,
+        )
+        self._cancel_shutdown_timer()
+        self._shutdown_timer = asyncio.get_running_loop().call_later(
+            delay_ms / 1000, self.shutdown_requested.set
+        )
+
+    def _cancel_shutdown_timer(self) -> None:
+        if self._shutdown_timer is not None:
+            self._shutdown_timer.cancel()
+            self._shutdown_timer = None
+
+    def _update_workspace(self, **fields: Any) -> None:
+        if self.workspace is not None:
+            self._spawn(asyncio.to_thread(self.workspace.update, **fields), "workspace-update")
 
     # ----------------------------------------------------------------- lookup
     def get(self, name: Any, **context: Any) -> Upstream:
@@ -212,23 +474,74 @@ class Hub:
     # --------------------------------------------------------------- commands
     async def start_server(self, name: str) -> dict[str, Any]:
         """Enable (in memory only, like mcp-hub) and connect one server."""
+        self._busy.add(name)
         try:
             upstream = self.get(name)
             if upstream.entry.config.get("disabled") is True:
                 upstream.entry = _with_config(upstream.entry, disabled=False)
             await upstream.start()
+            self._sync_dev_watchers()
             return upstream.info()
         finally:
+            self._busy.discard(name)
             self.events.subscription_event("servers_updated", changes={"modified": [name]})
 
     async def stop_server(self, name: str, *, disable: bool = False) -> dict[str, Any]:
+        self._busy.add(name)
         try:
             upstream = self.get(name)
             if disable:
                 upstream.entry = _with_config(upstream.entry, disabled=True)
             await upstream.stop(disable=disable)
+            self._sync_dev_watchers()
             return upstream.info()
         finally:
+            self._busy.discard(name)
+            self.events.subscription_event("servers_updated", changes={"modified": [name]})
+
+    async def authorize(self, name: str) -> str:
+        """``POST /api/servers/authorize``: the URL the user must open for this server.
+
+        A flow that ended (a bad callback, a restart) is started afresh.
+        """
+        upstream = self.get(name)
+        if upstream.authorization_url is None and upstream.status is UpstreamStatus.unauthorized:
+            with contextlib.suppress(UpstreamConnectionError):
+                await upstream.start()
+        url = upstream.authorization_url
+        if not url:
+            raise HubError(
+                f"No authorization URL available for server '{name}'",
+                code="OPEN_REQUEST_ERROR",
+                data={"originalError": {}},
+            )
+        await asyncio.to_thread(open_browser, url)
+        return url
+
+    async def complete_oauth(
+        self, name: str, code: str | None, state: str | None, iss: str | None = None
+    ) -> dict[str, Any]:
+        """The user's redirect came back: resume that server's flow and wait for it."""
+        self._busy.add(name)
+        try:
+            upstream = self.get(name)
+            oauth = getattr(upstream, "oauth", None)
+            if oauth is None or oauth.pending is None:
+                raise HubError(
+                    f"No authorization in progress for server '{name}'",
+                    code="OAUTH_ERROR",
+                    data={"server": name},
+                    status=409,
+                )
+            await upstream.resume_attempt(lambda: oauth.complete(code, state, iss), timeout=60)
+            if upstream.status is not UpstreamStatus.connected:
+                raise UpstreamConnectionError(
+                    f'Failed to connect to "{name}" MCP server: {upstream.error}',
+                    data={"server": name, "error": upstream.error},
+                )
+            return upstream.info()
+        finally:
+            self._busy.discard(name)
             self.events.subscription_event("servers_updated", changes={"modified": [name]})
 
     async def refresh_server(self, name: str) -> dict[str, Any]:
@@ -248,8 +561,15 @@ class Hub:
 
     async def call_tool(self, name: str, tool: str, arguments: Any, options: Any) -> dict[str, Any]:
         upstream = self.get(name, operation="tool_call", tool=tool)
-        context: dict[str, Any] = {"tool": tool}
-        self._require_session(upstream, "TOOL_ERROR", context)
+        return await metrics.measure_tool_call(
+            name, self._call_tool(upstream, tool, arguments, options)
+        )
+
+    async def _call_tool(
+        self, upstream: Upstream, tool: str, arguments: Any, options: Any
+    ) -> dict[str, Any]:
+        name = upstream.name
+        upstream.require_session("TOOL_ERROR", {"tool": tool})
         names = [t.get("name") for t in upstream.capabilities["tools"]]
         if tool not in names:
             raise UpstreamError(
@@ -273,7 +593,7 @@ class Hub:
 
     async def read_resource(self, name: str, uri: str, options: Any) -> dict[str, Any]:
         upstream = self.get(name, operation="resource_read", uri=uri)
-        self._require_session(upstream, "RESOURCE_ERROR", {"uri": uri})
+        upstream.require_session("RESOURCE_ERROR", {"uri": uri})
         return await upstream.request(
             "resources/read",
             {"uri": uri},
@@ -286,7 +606,7 @@ class Hub:
         self, name: str, prompt: str, arguments: Any, options: Any
     ) -> dict[str, Any]:
         upstream = self.get(name, operation="get_prompt", prompt=prompt)
-        self._require_session(upstream, "TOOL_ERROR", {"prompt": prompt})
+        upstream.require_session("TOOL_ERROR", {"prompt": prompt})
         names = [p.get("name") for p in upstream.capabilities["prompts"]]
         if prompt not in names:
             raise UpstreamError(
@@ -306,20 +626,6 @@ class Hub:
             timeout=request_timeout(options),
             error_code="TOOL_ERROR",
             context={"prompt": prompt, "args": arguments},
-        )
-
-    @staticmethod
-    def _require_session(upstream: Upstream, code: str, context: dict[str, Any]) -> None:
-        if upstream.status is UpstreamStatus.connected:
-            return
-        if upstream.disabled or not upstream.running:
-            raise UpstreamError(
-                "Server not initialized", code=code, data={"server": upstream.name, **context}
-            )
-        raise UpstreamError(
-            "Server not connected",
-            code=code,
-            data={"server": upstream.name, **context, "status": upstream.status.value},
         )
 
     # ------------------------------------------------------------------ views
@@ -355,6 +661,13 @@ class Hub:
             },
             "workspaces": {"current": str(self.options.port), "allActive": self.workspaces()},
         }
+
+
+def _relative(path: Any, root: str) -> Any:
+    try:
+        return path.relative_to(root)
+    except ValueError:
+        return path
 
 
 def _with_config(entry: ServerEntry, **changes: Any) -> ServerEntry:

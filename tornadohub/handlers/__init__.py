@@ -5,7 +5,17 @@ Routes match case-insensitively and tolerate a trailing slash, as Express does.
 
 from typing import Any
 
-from tornadohub.handlers import health, lifecycle, servers
+from tornadohub.handlers import (
+    events,
+    health,
+    lifecycle,
+    marketplace,
+    mcp,
+    metrics,
+    oauth,
+    probes,
+    servers,
+)
 from tornadohub.handlers.base import NotFoundHandler
 
 
@@ -15,8 +25,8 @@ def _express_style(pattern: str) -> str:
 
 default_handlers: list[tuple[str, Any]] = [
     (_express_style(pattern), handler)
-    for module in (health, servers, lifecycle)
+    for module in (health, servers, lifecycle, events, probes, metrics, marketplace, oauth)
     for pattern, handler in module.default_handlers
-]
+] + mcp.default_handlers  # MCP routes match exactly (case-sensitive, no trailing slash)
 
 __all__ = ["NotFoundHandler", "default_handlers"]

@@ -13,6 +13,7 @@ from typing import Any, cast
 from tornado import web
 
 from tornadohub.errors import HubError, ValidationError
+from tornadohub.handlers.auth import require_auth
 from tornadohub.hub import Hub
 from tornadohub.upstreams.base import iso_now
 
@@ -36,6 +37,7 @@ class APIHandler(web.RequestHandler):
         self.set_header("Cache-Control", "no-store")
 
     def prepare(self) -> None:
+        require_auth(self)
         if len(self.request.body) > MAX_BODY_BYTES:
             raise HubError(
                 "Request body too large",
@@ -70,7 +72,7 @@ class APIHandler(web.RequestHandler):
     def write_json(self, payload: dict[str, Any], *, timestamp: bool = True) -> None:
         if timestamp:
             payload = {**payload, "timestamp": iso_now()}
-        self.finish(json.dumps(payload))
+        self.finish(json.dumps(payload, separators=(",", ":")))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -87,7 +89,7 @@ class APIHandler(web.RequestHandler):
         else:
             body = {"error": "Internal server error", "code": "INTERNAL_ERROR", "data": {}}
         self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(json.dumps({**body, "timestamp": iso_now()}))
+        self.finish(json.dumps({**body, "timestamp": iso_now()}, separators=(",", ":")))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, HubError):

@@ -1,13 +1,18 @@
 """Health and workspace routes: cheap snapshots, never upstream I/O."""
 
 from tornadohub.handlers.base import APIHandler
+from tornadohub.mcp import endpoint_health
 
 
 class HealthHandler(APIHandler):
     """GET /api/health: hub state, servers, SSE connections, workspaces."""
 
     def get(self) -> None:
-        self.write_json(self.hub.health(), timestamp=False)
+        health = self.hub.health()
+        endpoint = endpoint_health(self.settings)
+        if endpoint is not None:
+            health["mcpEndpoint"] = endpoint
+        self.write_json(health, timestamp=False)
 
 
 class WorkspacesHandler(APIHandler):

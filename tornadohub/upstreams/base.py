@@ -38,6 +38,7 @@ from pydantic import RootModel
 from tornadohub import __version__
 from tornadohub.config import ServerEntry
 from tornadohub.errors import HubError, PlaceholderError, UpstreamConnectionError, UpstreamError
+from tornadohub.oauth import OAuthStore
 from tornadohub.placeholders import ResolvedServer, resolve_server
 
 log = logging.getLogger("tornadohub.upstream")
@@ -78,11 +79,13 @@ class UnauthorizedError(Exception):
 
 @dataclass(frozen=True)
 class HubEnvironment:
-    """What placeholder resolution and child processes see of the hub."""
+    """What upstreams see of the hub: placeholder context, its port, OAuth storage."""
 
     environ: Mapping[str, str]
     hub_env: Mapping[str, str]
     cwd: str
+    port: int = 0
+    oauth_store: OAuthStore | None = None
 
 
 @dataclass(frozen=True)
@@ -154,8 +157,10 @@ class Upstream(ABC):
         self._conn: _Connection | None = None
         self._owner: asyncio.Task[None] | None = None
         self._stop_requested = anyio.Event()
+        self._retry_now = anyio.Event()
         self._attempt_done: asyncio.Future[None] | None = None
         self._resolved: ResolvedServer | None = None
+        self._connect_scope: anyio.CancelScope | None = None
 
     # ----------------------------------------------------------------- identity
     @property
@@ -215,8 +220,9 @@ class Upstream(ABC):
             self._owner = asyncio.create_task(self._own(), name=f"upstream:{self.name}")
         elif self._attempt_done is None or self._attempt_done.done():
             self._attempt_done = asyncio.get_running_loop().create_future()
+            self._retry_now.set()  # skip the rest of a backoff wait
         await asyncio.shield(self._attempt_done)
-        if self.status is not UpstreamStatus.connected:
+        if self.status not in (UpstreamStatus.connected, UpstreamStatus.unauthorized):
             raise UpstreamConnectionError(
                 f'Failed to connect to "{self.name}" MCP server: {self.error}',
                 data={"server": self.name, "error": self.error},
@@ -239,7 +245,20 @@ class Upstream(ABC):
         self.error = None if self.entry.error is None else self.entry.error
         self._set_status(UpstreamStatus.disabled if disable else UpstreamStatus.disconnected)
 
+    async def resume_attempt(self, trigger: Callable[[], None], timeout: float) -> None:
+        """Run *trigger* (e.g. hand an OAuth code to the waiting flow), then wait until
+        the owner's attempt succeeds or fails."""
+        done = self._attempt_done = asyncio.get_running_loop().create_future()
+        trigger()
+        try:
+            await asyncio.wait_for(asyncio.shield(done), timeout)
+        except TimeoutError:
+            raise UpstreamConnectionError(
+                f'Timed out connecting to "{self.name}" MCP server', data={"server": self.name}
+            ) from None
+
     def _reset(self) -> None:
+        self.authorization_url = None
         self._conn = None
         self.capabilities = empty_capabilities()
         self.server_info = None
@@ -281,10 +300,8 @@ class Upstream(ABC):
             except PlaceholderError as exc:
                 self.error = exc.message
                 retry = False
-            except Exception as exc:  # every transport failure ends up here
+            except Exception as exc:  # every transport failure, and anyio's ExceptionGroups
                 self.error = self._redact(describe_exception(exc))
-            except BaseExceptionGroup as group:  # noqa: B036 - anyio task-group failures
-                self.error = self._redact(describe_exception(group))
             finally:
                 self._reset()
             if self._stop_requested.is_set():
@@ -295,8 +312,11 @@ class Upstream(ABC):
             self._finish_attempt()
             if not retry:
                 break
-            with anyio.move_on_after(delay):
-                await self._stop_requested.wait()
+            self._retry_now = anyio.Event()
+            async with anyio.create_task_group() as waiters:
+                waiters.cancel_scope.deadline = anyio.current_time() + delay
+                waiters.start_soon(_wait_and_cancel, self._stop_requested, waiters.cancel_scope)
+                waiters.start_soon(_wait_and_cancel, self._retry_now, waiters.cancel_scope)
             delay = min(delay * 2, self.policy.backoff_max)
         self._finish_attempt()
 
@@ -311,8 +331,10 @@ class Upstream(ABC):
         self._resolved = resolved
         lost = anyio.Event()
         with anyio.fail_after(self.policy.connect_timeout) as connect_scope:
+            self._connect_scope = connect_scope
             async with self._open_session(resolved, lost) as session:
                 connect_scope.deadline = float("inf")
+                self.authorization_url = None
                 conn = _Connection(session=session, lost=lost)
                 self._conn = conn
                 self.error = None
@@ -417,8 +439,12 @@ class Upstream(ABC):
         conn = self._conn
         if conn is None:
             return
+        before = {key: self.capabilities[key] for key in self.capabilities}
         await self._fetch_lists(conn.session, keys)
-        for key in keys or tuple(k for k, _, _ in LIST_KINDS):
+        changed = [key for key in before if self.capabilities[key] != before[key]]
+        if "resourceTemplates" in changed and "resources" not in changed:
+            changed.append("resources")  # one event carries both lists
+        for key in changed:
             self._notify(key)
 
     async def _on_message(self, message: Any) -> None:
@@ -437,6 +463,21 @@ class Upstream(ABC):
             log.debug('["%s" server %s log]: %s', self.name, params.level, params.data)
 
     # -------------------------------------------------------------------- calls
+    def require_session(self, error_code: str, context: dict[str, Any]) -> _Connection:
+        """The live connection, or mcp-hub's "not initialized"/"not connected" error."""
+        conn = self._conn
+        if conn is not None and self.status is UpstreamStatus.connected:
+            return conn
+        if self.disabled or not self.running:
+            raise UpstreamError(
+                "Server not initialized", code=error_code, data={"server": self.name, **context}
+            )
+        raise UpstreamError(
+            "Server not connected",
+            code=error_code,
+            data={"server": self.name, **context, "status": self.status.value},
+        )
+
     async def request(
         self,
         method: str,
@@ -451,17 +492,7 @@ class Upstream(ABC):
         Fails fast with a clear :class:`UpstreamError` when there is no live session,
         and maps MCP errors (including timeouts, -32001) to the contract's envelope.
         """
-        conn = self._conn
-        if conn is None or self.status is not UpstreamStatus.connected:
-            if self.status in (UpstreamStatus.disabled,) or not self.running:
-                raise UpstreamError(
-                    "Server not initialized", code=error_code, data={"server": self.name, **context}
-                )
-            raise UpstreamError(
-                "Server not connected",
-                code=error_code,
-                data={"server": self.name, **context, "status": self.status.value},
-            )
+        conn = self.require_session(error_code, context)
         try:
             result = await conn.session.send_request(
                 _build_request(method, params), RawResult, request_read_timeout_seconds=timeout
@@ -513,6 +544,7 @@ _REQUEST_TYPES: dict[str, tuple[type[Any], type[Any] | None]] = {
     "tools/call": (types.CallToolRequest, types.CallToolRequestParams),
     "resources/read": (types.ReadResourceRequest, types.ReadResourceRequestParams),
     "prompts/get": (types.GetPromptRequest, types.GetPromptRequestParams),
+    "completion/complete": (types.CompleteRequest, types.CompleteRequestParams),
 }
 
 

@@ -20,8 +20,14 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.message import SessionMessage
 
-from tornadohub.placeholders import ResolvedServer
-from tornadohub.upstreams.base import UnauthorizedError, Upstream
+from tornadohub.oauth import OAuthSession, ServerTokenStorage, redirect_uri_for, refresh_early
+from tornadohub.placeholders import ResolvedServer, predefined_variables, resolve_string
+from tornadohub.upstreams.base import (
+    UnauthorizedError,
+    Upstream,
+    UpstreamStatus,
+    describe_exception,
+)
 
 log = logging.getLogger("tornadohub.upstream")
 
@@ -49,6 +55,62 @@ class RemoteUpstream(Upstream):
         #: The transport that worked last: "streamable-http" or "sse".
         self.negotiated_transport: str | None = None
         self._transport_kind = "streamable-http"
+        #: OAuth state while an authorization-code flow may be needed.
+        self.oauth: OAuthSession | None = None
+
+    def _auth(self, resolved: ResolvedServer) -> httpx2.Auth | None:
+        """The OAuth provider for this server, unless it authenticates by static headers.
+
+        ``oauth: false`` turns OAuth off; ``oauth: {"grant": "client_credentials",
+        "client_id", "client_secret", "scope"?, "auth_method"?}`` uses the
+        machine-to-machine grant; otherwise the authorization-code flow runs on a 401.
+        """
+        store = self.env.oauth_store
+        settings = self.entry.config.get("oauth")
+        if store is None or settings is False or not resolved.url:
+            return None
+        if any(name.lower() == "authorization" for name in resolved.headers):
+            return None
+        redirect_uri = redirect_uri_for(self.env.port, self.name)
+        storage = ServerTokenStorage(store, str(self.entry.config.get("url")), redirect_uri)
+        if isinstance(settings, dict) and settings.get("grant") == "client_credentials":
+            from mcp.client.auth.extensions.client_credentials import (
+                ClientCredentialsOAuthProvider,
+            )
+
+            provider = ClientCredentialsOAuthProvider(
+                server_url=resolved.url,
+                storage=storage,
+                client_id=self._secret(settings.get("client_id")),
+                client_secret=self._secret(settings.get("client_secret")),
+                token_endpoint_auth_method=settings.get("auth_method", "client_secret_basic"),
+                scope=settings.get("scope"),
+            )
+            refresh_early(provider)
+            return provider
+        scope = settings.get("scope") if isinstance(settings, dict) else None
+        self.oauth = OAuthSession(
+            self.name,
+            resolved.url,
+            storage,
+            redirect_uri,
+            self._authorization_needed,
+            scope=scope,
+        )
+        return self.oauth.provider
+
+    def _secret(self, value: Any) -> str:
+        """Resolve placeholders in an OAuth setting (e.g. ``${env:CLIENT_SECRET}``)."""
+        context = {**predefined_variables(self.env.cwd), **self.env.environ, **self.env.hub_env}
+        return resolve_string(str(value or ""), context)
+
+    async def _authorization_needed(self, url: str) -> None:
+        """The user must authorize: publish the URL and stop blocking start() callers."""
+        self.authorization_url = url
+        if self._connect_scope is not None:
+            self._connect_scope.deadline = float("inf")  # waiting on a person, not a server
+        self._set_status(UpstreamStatus.unauthorized)
+        self._finish_attempt()
 
     @contextlib.asynccontextmanager
     async def _open_session(
@@ -76,11 +138,13 @@ class RemoteUpstream(Upstream):
             raise ValueError("missing url")
         watch = _StatusWatch()
         try:
+            auth = self._auth(resolved)
             if self._transport_kind == "sse":
                 transport: Any = sse_client(
                     resolved.url,
                     headers=resolved.headers,
                     httpx_client_factory=_factory(watch),
+                    auth=auth,
                 )
                 async with transport as (read, write), _relay(read, lost) as relayed:
                     yield relayed, write
@@ -90,14 +154,15 @@ class RemoteUpstream(Upstream):
                         headers=resolved.headers,
                         timeout=HTTP_TIMEOUT,
                         event_hooks={"response": [watch]},
+                        auth=auth,
                     ) as client,
                     streamable_http_client(resolved.url, http_client=client) as (read, write),
                     _relay(read, lost) as relayed,
                 ):
                     yield relayed, write
-        except BaseException:
+        except Exception as exc:
             if watch.unauthorized:
-                raise UnauthorizedError("Unauthorized: the server requires OAuth") from None
+                raise UnauthorizedError(f"Unauthorized: {describe_exception(exc)}") from None
             raise
 
 

@@ -1,0 +1,88 @@
+"""The hooks the rest of the hub uses: active_clients, endpoint_health and close_mcp.
+
+An in-process Tornado app with only the MCP routes and a hub without upstreams.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from tornado import httpserver, netutil, web
+
+from tornadohub.handlers.mcp import default_handlers
+from tornadohub.mcp import active_clients, close_mcp, endpoint_health
+
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "0"},
+    },
+}
+
+
+class EmptyHub:
+    """Just what the MCP service reads from a hub."""
+
+    upstreams: dict[str, Any] = {}
+    options = SimpleNamespace(environ={}, host="127.0.0.1")
+
+    def add_change_listener(self, listener: Any) -> Any:
+        return lambda: None
+
+
+@pytest.fixture
+async def app() -> AsyncIterator[tuple[web.Application, str]]:
+    application = web.Application(default_handlers, hub=EmptyHub())
+    sockets = netutil.bind_sockets(0, "127.0.0.1")
+    server = httpserver.HTTPServer(application)
+    server.add_sockets(sockets)
+    yield application, f"http://127.0.0.1:{sockets[0].getsockname()[1]}/mcp"
+    server.stop()
+    await server.close_all_connections()
+
+
+async def test_hooks_count_sessions_and_close_them(app: tuple[web.Application, str]) -> None:
+    application, url = app
+    assert active_clients(application.settings) == 0
+    assert endpoint_health(application.settings) is None
+    headers = {"Accept": "application/json, text/event-stream"}
+    async with httpx.AsyncClient(timeout=10) as client:
+        opened = await client.post(url, json=INIT, headers=headers)
+        assert opened.status_code == 200
+        async with client.stream("GET", url) as legacy:
+            lines = legacy.aiter_lines()
+            with anyio.fail_after(10):
+                assert await anext(lines) == "event: endpoint"
+            assert active_clients(application.settings) == 2
+            assert endpoint_health(application.settings) == {
+                "activeClients": 2,
+                "registeredCapabilities": {
+                    "tools": 0,
+                    "resources": 0,
+                    "resourceTemplates": 0,
+                    "prompts": 0,
+                },
+                "totalCapabilities": 0,
+            }
+            with anyio.fail_after(10):
+                await close_mcp(application.settings)
+                rest = [line async for line in lines]  # the stream ends
+        assert all(not line.startswith("data: {") for line in rest)
+        assert active_clients(application.settings) == 0
+        gone = await client.post(
+            url,
+            json={"jsonrpc": "2.0", "id": 2, "method": "ping"},
+            headers={**headers, "Mcp-Session-Id": opened.headers["mcp-session-id"]},
+        )
+        assert gone.status_code == 404
+        assert json.loads(gone.text)["error"]["message"] == "Session not found"

@@ -1,0 +1,70 @@
+"""``GET /api/events``: the hub's Server-Sent Events stream, framed exactly as mcp-hub.
+
+Frames are ``event: NAME\\ndata: ONE-LINE-JSON\\n\\n`` (mcphub.nvim's parser relies on
+it). Each client reads its own bounded queue from the event bus; a client too slow
+to keep up is dropped by the bus, never allowed to slow the hub down.
+"""
+
+from __future__ import annotations
+
+import json
+
+from tornado.iostream import StreamClosedError
+
+from tornadohub.events import CLOSE, HUB_STATE, Event, Subscriber
+from tornadohub.handlers.base import APIHandler
+from tornadohub.upstreams.base import iso_now
+
+
+def frame(event: Event) -> str:
+    return f"event: {event.name}\ndata: {json.dumps(event.payload, separators=(',', ':'))}\n\n"
+
+
+class EventsHandler(APIHandler):
+    """GET /api/events: ``hub_state`` first, then every hub event as it happens."""
+
+    subscriber: Subscriber | None = None
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "text/event-stream")
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("Connection", "keep-alive")
+        self.set_header("X-Accel-Buffering", "no")
+
+    async def get(self) -> None:
+        bus = self.hub.events
+        self.subscriber = subscriber = bus.subscribe()
+        self.hub.client_connected(subscriber)
+        state = Event(HUB_STATE, {**self.hub.state_payload(), "timestamp": iso_now()})
+        try:
+            self.write(frame(state))
+            await self.flush()
+            while True:
+                event = await subscriber.queue.get()
+                chunks = []
+                while event is not CLOSE:
+                    chunks.append(frame(event))
+                    if subscriber.queue.empty():
+                        break
+                    event = subscriber.queue.get_nowait()
+                if chunks:
+                    self.write("".join(chunks))
+                    subscriber.last_event_at = iso_now()
+                    await self.flush()
+                if event is CLOSE:
+                    break
+        except StreamClosedError:
+            pass
+
+    def on_connection_close(self) -> None:
+        if self.subscriber is not None:
+            self.hub.events.unsubscribe(self.subscriber)
+
+    def on_finish(self) -> None:
+        subscriber, self.subscriber = self.subscriber, None
+        if subscriber is not None:
+            self.hub.events.unsubscribe(subscriber)
+            self.hub.client_disconnected(subscriber)
+
+
+default_handlers = [(r"/api/events", EventsHandler)]

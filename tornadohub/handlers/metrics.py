@@ -1,0 +1,29 @@
+"""GET /metrics: every metric of :mod:`tornadohub.metrics` in Prometheus' text format."""
+
+from __future__ import annotations
+
+from prometheus_client.exposition import choose_encoder
+
+from tornadohub import metrics
+from tornadohub.handlers.auth import METRICS_AUTH_SETTING, require_auth
+from tornadohub.handlers.base import APIHandler
+
+
+class MetricsHandler(APIHandler):
+    """GET /metrics: Prometheus text (or OpenMetrics when the scraper asks for it).
+
+    Open unless the hub runs with ``--metrics-auth``.
+    """
+
+    def prepare(self) -> None:
+        if self.settings.get(METRICS_AUTH_SETTING):
+            require_auth(self)
+
+    def get(self) -> None:
+        metrics.refresh()
+        encoder, content_type = choose_encoder(self.request.headers.get("Accept", ""))
+        self.set_header("Content-Type", content_type)
+        self.finish(encoder(metrics.REGISTRY))
+
+
+default_handlers = [(r"/metrics", MetricsHandler)]

@@ -1,0 +1,69 @@
+"""Health probes for load balancers and orchestrators: cheap, open, no upstream I/O.
+
+``/healthz`` (liveness) answers as long as the process serves HTTP; ``/readyz`` (readiness)
+answers 200 only when the hub can take work. Both answer HEAD too, need no API key, and
+are logged at debug. ``/api/health`` is mcp-hub's richer status and is not a probe.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tornadohub.handlers.base import APIHandler
+from tornadohub.hub import Hub, HubState
+from tornadohub.upstreams import UpstreamStatus
+
+#: Hub states in which the hub takes work.
+READY_STATES = frozenset({HubState.ready, HubState.restarted})
+
+
+def readiness(hub: Hub) -> tuple[bool, dict[str, Any]]:
+    """Whether *hub* is ready, and the JSON body saying why (not)."""
+    connected = sum(1 for u in hub.upstreams.values() if u.status is UpstreamStatus.connected)
+    required = hub.options.min_ready_servers
+    body: dict[str, Any] = {
+        "state": hub.state.value,
+        "servers": {"connected": connected, "required": required, "total": len(hub.upstreams)},
+    }
+    if hub.shutdown_requested.is_set() or hub.state in (HubState.stopping, HubState.stopped):
+        reason = "shutting down"
+    elif hub.state not in READY_STATES:
+        reason = f"hub is {hub.state.value}"
+    elif connected < required:
+        reason = f"{connected} of the required {required} servers connected"
+    else:
+        return True, {"status": "ready", **body}
+    return False, {"status": "unavailable", "reason": reason, **body}
+
+
+class _ProbeHandler(APIHandler):
+    def prepare(self) -> None:
+        """Open to every caller: probes carry no API key."""
+
+
+class HealthzHandler(_ProbeHandler):
+    """GET|HEAD /healthz: liveness; 200 whenever the process answers HTTP."""
+
+    def get(self) -> None:
+        self.write_json({"status": "ok"})
+
+    head = get
+
+
+class ReadyzHandler(_ProbeHandler):
+    """GET|HEAD /readyz: 200 when ready; 503 with the reason while starting, restarting,
+    shutting down, or with fewer than ``--min-ready-servers`` servers connected."""
+
+    def get(self) -> None:
+        ready, body = readiness(self.hub)
+        if not ready:
+            self.set_status(503)
+        self.write_json(body)
+
+    head = get
+
+
+default_handlers = [
+    (r"/healthz", HealthzHandler),
+    (r"/readyz", ReadyzHandler),
+]

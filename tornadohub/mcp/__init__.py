@@ -1,0 +1,31 @@
+"""The hub's own MCP endpoint: aggregation, the SDK server, sessions, HTTP transport.
+
+For the rest of the hub:
+
+* :func:`active_clients` (``/api/health`` ``mcpEndpoint.activeClients``) and
+  :func:`endpoint_health` (the whole ``mcpEndpoint`` object) take the Tornado
+  application settings;
+* :func:`close_mcp` ends every session; ``app.serve`` awaits it at shutdown.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from tornadohub.mcp.sessions import SETTINGS_KEY, McpService, active_clients, close_mcp
+
+
+def endpoint_health(settings: Mapping[str, Any]) -> dict[str, Any] | None:
+    """mcp-hub's ``mcpEndpoint`` health object, or None before the endpoint was first used."""
+    service = settings.get(SETTINGS_KEY)
+    if not isinstance(service, McpService):
+        return None
+    view = service.view()
+    counts = view.catalog.counts() if view is not None else {}
+    return {
+        "activeClients": service.active_clients,
+        "registeredCapabilities": counts,
+        "totalCapabilities": sum(counts.values()),
+    }
+
+
+__all__ = ["active_clients", "close_mcp", "endpoint_health"]

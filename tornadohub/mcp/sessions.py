@@ -1,0 +1,573 @@
+"""Stateful MCP sessions on the SDK kernel, and the service that owns them.
+
+A :class:`Session` is one handshake-era client (Streamable HTTP with an
+``Mcp-Session-Id``, or mcp-hub's legacy HTTP+SSE). It runs the SDK's
+``serve_loop`` over two memory streams and routes what the kernel writes:
+a response, or a message related to a request, goes to that request's
+:class:`Mailbox` (its POST stream); everything else goes to the standalone
+mailbox (the GET stream; for legacy sessions, the one SSE stream).
+
+:class:`McpService` owns the long-lived task group the sessions run in (anyio
+task groups must be entered and exited by one long-lived task), the session
+table (capped; least recently used idle session evicted first; idle sessions
+reaped after a timeout), the views, and the hub change listener that re-syncs
+the catalogs and sends ``list_changed`` to every session whose lists changed.
+It is created lazily on the first MCP request and kept in the Tornado settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import itertools
+import logging
+import math
+import secrets
+import time
+from collections.abc import Iterator, Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Any, Final, cast
+
+import anyio
+import anyio.abc
+from mcp.server.runner import serve_loop
+from mcp.shared.dispatcher import coerce_request_id
+from mcp.shared.message import MessageMetadata, ServerMessageMetadata, SessionMessage
+from mcp_types import (
+    ErrorData,
+    JSONRPCError,
+    JSONRPCMessage,
+    JSONRPCNotification,
+    JSONRPCResponse,
+    RequestId,
+)
+
+from tornadohub import metrics
+from tornadohub.hub import Hub
+from tornadohub.mcp.aggregate import assign_server_ids
+from tornadohub.mcp.server import McpView
+from tornadohub.upstreams import Upstream
+
+log = logging.getLogger("tornadohub.mcp")
+
+SETTINGS_KEY: Final = "mcp_service"
+
+#: Answer for a request the client cancelled: the 2025 wire ends a request's
+#: stream only with a response for its id (the SDK's transport does the same).
+REQUEST_CANCELLED: Final = -32800
+
+MAILBOX_LIMIT: Final = 1024
+HISTORY_LIMIT: Final = 256  # events kept per resumable session
+KERNEL_INBOX: Final = 64
+
+
+@dataclass(frozen=True)
+class McpConfig:
+    """Tunables of the MCP endpoint; :meth:`from_environ` documents the variables."""
+
+    page_size: int = 1000
+    max_sessions: int = 1000
+    idle_timeout: float = 30 * 60.0
+    keepalive: float = 15.0
+    max_body: int = 4 * 1024 * 1024
+    request_timeout: float = 300.0
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> McpConfig:
+        """Read ``TORNADOHUB_MCP_{PAGE_SIZE,MAX_SESSIONS,IDLE_TIMEOUT,KEEPALIVE,MAX_BODY}``.
+
+        Unset or unparsable values keep the defaults (1000 items per page, 1000
+        sessions, 30 min idle, 15 s keep-alive, 4 MiB bodies).
+        """
+        default = cls()
+
+        def number(name: str, fallback: float) -> float:
+            try:
+                value = float(environ.get(f"TORNADOHUB_MCP_{name}", ""))
+            except ValueError:
+                return fallback
+            return value if math.isfinite(value) and value > 0 else fallback
+
+        return cls(
+            page_size=int(number("PAGE_SIZE", default.page_size)),
+            max_sessions=int(number("MAX_SESSIONS", default.max_sessions)),
+            idle_timeout=number("IDLE_TIMEOUT", default.idle_timeout),
+            keepalive=number("KEEPALIVE", default.keepalive),
+            max_body=int(number("MAX_BODY", default.max_body)),
+        )
+
+
+@dataclass(frozen=True)
+class Event:
+    """One outbound message and its SSE event id (None: not resumable)."""
+
+    message: JSONRPCMessage
+    id: str | None = None
+
+    @property
+    def final(self) -> bool:
+        """Whether this is a response, which ends a request's stream."""
+        return isinstance(self.message, JSONRPCResponse | JSONRPCError)
+
+
+class Closed:
+    """Marker: the mailbox was closed and is drained."""
+
+
+class Idle:
+    """Marker: nothing arrived within the wait."""
+
+
+CLOSED: Final = Closed()
+IDLE: Final = Idle()
+
+
+class Mailbox:
+    """A bounded queue of outbound events for one HTTP stream.
+
+    Unlike an anyio memory stream, a receive that times out or is cancelled can
+    never lose an item (it stays queued), which the keep-alive loop relies on.
+    ``put`` never blocks: the kernel's router must not stall on a slow client.
+    """
+
+    def __init__(self, limit: int = MAILBOX_LIMIT, *, stream: str | None = None) -> None:
+        self._items: collections.deque[Event] = collections.deque()
+        self._limit = limit
+        self._ready = asyncio.Event()
+        self.stream = stream  # the session's name for this stream (event ids start with it)
+        self.closed = False
+
+    def put(self, event: Event, *, force: bool = False) -> bool:
+        """Queue *event*; False when closed or full (then the stream is closed).
+
+        *force* ignores the limit: a request's final response is never dropped.
+        """
+        if self.closed:
+            return False
+        if len(self._items) >= self._limit and not force:
+            log.warning("MCP stream backlog full; closing the stream")
+            self.close()
+            return False
+        self._items.append(event)
+        self._ready.set()
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+        self._ready.set()
+
+    async def get(self, timeout: float) -> Event | Closed | Idle:
+        """The next event, :data:`IDLE` after *timeout* s, or :data:`CLOSED`."""
+        if not self._items and not self.closed:
+            self._ready.clear()
+            with anyio.move_on_after(timeout):
+                await self._ready.wait()
+        if self._items:
+            return self._items.popleft()
+        return CLOSED if self.closed else IDLE
+
+
+class SessionBusyError(Exception):
+    """The stream asked for is already open (a second GET, a repeated request id)."""
+
+
+class UnknownEventError(Exception):
+    """A ``Last-Event-ID`` this session no longer (or never) had."""
+
+
+STANDALONE: Final = "s"
+
+
+class Session:
+    """One handshake-era client session served by the SDK kernel.
+
+    Resumability (clients at 2025-11-25, which understand priming events): once a
+    stream has given the client an event id (the GET stream, or a request's reply
+    that became an SSE stream and was primed), every event routed to it gets an id
+    ``<stream>-<seq>`` (``s`` is the GET stream, ``r<n>`` the n-th request's) and
+    is kept in a bounded history, delivered or not, so a client whose stream broke
+    can resume it with ``GET`` + ``Last-Event-ID``. A stream never replays another
+    stream's events; replies sent as plain JSON are never kept.
+    """
+
+    def __init__(
+        self, view: McpView, *, legacy: bool, idle_timeout: float, owner: str | None = None
+    ) -> None:
+        self.id = secrets.token_urlsafe(24)
+        self.view = view
+        self.legacy = legacy
+        self.owner = owner  # the API key that opened it: no other key may use it
+        self.client_name = "unknown"
+        self.initialized = False
+        self.resumable = False
+        self.last_used = time.monotonic()
+        self._idle_timeout = idle_timeout
+        self._busy = 0
+        self._idle_scope = anyio.CancelScope(deadline=anyio.current_time() + idle_timeout)
+        self._inbox_send, self._inbox = anyio.create_memory_object_stream[
+            SessionMessage | Exception
+        ](KERNEL_INBOX)
+        self._outbox_send, self._outbox = anyio.create_memory_object_stream[SessionMessage](
+            KERNEL_INBOX
+        )
+        self._requests: dict[RequestId, Mailbox] = {}
+        self._streams: dict[RequestId, str] = {}  # request -> stream name, until answered
+        self._stream_numbers = itertools.count(1)
+        self._event_numbers = itertools.count(1)
+        self._history: collections.deque[tuple[str, str, JSONRPCMessage | None]] = (
+            collections.deque(maxlen=HISTORY_LIMIT)
+        )
+        self._primed: set[str] = set()  # streams the client holds event ids of
+        self._standalone: Mailbox | None = None
+        self.ended = anyio.Event()
+
+    @property
+    def busy(self) -> bool:
+        return self._busy > 0
+
+    async def run(self) -> None:
+        """Serve until closed, idle for too long, or the service stops."""
+        try:
+            with self._idle_scope:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._route_outbox)
+                    await serve_loop(
+                        self.view.server,
+                        self._inbox,
+                        self._outbox_send,
+                        lifespan_state={},
+                        session_id=self.id,
+                        init_options=self.view.init_options,
+                    )
+            if self._idle_scope.cancelled_caught:
+                log.info("MCP session %s closed after %g s idle", self.id[:8], self._idle_timeout)
+        finally:
+            self.close()
+            self.ended.set()
+
+    def close(self) -> None:
+        """End the session: the kernel sees EOF, every open stream ends."""
+        self._inbox_send.close()
+        for mailbox in self._requests.values():
+            mailbox.close()
+        if self._standalone is not None:
+            self._standalone.close()
+
+    async def deliver(self, message: JSONRPCMessage, metadata: MessageMetadata = None) -> None:
+        """Hand one client message to the kernel (raises ClosedResourceError once closed)."""
+        self.last_used = time.monotonic()
+        await self._inbox_send.send(SessionMessage(message, metadata=metadata))
+
+    def notify(self, method: str) -> None:
+        """Send a server notification on the standalone stream (e.g. list_changed)."""
+        if self.initialized and not self.ended.is_set():
+            self._route(JSONRPCNotification(jsonrpc="2.0", method=method), None)
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Keep the session from being reaped while an HTTP exchange is in flight."""
+        self._busy += 1
+        self._idle_scope.deadline = math.inf
+        try:
+            yield
+        finally:
+            self._busy -= 1
+            self.last_used = time.monotonic()
+            if not self._busy:
+                self._idle_scope.deadline = anyio.current_time() + self._idle_timeout
+
+    @contextlib.contextmanager
+    def request_stream(self, request_id: RequestId) -> Iterator[Mailbox]:
+        """The mailbox receiving the response to *request_id* (and related messages)."""
+        key = coerce_request_id(request_id)
+        if key in self._requests or key in self._streams:
+            raise SessionBusyError(f"Request id {request_id!r} is already in flight")
+        self._streams[key] = stream = f"r{next(self._stream_numbers)}"
+        with self._attached(key, Mailbox(stream=stream)) as mailbox:
+            yield mailbox
+
+    @contextlib.contextmanager
+    def standalone_stream(self, *, takeover: bool = False) -> Iterator[Mailbox]:
+        """The mailbox for messages unrelated to a request (GET or legacy SSE stream).
+
+        *takeover* (a resuming client) ends a stream that is still attached: its
+        connection broke but the hub has not noticed yet.
+        """
+        if self._standalone is not None and not self._standalone.closed:
+            if not takeover:
+                raise SessionBusyError("Only one SSE stream is allowed per session")
+            self._standalone.close()
+        mailbox = self._standalone = Mailbox(stream=STANDALONE)
+        if self.resumable:
+            self._primed.add(STANDALONE)
+        try:
+            with self.hold():
+                yield mailbox
+        finally:
+            if self._standalone is mailbox:
+                self._standalone = None
+            mailbox.close()
+
+    @contextlib.contextmanager
+    def resumed_stream(self, last_event_id: str) -> Iterator[tuple[list[Event], Mailbox | None]]:
+        """The events of one stream after *last_event_id*, and the stream reattached.
+
+        The mailbox is None when that stream is already complete (its response is
+        in the replayed events). A copy of the stream still attached is ended: its
+        connection broke but the hub has not noticed yet, and whatever it had not
+        sent is in the replayed events. Raises :class:`UnknownEventError` when the
+        id is not in the history (never issued, or too old).
+        """
+        stream = last_event_id.partition("-")[0]
+        known = [entry[0] for entry in self._history]
+        if last_event_id not in known:
+            raise UnknownEventError(last_event_id)
+        after = list(self._history)[known.index(last_event_id) + 1 :]
+        backlog = [Event(msg, eid) for eid, name, msg in after if name == stream and msg]
+        if stream == STANDALONE:
+            with self.standalone_stream(takeover=True) as mailbox:
+                yield backlog, mailbox
+            return
+        key = next((k for k, name in self._streams.items() if name == stream), None)
+        if key is None:
+            with self.hold():
+                yield backlog, None
+            return
+        stale = self._requests.get(key)
+        if stale is not None:
+            stale.close()
+        with self._attached(key, Mailbox(stream=stream)) as mailbox:
+            yield backlog, mailbox
+
+    @contextlib.contextmanager
+    def _attached(self, key: RequestId, mailbox: Mailbox) -> Iterator[Mailbox]:
+        self._requests[key] = mailbox
+        try:
+            with self.hold():
+                yield mailbox
+        finally:
+            if self._requests.get(key) is mailbox:
+                del self._requests[key]
+            mailbox.close()
+
+    def prime(self, stream: str | None) -> str | None:
+        """A priming event id for *stream* (resumable sessions only): a resume point."""
+        if not self.resumable or stream is None:
+            return None
+        self._primed.add(stream)
+        return self._record(stream, None)
+
+    def _record(self, stream: str, message: JSONRPCMessage | None) -> str:
+        event_id = f"{stream}-{next(self._event_numbers)}"
+        self._history.append((event_id, stream, message))
+        return event_id
+
+    def request_metadata(self, request_id: RequestId, request: Any) -> ServerMessageMetadata:
+        """Metadata for a POSTed request: answer it even if the client cancels it."""
+
+        async def answer_cancelled() -> None:
+            error = ErrorData(code=REQUEST_CANCELLED, message="Request cancelled")
+            self._route(JSONRPCError(jsonrpc="2.0", id=request_id, error=error), None)
+
+        return ServerMessageMetadata(
+            request_context=request, on_request_unanswered=answer_cancelled
+        )
+
+    async def _route_outbox(self) -> None:
+        async with self._outbox:
+            async for item in self._outbox:
+                self._route(item.message, item.metadata)
+
+    def _route(self, message: JSONRPCMessage, metadata: MessageMetadata) -> None:
+        """Put one kernel message on its stream; record it if the session is resumable."""
+        if self.legacy:
+            self._put(self._standalone, Event(message))
+            return
+        key: RequestId | None = None
+        if isinstance(message, JSONRPCResponse | JSONRPCError) and message.id is not None:
+            key = coerce_request_id(message.id)
+        elif (
+            isinstance(metadata, ServerMessageMetadata) and metadata.related_request_id is not None
+        ):
+            key = coerce_request_id(metadata.related_request_id)
+        if key is None:
+            stream: str | None = STANDALONE
+            target = self._standalone
+        else:
+            stream = self._streams.get(key)
+            target = self._requests.get(key)
+        event = Event(message)
+        if stream in self._primed:
+            event = Event(message, self._record(stream, message))
+        if key is not None and event.final:
+            self._streams.pop(key, None)
+            self._primed.discard(stream or "")
+        self._put(target, event)
+
+    def _put(self, target: Mailbox | None, event: Event) -> None:
+        if target is None or not target.put(event, force=event.final):
+            log.debug("MCP session %s: no open stream for %s", self.id[:8], event.id)
+
+
+class SessionLimitError(Exception):
+    """Every session slot is held by a client with a request in flight."""
+
+
+class McpService:
+    """Views, sessions and the task group they run in, for one Tornado application."""
+
+    def __init__(self, hub: Hub, config: McpConfig) -> None:
+        self.hub = hub
+        self.config = config
+        self.sessions: dict[str, Session] = {}
+        self._views: dict[str | None, McpView] = {}
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._started = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._resync_pending = False
+        self._remove_listener = hub.add_change_listener(self._on_change)
+
+    # -------------------------------------------------------------- lifecycle
+    async def _ensure_running(self) -> anyio.abc.TaskGroup:
+        if self._runner is None:
+            self._runner = asyncio.create_task(self._run(), name="mcp-sessions")
+        await self._started.wait()
+        if self._tg is None:
+            raise RuntimeError("the MCP service is shutting down")
+        return self._tg
+
+    async def _run(self) -> None:
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            self._started.set()
+            await self._stopping.wait()
+            self._tg = None
+            tg.cancel_scope.cancel()
+
+    async def close(self) -> None:
+        """Stop listening to the hub, end every session and the task group."""
+        self._remove_listener()
+        for session in list(self.sessions.values()):
+            session.close()
+        self.sessions.clear()
+        self._stopping.set()
+        self._started.set()
+        if self._runner is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._runner, timeout=10)
+
+    # ------------------------------------------------------------------ views
+    def view(self, server: str | None = None) -> McpView | None:
+        """The aggregated view, or the view of one configured upstream (id or name)."""
+        name = None if server is None else self._resolve_server(server)
+        if server is not None and name is None:
+            return None
+        view = self._views.get(name)
+        if view is None:
+            view = self._views[name] = McpView(
+                self.hub,
+                upstream=name,
+                page_size=self.config.page_size,
+                request_timeout=self.config.request_timeout,
+            )
+        return view
+
+    def _resolve_server(self, server: str) -> str | None:
+        upstreams = self.hub.upstreams
+        for name, server_id in assign_server_ids(upstreams).items():
+            if server_id == server:
+                return name
+        return server if server in upstreams else None
+
+    # --------------------------------------------------------------- sessions
+    @property
+    def active_clients(self) -> int:
+        return len(self.sessions)
+
+    async def open_session(
+        self, view: McpView, *, legacy: bool, owner: str | None = None
+    ) -> Session:
+        """A new running session; at the cap, the least recently used idle one makes room."""
+        tg = await self._ensure_running()
+        if len(self.sessions) >= self.config.max_sessions:
+            idle = [s for s in self.sessions.values() if not s.busy]
+            if not idle:
+                raise SessionLimitError("Too many open sessions")
+            oldest = min(idle, key=lambda s: s.last_used)
+            log.info("MCP session limit reached; closing idle session %s", oldest.id[:8])
+            self.discard(oldest)
+        session = Session(view, legacy=legacy, idle_timeout=self.config.idle_timeout, owner=owner)
+        self.sessions[session.id] = session
+        tg.start_soon(self._serve, session)
+        return session
+
+    async def _serve(self, session: Session) -> None:
+        metrics.mcp_session_opened(metrics.McpEra.handshake)
+        try:
+            await session.run()
+        except Exception:
+            log.exception("MCP session %s failed", session.id[:8])
+        finally:
+            metrics.mcp_session_closed(metrics.McpEra.handshake)
+            if self.sessions.get(session.id) is session:
+                del self.sessions[session.id]
+
+    def session(self, session_id: str) -> Session | None:
+        return self.sessions.get(session_id)
+
+    def discard(self, session: Session) -> None:
+        """Forget *session* now (its id answers 404 from here on) and end it."""
+        if self.sessions.get(session.id) is session:
+            del self.sessions[session.id]
+        session.close()
+
+    # ------------------------------------------------------------------- sync
+    def _on_change(self, upstream: Upstream, what: str) -> None:
+        """Any status or list change of any upstream: re-sync once this tick is over."""
+        if self._resync_pending:
+            return
+        self._resync_pending = True
+        try:
+            asyncio.get_running_loop().call_soon(self.resync)
+        except RuntimeError:  # no loop (hub shutting down): nothing to notify
+            self._resync_pending = False
+
+    def resync(self) -> None:
+        """Rebuild every view's catalog and announce the lists that changed."""
+        self._resync_pending = False
+        for view in list(self._views.values()):
+            try:
+                due = view.resync()
+            except Exception:  # keep serving the previous catalog rather than none
+                log.exception("MCP catalog re-sync failed")
+                continue
+            for session in list(self.sessions.values()):
+                if session.view is view:
+                    for method in sorted(due):
+                        session.notify(method)
+
+
+def mcp_service(settings: MutableMapping[str, Any]) -> McpService:
+    """The application's MCP service, created on first use from ``settings["hub"]``."""
+    service = settings.get(SETTINGS_KEY)
+    if service is None:
+        hub = cast(Hub, settings["hub"])
+        service = settings[SETTINGS_KEY] = McpService(
+            hub, McpConfig.from_environ(hub.options.environ)
+        )
+    return cast(McpService, service)
+
+
+async def close_mcp(settings: Mapping[str, Any]) -> None:
+    """Shutdown hook for ``app.serve``: end every MCP session (no-op if never used)."""
+    service = settings.get(SETTINGS_KEY)
+    if isinstance(service, McpService):
+        await service.close()
+
+
+def active_clients(settings: Mapping[str, Any]) -> int:
+    """``/api/health`` ``mcpEndpoint.activeClients``: open MCP sessions (0 if never used)."""
+    service = settings.get(SETTINGS_KEY)
+    return service.active_clients if isinstance(service, McpService) else 0

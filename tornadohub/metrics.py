@@ -1,0 +1,392 @@
+"""Prometheus metrics: every metric the hub exports is defined in this module.
+
+Names follow ``mcphub_<noun>_<verb>_<unit>`` (``mcphub_tool_call_duration_seconds``;
+counters get prometheus-client's ``_total``). Labels have bounded cardinality: server names
+come from the config, every other label value from an enum below (or from a handler class,
+an HTTP method and a status code), and the series of an enum are created before anything
+happens, so that ``rate()`` and alerts work from the first scrape, not the first failure.
+
+Everything is registered in :data:`REGISTRY`, ours rather than prometheus-client's global one,
+which ``/metrics`` serves together with the process and platform collectors.
+
+How values arrive:
+
+* upstream status, restarts, connect failures, hub state and SSE clients: :func:`bind_hub`,
+  from the hub's change listeners and event bus; nothing else needs to call in;
+* tool calls: :func:`measure_tool_call` (or :func:`observe_tool_call`) around each call, from
+  the REST path and from ``/mcp``;
+* ``/mcp`` sessions: :func:`mcp_session_opened` / :func:`mcp_session_closed`;
+* HTTP requests: :func:`log_request`, installed as Tornado's ``log_function``;
+* inbound auth: :func:`bind_auth`, :func:`auth_accepted`, :func:`auth_rejected`.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import platform
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from prometheus_client import (
+    GC_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
+
+from tornadohub import CONTRACT_VERSION, __version__
+from tornadohub.events import HUB_STATE, Event
+from tornadohub.upstreams.base import UpstreamStatus
+
+if TYPE_CHECKING:
+    from tornado.web import RequestHandler
+
+    from tornadohub.hub import Hub
+    from tornadohub.upstreams.base import Upstream
+
+NAMESPACE = "mcphub"
+
+_Result = TypeVar("_Result", bound=Mapping[str, Any])
+
+access_log = logging.getLogger("tornado.access")
+
+
+class ToolCallOutcome(enum.StrEnum):
+    """How a tool call ended (the ``outcome`` label)."""
+
+    success = "success"  # the tool returned a result
+    tool_error = "tool_error"  # the tool returned a result with ``isError: true``
+    error = "error"  # the hub or the upstream failed it (not connected, unknown tool, MCP error)
+    timeout = "timeout"  # no answer within the request's timeout
+
+
+class McpEra(enum.StrEnum):
+    """Protocol era of a ``/mcp`` session (the ``era`` label)."""
+
+    handshake = "handshake"  # 2024-11-05 .. 2025-11-25: initialize, Mcp-Session-Id
+    modern = "modern"  # 2026-07-28: stateless, server/discover
+
+
+class AuthRejection(enum.StrEnum):
+    """Why a request was refused with 401 (the ``reason`` label)."""
+
+    missing = "missing"  # no credentials at all
+    invalid = "invalid"  # credentials that match no key
+
+
+#: The JSON-RPC error code of a request that timed out (the SDK's ``REQUEST_TIMEOUT``).
+_REQUEST_TIMEOUT_CODE = -32001
+#: A tool call for a server that is not (or no longer) in the config.
+UNKNOWN_SERVER = "_unknown"
+#: Methods outside this set are counted as ``OTHER`` (a client chooses the method string).
+_HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS"})
+#: Handlers whose successful requests are logged at debug: probes must not flood the log.
+QUIET_HANDLERS = frozenset({"HealthHandler", "HealthzHandler", "ReadyzHandler", "MetricsHandler"})
+
+#: Tool calls take milliseconds to minutes (the default request timeout is 60 s).
+TOOL_CALL_BUCKETS = (0.005, 0.025, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+HTTP_REQUEST_BUCKETS = (0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 60.0)
+
+# No ``*_created`` series: they double the output and nobody graphs them.
+disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus-client
+REGISTRY = CollectorRegistry(auto_describe=True)
+ProcessCollector(registry=REGISTRY)
+PlatformCollector(registry=REGISTRY)
+REGISTRY.register(GC_COLLECTOR)
+
+BUILD_INFO = Info(
+    "build",
+    "tornadohub's version, the mcp-hub API version it implements, and the Python it runs on",
+    namespace=NAMESPACE,
+    registry=REGISTRY,
+)
+BUILD_INFO.info(
+    {
+        "version": __version__,
+        "api_version": CONTRACT_VERSION,
+        "python": platform.python_version(),
+    }
+)
+
+HUB_STATE_GAUGE = Gauge(
+    "hub_state",
+    "1 for the hub's current state (starting, ready, restarting, ...), 0 for the others",
+    ["state"],
+    namespace=NAMESPACE,
+    registry=REGISTRY,
+)
+
+UPSTREAM_STATUS = Gauge(
+    "upstream_status",
+    "1 for each configured server's current connection status, 0 for the others",
+    ["server", "status"],
+    namespace=NAMESPACE,
+    registry=REGISTRY,
+)
+
+UPSTREAM_RESTARTS = Counter(
+    "upstream_restarts",
+    "Times a server was connected again after having been connected"
+    " (reconnect after a crash, start after stop, hub restart)",
+    ["server"],
+    namespace=NAMESPACE,
+    registry=REGISTRY,
+)
+
+UPSTREAM_CONNECT_FAILURES = Counter(
+    "upstream_connect_failures",
+    "Connection attempts to a server that failed",
+    ["server"],
+    namespace=NAMESPACE,
+    registry=REGISTRY,
+)
+
+TOOL_CALL_DURATION = Histogram(
+    "tool_call_duration_seconds",
+    "Tool calls through the hub (REST and /mcp) by server and outcome, and their duration",
+    ["server", "outcome"],
+    namespace=NAMESPACE,
+    registry=REGISTRY,
+    buckets=TOOL_CALL_BUCKETS,
+)
+
+MCP_SESSIONS = Gauge(
+    "mcp_sessions_active",
+    "Open /mcp sessions by protocol era",
+    ["era"],
+    namespace=NAMESPACE,
+    registry=REGISTRY,
+)
+
+SSE_CLIENTS = Gauge(
+    "sse_clients_connected",
+    "Clients connected to /api/events",
+    namespace=NAMESPACE,
+    registry=REGISTRY,
+)
+
+HTTP_REQUEST_DURATION = Histogram(
+    "http_request_duration_seconds",
+    "HTTP requests by handler class, method and status code, and their duration",
+    ["handler", "method", "code"],
+    namespace=NAMESPACE,
+    registry=REGISTRY,
+    buckets=HTTP_REQUEST_BUCKETS,
+)
+
+AUTH_ACCEPTED = Counter(
+    "auth_requests_accepted",
+    "Requests that presented a valid API key, by the key's name",
+    ["key"],
+    namespace=NAMESPACE,
+    registry=REGISTRY,
+)
+
+AUTH_REJECTED = Counter(
+    "auth_requests_rejected",
+    "Requests refused with 401, by reason",
+    ["reason"],
+    namespace=NAMESPACE,
+    registry=REGISTRY,
+)
+
+for _era in McpEra:
+    MCP_SESSIONS.labels(era=_era.value)
+for _reason in AuthRejection:
+    AUTH_REJECTED.labels(reason=_reason.value)
+
+# Servers currently configured; tool calls for other names count as UNKNOWN_SERVER.
+_known_servers: frozenset[str] | None = None
+# The hub bound by bind_hub(), if any.
+_binding: _HubBinding | None = None
+
+
+# ------------------------------------------------------------------------------ tool calls
+def tool_call_outcome(
+    result: Mapping[str, Any] | None = None, error: BaseException | None = None
+) -> ToolCallOutcome:
+    """Classify a finished tool call from its result or the exception it raised."""
+    if error is not None:
+        if isinstance(error, TimeoutError) or getattr(error, "code", None) == _REQUEST_TIMEOUT_CODE:
+            return ToolCallOutcome.timeout
+        return ToolCallOutcome.error
+    if result is not None and result.get("isError") is True:
+        return ToolCallOutcome.tool_error
+    return ToolCallOutcome.success
+
+
+def observe_tool_call(server: str, outcome: ToolCallOutcome | str, seconds: float) -> None:
+    """Count one tool call to *server* and record how long it took."""
+    outcome = ToolCallOutcome(outcome)
+    if _known_servers is not None and server not in _known_servers:
+        server = UNKNOWN_SERVER
+    TOOL_CALL_DURATION.labels(server=server, outcome=outcome.value).observe(seconds)
+
+
+async def measure_tool_call(server: str, call: Awaitable[_Result]) -> _Result:
+    """Await *call* (a ``tools/call`` to *server*) and observe its outcome and duration.
+
+    ``return await metrics.measure_tool_call(name, self._call_tool(upstream, ...))``
+    """
+    start = time.perf_counter()
+    try:
+        result = await call
+    except Exception as exc:
+        observe_tool_call(server, tool_call_outcome(error=exc), time.perf_counter() - start)
+        raise
+    observe_tool_call(server, tool_call_outcome(result), time.perf_counter() - start)
+    return result
+
+
+# ------------------------------------------------------------------------------- /mcp, auth
+def mcp_session_opened(era: McpEra | str) -> None:
+    MCP_SESSIONS.labels(era=McpEra(era).value).inc()
+
+
+def mcp_session_closed(era: McpEra | str) -> None:
+    MCP_SESSIONS.labels(era=McpEra(era).value).dec()
+
+
+def bind_auth(key_names: Iterable[str]) -> None:
+    """Create the accepted-requests series of every configured key (names, never tokens)."""
+    for name in key_names:
+        AUTH_ACCEPTED.labels(key=name)
+
+
+def auth_accepted(key_name: str) -> None:
+    AUTH_ACCEPTED.labels(key=key_name).inc()
+
+
+def auth_rejected(reason: AuthRejection) -> None:
+    AUTH_REJECTED.labels(reason=reason.value).inc()
+
+
+# ----------------------------------------------------------------------------- HTTP requests
+def log_request(handler: RequestHandler) -> None:
+    """Tornado's ``log_function``: record the request's metrics, then its access-log line.
+
+    The line has the path without the query string. Successful probes, health checks and
+    scrapes are logged at debug; otherwise the level follows the status, as in Tornado.
+    """
+    status = handler.get_status()
+    request = handler.request
+    seconds = request.request_time()
+    method = request.method if request.method in _HTTP_METHODS else "OTHER"
+    name = type(handler).__name__
+    HTTP_REQUEST_DURATION.labels(handler=name, method=method, code=str(status)).observe(seconds)
+
+    if status < 400 and name in QUIET_HANDLERS:
+        level = logging.DEBUG
+    elif status < 400:
+        level = logging.INFO
+    elif status < 500:
+        level = logging.WARNING
+    else:
+        level = logging.ERROR
+    if access_log.isEnabledFor(level):
+        millis = seconds * 1000
+        access_log.log(
+            level,
+            "%d %s %s (%s) %.2fms",
+            status,
+            method,
+            request.path,
+            request.remote_ip,
+            millis,
+            extra={"data": {"status": status, "method": method, "path": request.path}},
+        )
+
+
+# ------------------------------------------------------------------------------- hub gauges
+class _HubBinding:
+    """Follows one hub's upstreams and state into the gauges and counters above."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.servers: frozenset[str] = frozenset()
+        self.last_status: dict[str, UpstreamStatus] = {}
+        self.ever_connected: set[str] = set()
+
+    def on_upstream_change(self, upstream: Upstream, what: str) -> None:
+        if what != "status":
+            return
+        name, status = upstream.name, upstream.status
+        previous = self.last_status.get(name)
+        failed = status in (UpstreamStatus.disconnected, UpstreamStatus.unauthorized)
+        if previous is UpstreamStatus.connecting and failed and upstream.error is not None:
+            UPSTREAM_CONNECT_FAILURES.labels(server=name).inc()
+        if status is UpstreamStatus.connected:
+            if name in self.ever_connected:
+                UPSTREAM_RESTARTS.labels(server=name).inc()
+            self.ever_connected.add(name)
+        self.last_status[name] = status
+        self.sync()
+
+    def on_event(self, event: Event) -> None:
+        if event.name == HUB_STATE:
+            _set_hub_state(self.hub.state.value)
+            self.sync()
+
+    def sync(self) -> None:
+        """Match the per-server series to the configured servers and their statuses."""
+        global _known_servers
+        upstreams = dict(self.hub.upstreams)
+        names = frozenset(upstreams)
+        for gone in self.servers - names:
+            for status in UpstreamStatus:
+                UPSTREAM_STATUS.remove(gone, status.value)
+        for name in names - self.servers:
+            UPSTREAM_RESTARTS.labels(server=name)
+            UPSTREAM_CONNECT_FAILURES.labels(server=name)
+            for outcome in ToolCallOutcome:
+                TOOL_CALL_DURATION.labels(server=name, outcome=outcome.value)
+        for name, upstream in upstreams.items():
+            for status in UpstreamStatus:
+                value = 1 if upstream.status is status else 0
+                UPSTREAM_STATUS.labels(server=name, status=status.value).set(value)
+        self.servers = names
+        _known_servers = names
+
+
+def _set_hub_state(current: str) -> None:
+    from tornadohub.hub import HubState  # here, not at import time: hub.py may import us
+
+    for state in HubState:
+        HUB_STATE_GAUGE.labels(state=state.value).set(1 if state.value == current else 0)
+
+
+def bind_hub(hub: Hub) -> Callable[[], None]:
+    """Feed the hub's state, upstreams and SSE clients into the metrics; returns an unbind."""
+    global _binding
+    binding = _binding = _HubBinding(hub)
+    remove_listener = hub.add_change_listener(binding.on_upstream_change)
+    remove_event_listener = hub.events.add_listener(binding.on_event)
+    SSE_CLIENTS.set_function(lambda: len(hub.events.subscribers))
+    _set_hub_state(hub.state.value)
+    binding.sync()
+
+    def unbind() -> None:
+        global _known_servers, _binding
+        remove_listener()
+        remove_event_listener()
+        SSE_CLIENTS.set_function(lambda: 0)
+        _known_servers = _binding = None
+
+    return unbind
+
+
+def refresh() -> None:
+    """Re-read the bound hub's servers and statuses; ``/metrics`` calls it before each scrape.
+
+    Listeners keep the values current, but a config reload can add or remove servers between
+    two status changes; this makes every scrape exact.
+    """
+    if _binding is not None:
+        _binding.sync()

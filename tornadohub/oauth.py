@@ -1,0 +1,256 @@
+"""OAuth 2.0 for remote upstreams: token storage, pending authorizations, providers.
+
+The SDK's ``OAuthClientProvider`` runs the whole flow (protected-resource and
+authorization-server discovery, dynamic registration, PKCE, RFC 8707 ``resource``,
+refresh, one refresh at a time). The hub supplies three things:
+
+* storage: mcp-hub's ``oauth-storage.json`` (mode 0600), keyed by the server's raw
+  config ``url``, so tokens and client registrations survive restarts;
+* a redirect handler that does not open a browser but publishes the authorization URL
+  (the server becomes ``unauthorized``) and a callback handler that waits until the
+  user's redirect reaches ``/api/oauth/callback`` or ``/api/oauth/manual_callback``;
+* client-credentials providers for machine-to-machine upstreams.
+
+The PKCE verifier and ``state`` never leave the SDK's flow; the hub only checks that a
+callback's ``state`` matches the URL it handed out before resuming that flow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote, urlparse
+
+from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
+from mcp.client.auth.oauth2 import OAuthContext
+from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+from pydantic import AnyUrl
+
+from tornadohub.errors import HubError, ValidationError
+
+log = logging.getLogger("tornadohub.oauth")
+
+CLIENT_NAME = "MCP Hub"
+#: Refresh this long before expiry (at most half the token's lifetime).
+REFRESH_MARGIN_SECONDS = 30.0
+
+
+class OAuthStore:
+    """The JSON file of every server's client registration and tokens."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def read(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def update(self, key: str, **fields: Any) -> None:
+        with self._lock:
+            data = self.read()
+            entry = data.get(key) if isinstance(data.get(key), dict) else None
+            entry = entry or {"clientInfo": None, "tokens": None, "codeVerifier": None}
+            entry.update(fields)
+            data[key] = entry
+            self._write(data)
+
+    def _write(self, data: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".oauth-", suffix=".json")
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                json.dump(data, handle, indent=2)
+            os.replace(temp, self.path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+
+
+@dataclass
+class ServerTokenStorage:
+    """The SDK's ``TokenStorage`` protocol over one entry of :class:`OAuthStore`.
+
+    Tokens are stored with their absolute expiry so that a restarted hub refreshes
+    them before use instead of trusting a stale ``expires_in``.
+    """
+
+    store: OAuthStore
+    key: str
+    #: A registration made for another redirect URI (the hub moved to another port) is
+    #: useless for a new authorization: without a refresh token to keep it alive for,
+    #: it is not offered to the SDK, which then registers again.
+    redirect_uri: str | None = None
+
+    def _entry(self) -> dict[str, Any]:
+        entry = self.store.read().get(self.key)
+        return entry if isinstance(entry, dict) else {}
+
+    async def get_tokens(self) -> OAuthToken | None:
+        tokens = await asyncio.to_thread(lambda: self._entry().get("tokens"))
+        if not isinstance(tokens, dict):
+            return None
+        tokens = dict(tokens)
+        expires_at = tokens.pop("expiresAt", None)
+        if isinstance(expires_at, int | float):
+            tokens["expires_in"] = max(0, int(expires_at - time.time()))
+        return OAuthToken.model_validate(tokens)
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        data = tokens.model_dump(mode="json", exclude_none=True)
+        if tokens.expires_in is not None:
+            data["expiresAt"] = time.time() + tokens.expires_in
+        await asyncio.to_thread(self.store.update, self.key, tokens=data)
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        entry = await asyncio.to_thread(self._entry)
+        info, tokens = entry.get("clientInfo"), entry.get("tokens")
+        if not isinstance(info, dict):
+            return None
+        registered = info.get("redirect_uris")
+        refreshable = isinstance(tokens, dict) and tokens.get("refresh_token")
+        if self.redirect_uri and registered and self.redirect_uri not in registered:
+            if not refreshable:
+                return None
+        return OAuthClientInformationFull.model_validate(info)
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        data = client_info.model_dump(mode="json", exclude_none=True)
+        await asyncio.to_thread(self.store.update, self.key, clientInfo=data)
+
+
+class _EarlyRefreshContext(OAuthContext):
+    """Treats a token as expired a little before it is, so it is refreshed ahead of use
+    (under the provider's lock: concurrent calls cause one refresh) instead of a call
+    failing with 401 first."""
+
+    def update_token_expiry(self, token: OAuthToken) -> None:
+        super().update_token_expiry(token)
+        if self.token_expiry_time is not None and token.expires_in:
+            self.token_expiry_time -= min(REFRESH_MARGIN_SECONDS, token.expires_in / 2)
+
+
+def refresh_early(provider: OAuthClientProvider) -> None:
+    """Give an SDK provider the early-refresh context (same fields, one method differs)."""
+    provider.context.__class__ = _EarlyRefreshContext
+
+
+@dataclass
+class PendingAuthorization:
+    """An authorization URL handed to the user, and the flow waiting for its callback."""
+
+    url: str
+    state: str | None
+    callback: asyncio.Future[AuthorizationCodeResult] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class OAuthSession:
+    """One remote upstream's OAuth state: the provider and a pending authorization.
+
+    ``on_authorization_url`` is called (in the owner task) when the user must act;
+    the upstream uses it to become ``unauthorized`` and to release its start() waiters.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        server_url: str,
+        storage: ServerTokenStorage,
+        redirect_uri: str,
+        on_authorization_url: Callable[[str], Awaitable[None]],
+        *,
+        scope: str | None = None,
+    ) -> None:
+        self.name = name
+        self.pending: PendingAuthorization | None = None
+        self._on_authorization_url = on_authorization_url
+        self.provider = OAuthClientProvider(
+            server_url=server_url,
+            client_metadata=OAuthClientMetadata(
+                redirect_uris=[AnyUrl(redirect_uri)],
+                token_endpoint_auth_method="none",
+                grant_types=["authorization_code", "refresh_token"],
+                response_types=["code"],
+                client_name=CLIENT_NAME,
+                scope=scope,
+            ),
+            storage=storage,
+            redirect_handler=self._redirect,
+            callback_handler=self._callback,
+        )
+        refresh_early(self.provider)
+
+    async def _redirect(self, url: str) -> None:
+        state = parse_qs(urlparse(url).query).get("state", [None])[0]
+        self.pending = PendingAuthorization(url=url, state=state)
+        log.info("%s needs authorization: %s", self.name, url)
+        await self._on_authorization_url(url)
+
+    async def _callback(self) -> AuthorizationCodeResult:
+        pending = self.pending
+        if pending is None:  # pragma: no cover - the SDK always redirects first
+            raise RuntimeError("no authorization in progress")
+        try:
+            return await pending.callback
+        finally:
+            self.pending = None
+
+    def complete(self, code: str | None, state: str | None, iss: str | None = None) -> None:
+        """Resume the waiting flow with the redirect's ``code`` (and matching ``state``)."""
+        pending = self.pending
+        if pending is None or pending.callback.done():
+            raise HubError(
+                f"No authorization in progress for server '{self.name}'",
+                code="OAUTH_ERROR",
+                data={"server": self.name},
+                status=409,
+            )
+        if not code:
+            raise ValidationError("Missing code parameter", data={"field": "code"})
+        if pending.state is not None and state != pending.state:
+            raise ValidationError(
+                "State parameter mismatch", code="OAUTH_STATE_MISMATCH", data={"server": self.name}
+            )
+        pending.callback.set_result(AuthorizationCodeResult(code=code, state=state, iss=iss))
+
+
+def open_browser(url: str) -> bool:
+    """Open *url* on the hub's own desktop, only when there is one (never on a server)."""
+    import sys
+    import webbrowser
+
+    if os.environ.get("MCP_HUB_NO_BROWSER"):
+        return False
+    has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if not (has_display or sys.platform == "darwin"):
+        return False
+    try:
+        return webbrowser.open(url)
+    except webbrowser.Error:
+        return False
+
+
+def redirect_uri_for(port: int, name: str) -> str:
+    """mcp-hub's redirect URI: always ``localhost`` (hence the manual callback route)."""
+    return f"http://localhost:{port}/api/oauth/callback?server_name={quote(name, safe='')}"
+
+
+def parse_callback_url(url: str) -> dict[str, str | None]:
+    """``code``, ``state``, ``server_name`` (and ``iss``) from a pasted redirect URL."""
+    query = parse_qs(urlparse(url).query)
+    return {key: query.get(key, [None])[0] for key in ("code", "state", "server_name", "iss")}

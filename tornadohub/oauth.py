@@ -18,6 +18,7 @@ callback's ``state`` matches the URL it handed out before resuming that flow.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -32,7 +33,13 @@ from urllib.parse import parse_qs, quote, urlparse
 
 from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
 from mcp.client.auth.oauth2 import OAuthContext
-from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+from mcp.shared.auth import (
+    OAuthClientInformationFull,
+    OAuthClientMetadata,
+    OAuthMetadata,
+    OAuthToken,
+    ProtectedResourceMetadata,
+)
 from pydantic import AnyUrl
 
 from tornadohub.errors import HubError, ValidationError
@@ -90,9 +97,9 @@ class ServerTokenStorage:
 
     store: OAuthStore
     key: str
-    #: A registration made for another redirect URI (the hub moved to another port) is
-    #: useless for a new authorization: without a refresh token to keep it alive for,
-    #: it is not offered to the SDK, which then registers again.
+    #: A registration made for another redirect URI (the hub moved to another port)
+    #: would send the user to an authorization server that rejects the redirect: it is
+    #: not offered to the SDK, which registers again (and the user authorizes again).
     redirect_uri: str | None = None
 
     def _entry(self) -> dict[str, Any]:
@@ -115,16 +122,44 @@ class ServerTokenStorage:
             data["expiresAt"] = time.time() + tokens.expires_in
         await asyncio.to_thread(self.store.update, self.key, tokens=data)
 
+    async def get_discovery(self) -> dict[str, Any]:
+        """The authorization-server and protected-resource metadata seen last time."""
+        saved = await asyncio.to_thread(lambda: self._entry().get("discovery"))
+        found: dict[str, Any] = {}
+        if isinstance(saved, dict):
+            with contextlib.suppress(ValueError):
+                if isinstance(saved.get("authorizationServer"), dict):
+                    found["authorizationServer"] = OAuthMetadata.model_validate(
+                        saved["authorizationServer"]
+                    )
+                if isinstance(saved.get("protectedResource"), dict):
+                    found["protectedResource"] = ProtectedResourceMetadata.model_validate(
+                        saved["protectedResource"]
+                    )
+        return found
+
+    async def set_discovery(
+        self,
+        authorization_server: OAuthMetadata | None,
+        protected_resource: ProtectedResourceMetadata | None,
+    ) -> None:
+        if authorization_server is None:
+            return
+        discovery = {
+            "authorizationServer": authorization_server.model_dump(mode="json", exclude_none=True),
+            "protectedResource": protected_resource.model_dump(mode="json", exclude_none=True)
+            if protected_resource is not None
+            else None,
+        }
+        await asyncio.to_thread(self.store.update, self.key, discovery=discovery)
+
     async def get_client_info(self) -> OAuthClientInformationFull | None:
-        entry = await asyncio.to_thread(self._entry)
-        info, tokens = entry.get("clientInfo"), entry.get("tokens")
+        info = await asyncio.to_thread(lambda: self._entry().get("clientInfo"))
         if not isinstance(info, dict):
             return None
         registered = info.get("redirect_uris")
-        refreshable = isinstance(tokens, dict) and tokens.get("refresh_token")
         if self.redirect_uri and registered and self.redirect_uri not in registered:
-            if not refreshable:
-                return None
+            return None
         return OAuthClientInformationFull.model_validate(info)
 
     async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
@@ -143,9 +178,38 @@ class _EarlyRefreshContext(OAuthContext):
             self.token_expiry_time -= min(REFRESH_MARGIN_SECONDS, token.expires_in / 2)
 
 
-def refresh_early(provider: OAuthClientProvider) -> None:
-    """Give an SDK provider the early-refresh context (same fields, one method differs)."""
-    provider.context.__class__ = _EarlyRefreshContext
+def refresh_early(provider: OAuthClientProvider, storage: ServerTokenStorage) -> None:
+    """Make an SDK provider refresh tokens before they expire, stored ones included.
+
+    mcp 2.3.0 (pinned exactly) computes an expiry only for tokens it just received and
+    discovers the token endpoint only after a 401: tokens loaded from storage count as
+    never expiring, and a refresh right after a restart goes to a guessed endpoint. A
+    restarted hub would then send an expired token and start a whole new authorization
+    instead of a refresh. So the context gets an early-expiry rule, stored tokens are
+    dated on load, and the discovered metadata is persisted with the tokens.
+    """
+    context = provider.context
+    context.__class__ = _EarlyRefreshContext
+    load = provider._initialize
+
+    async def initialize() -> None:
+        await load()
+        tokens = context.current_tokens
+        if tokens is not None and tokens.expires_in is not None:
+            context.update_token_expiry(tokens)
+        if context.oauth_metadata is None:
+            discovered = await storage.get_discovery()
+            context.oauth_metadata = discovered.get("authorizationServer")
+            context.protected_resource_metadata = discovered.get("protectedResource")
+
+    save = storage.set_tokens
+
+    async def set_tokens(tokens: OAuthToken) -> None:
+        await save(tokens)
+        await storage.set_discovery(context.oauth_metadata, context.protected_resource_metadata)
+
+    provider._initialize = initialize  # type: ignore[method-assign]
+    storage.set_tokens = set_tokens  # type: ignore[method-assign]
 
 
 @dataclass
@@ -193,7 +257,7 @@ class OAuthSession:
             redirect_handler=self._redirect,
             callback_handler=self._callback,
         )
-        refresh_early(self.provider)
+        refresh_early(self.provider, storage)
 
     async def _redirect(self, url: str) -> None:
         state = parse_qs(urlparse(url).query).get("state", [None])[0]

@@ -86,7 +86,7 @@ class RemoteUpstream(Upstream):
                 token_endpoint_auth_method=settings.get("auth_method", "client_secret_basic"),
                 scope=settings.get("scope"),
             )
-            refresh_early(provider)
+            refresh_early(provider, storage)
             return provider
         scope = settings.get("scope") if isinstance(settings, dict) else None
         self.oauth = OAuthSession(

@@ -113,6 +113,7 @@ class Hub:
         self.upstreams: dict[str, Upstream] = {}
         self.shutdown_requested = asyncio.Event()
         self._change_listeners: list[Callable[[Upstream, str], None]] = []
+        self._notification_listeners: list[Callable[[Upstream, Any], None]] = []
         #: Servers under an explicit operation (REST, reload): their status changes are
         #: reported by that operation, not as spontaneous ``servers_updated`` events.
         self._busy: set[str] = set()
@@ -156,6 +157,21 @@ class Hub:
         """
         self._change_listeners.append(listener)
         return lambda: self._change_listeners.remove(listener)
+
+    def add_notification_listener(
+        self, listener: Callable[[Upstream, Any], None]
+    ) -> Callable[[], None]:
+        """Be given every notification any upstream sends (logging, resources/updated, ...),
+        e.g. to relay it to /mcp clients. Returns a function that removes the listener."""
+        self._notification_listeners.append(listener)
+        return lambda: self._notification_listeners.remove(listener)
+
+    def _on_upstream_notification(self, upstream: Upstream, message: Any) -> None:
+        for listener in list(self._notification_listeners):
+            try:
+                listener(upstream, message)
+            except Exception:
+                log.exception("notification listener failed")
 
     def _on_upstream_change(self, upstream: Upstream, what: str) -> None:
         """Upstream status/capability changes become subscription events."""
@@ -202,7 +218,11 @@ class Hub:
 
     def _new_upstream(self, entry: ServerEntry) -> Upstream:
         return create_upstream(
-            entry, self._env, policy=self.options.policy, on_change=self._on_upstream_change
+            entry,
+            self._env,
+            policy=self.options.policy,
+            on_change=self._on_upstream_change,
+            on_notification=self._on_upstream_notification,
         )
 
     async def _start_all(self) -> None:

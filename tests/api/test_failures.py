@@ -186,3 +186,18 @@ def test_secrets_never_leave_the_hub(start_hub: StartHub, write_config: WriteCon
     assert hub.stop() == 0
     for payload in [*payloads, hub.log_text()]:
         assert secret not in payload
+
+
+def test_restarted_http_upstream_is_reinitialized_and_the_call_retried(
+    start_hub: StartHub, write_config: WriteConfig, http_upstream: Any
+) -> None:
+    hub = start_hub(write_config({"remote": {"url": http_upstream.url}}))
+    assert text(call(hub, "remote", "echo", message="before")) == "Echo: before"
+    http_upstream.stop()
+    http_upstream.start()  # same port, new process: the hub's HTTP session is unknown there
+    started = time.monotonic()
+    assert text(call(hub, "remote", "echo", message="after")) == "Echo: after"
+    assert time.monotonic() - started < 20
+    assert "re-sending tools/call" in hub.log_text()
+    assert hub.server("remote")["status"] == "connected"
+    assert hub.stop() == 0

@@ -22,6 +22,7 @@ import contextlib
 import enum
 import logging
 import os
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -33,6 +34,7 @@ from typing import Any
 import anyio
 import mcp_types as types
 from mcp import ClientSession, MCPError
+from mcp.shared.dispatcher import ProgressFnT
 from pydantic import RootModel
 
 from tornadohub import __version__
@@ -116,6 +118,28 @@ def empty_capabilities() -> dict[str, list[dict[str, Any]]]:
 ChangeListener = Callable[["Upstream", str], None]
 """Called with (upstream, what) where what is "status" or a capability key."""
 
+NotificationListener = Callable[["Upstream", Any], None]
+"""Called with every notification an upstream sends (logging, resources/updated, ...)."""
+
+#: How servers (and the SDK's client, for a 404) say an HTTP session no longer exists.
+SESSION_GONE = re.compile(r"session (terminated|not found|expired|unknown)", re.IGNORECASE)
+
+#: A connection that worked this long is reconnected at once when it drops.
+STABLE_SECONDS = 5.0
+
+#: Methods that may be re-sent after the connection dropped mid-request.
+IDEMPOTENT_METHODS = frozenset(
+    {
+        "tools/list",
+        "resources/list",
+        "resources/templates/list",
+        "prompts/list",
+        "resources/read",
+        "prompts/get",
+        "completion/complete",
+    }
+)
+
 
 @dataclass
 class _Connection:
@@ -123,6 +147,8 @@ class _Connection:
 
     session: ClientSession
     lost: anyio.Event = field(default_factory=anyio.Event)
+    #: Set once the owner has left this session (a new one may follow).
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class Upstream(ABC):
@@ -141,6 +167,7 @@ class Upstream(ABC):
         *,
         policy: ConnectPolicy | None = None,
         on_change: ChangeListener | None = None,
+        on_notification: NotificationListener | None = None,
     ) -> None:
         self.entry = entry
         self.env = env
@@ -161,6 +188,10 @@ class Upstream(ABC):
         self._attempt_done: asyncio.Future[None] | None = None
         self._resolved: ResolvedServer | None = None
         self._connect_scope: anyio.CancelScope | None = None
+        self._served_since: float | None = None
+        #: Set while a session is live; a request that lost its session waits on it.
+        self._connected = asyncio.Event()
+        self._on_notification = on_notification
 
     # ----------------------------------------------------------------- identity
     @property
@@ -259,6 +290,7 @@ class Upstream(ABC):
 
     def _reset(self) -> None:
         self.authorization_url = None
+        self._connected.clear()
         self._conn = None
         self.capabilities = empty_capabilities()
         self.server_info = None
@@ -289,9 +321,9 @@ class Upstream(ABC):
         while not self._stop_requested.is_set():
             self._set_status(UpstreamStatus.connecting)
             retry = True
+            self._served_since = None
             try:
                 await self._connect_and_serve()
-                delay = self.policy.backoff_initial  # served, then lost: retry quickly
             except UnauthorizedError as exc:
                 self.error = self._redact(str(exc) or "Unauthorized")
                 self._reset()
@@ -312,12 +344,17 @@ class Upstream(ABC):
             self._finish_attempt()
             if not retry:
                 break
+            served = self._served_since
+            if served is not None and time.monotonic() - served >= STABLE_SECONDS:
+                delay = 0.0  # a connection that had been working: reconnect at once
+            elif delay == 0.0:
+                delay = self.policy.backoff_initial
             self._retry_now = anyio.Event()
             async with anyio.create_task_group() as waiters:
                 waiters.cancel_scope.deadline = anyio.current_time() + delay
                 waiters.start_soon(_wait_and_cancel, self._stop_requested, waiters.cancel_scope)
                 waiters.start_soon(_wait_and_cancel, self._retry_now, waiters.cancel_scope)
-            delay = min(delay * 2, self.policy.backoff_max)
+            delay = min(max(delay * 2, self.policy.backoff_initial), self.policy.backoff_max)
         self._finish_attempt()
 
     async def _connect_and_serve(self) -> None:
@@ -338,16 +375,21 @@ class Upstream(ABC):
                 conn = _Connection(session=session, lost=lost)
                 self._conn = conn
                 self.error = None
-                self.started_at = time.monotonic()
+                self.started_at = self._served_since = time.monotonic()
+                self._connected.set()
                 self.last_started = iso_now()
                 self._set_status(UpstreamStatus.connected)
                 self._notify("capabilities")
                 log.info("%s connected", self.name)
                 self._finish_attempt()
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(_wait_and_cancel, self._stop_requested, tg.cancel_scope)
-                    tg.start_soon(_wait_and_cancel, lost, tg.cancel_scope)
-                self._conn = None
+                try:
+                    async with anyio.create_task_group() as tg:
+                        tg.start_soon(_wait_and_cancel, self._stop_requested, tg.cancel_scope)
+                        tg.start_soon(_wait_and_cancel, lost, tg.cancel_scope)
+                finally:
+                    self._conn = None
+                    self._connected.clear()
+                    conn.ended.set()
                 if not self._stop_requested.is_set():
                     raise ConnectionLost(self.lost_reason())
 
@@ -461,6 +503,11 @@ class Upstream(ABC):
         elif isinstance(message, types.LoggingMessageNotification):
             params = message.params
             log.debug('["%s" server %s log]: %s', self.name, params.level, params.data)
+        if self._on_notification is not None:
+            try:
+                self._on_notification(self, message)
+            except Exception:
+                log.exception("notification listener failed for %s", self.name)
 
     # -------------------------------------------------------------------- calls
     def require_session(self, error_code: str, context: dict[str, Any]) -> _Connection:
@@ -486,33 +533,61 @@ class Upstream(ABC):
         timeout: float,
         error_code: str,
         context: dict[str, Any],
+        on_progress: ProgressFnT | None = None,
     ) -> dict[str, Any]:
         """Send one request over the live session and return the raw result.
 
         Fails fast with a clear :class:`UpstreamError` when there is no live session,
         and maps MCP errors (including timeouts, -32001) to the contract's envelope.
+        A request whose session vanished (the upstream restarted or dropped its HTTP
+        session) is re-sent once over a fresh session when that is safe: the upstream
+        answered "Session terminated" (it never ran it) or the method is idempotent.
         """
-        conn = self.require_session(error_code, context)
-        try:
-            result = await conn.session.send_request(
-                _build_request(method, params), RawResult, request_read_timeout_seconds=timeout
-            )
-            return result.root
-        except MCPError as exc:
-            if exc.code == types.CONNECTION_CLOSED:
+        deadline = time.monotonic() + timeout
+        for attempt in (1, 2):
+            conn = self.require_session(error_code, context)
+            try:
+                result = await conn.session.send_request(
+                    _build_request(method, params),
+                    RawResult,
+                    request_read_timeout_seconds=max(0.001, deadline - time.monotonic()),
+                    progress_callback=on_progress,
+                )
+                return result.root
+            except MCPError as exc:
+                terminated = exc.code == types.INVALID_REQUEST and bool(
+                    SESSION_GONE.search(str(exc.message))
+                )
+                closed = exc.code == types.CONNECTION_CLOSED
+                if terminated or closed:
+                    conn.lost.set()
+                safe = terminated or (closed and method in IDEMPOTENT_METHODS)
+                if attempt == 1 and safe and await self._reconnected(conn, deadline):
+                    log.info("%s: session lost, re-sending %s", self.name, method)
+                    continue
+                raise UpstreamError(
+                    self._redact(f"MCP error {exc.code}: {exc.message}"),
+                    code=exc.code,
+                    data={"server": self.name, **context, "originalError": {"code": exc.code}},
+                ) from None
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
                 conn.lost.set()
-            raise UpstreamError(
-                self._redact(f"MCP error {exc.code}: {exc.message}"),
-                code=exc.code,
-                data={"server": self.name, **context, "originalError": {"code": exc.code}},
-            ) from None
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            conn.lost.set()
-            raise UpstreamError(
-                "Not connected",
-                code="TOOL_EXECUTION_ERROR",
-                data={"server": self.name, **context},
-            ) from None
+                raise UpstreamError(
+                    "Not connected",
+                    code="TOOL_EXECUTION_ERROR",
+                    data={"server": self.name, **context},
+                ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _reconnected(self, conn: _Connection, deadline: float) -> bool:
+        """Wait (until *deadline*) for the owner to replace the lost *conn* by a new session."""
+        try:
+            async with asyncio.timeout_at(_loop_time(deadline)):
+                await conn.ended.wait()
+                await self._connected.wait()
+        except TimeoutError:
+            return False
+        return self.status is UpstreamStatus.connected
 
     def _redact(self, text: str) -> str:
         resolved = self._resolved
@@ -526,6 +601,11 @@ class ConnectionLost(Exception):
 async def _wait_and_cancel(event: anyio.Event, scope: anyio.CancelScope) -> None:
     await event.wait()
     scope.cancel()
+
+
+def _loop_time(monotonic_deadline: float) -> float:
+    """A ``time.monotonic()`` deadline on the running loop's clock."""
+    return asyncio.get_running_loop().time() + (monotonic_deadline - time.monotonic())
 
 
 def _supports(caps: types.ServerCapabilities | None, key: str) -> bool:
@@ -545,6 +625,8 @@ _REQUEST_TYPES: dict[str, tuple[type[Any], type[Any] | None]] = {
     "resources/read": (types.ReadResourceRequest, types.ReadResourceRequestParams),
     "prompts/get": (types.GetPromptRequest, types.GetPromptRequestParams),
     "completion/complete": (types.CompleteRequest, types.CompleteRequestParams),
+    "resources/subscribe": (types.SubscribeRequest, types.SubscribeRequestParams),
+    "resources/unsubscribe": (types.UnsubscribeRequest, types.UnsubscribeRequestParams),
 }
 
 

@@ -588,21 +588,8 @@ class Hub:
     async def _call_tool(
         self, upstream: Upstream, tool: str, arguments: Any, options: Any
     ) -> dict[str, Any]:
-        name = upstream.name
         upstream.require_session("TOOL_ERROR", {"tool": tool})
-        names = [t.get("name") for t in upstream.capabilities["tools"]]
-        if tool not in names:
-            raise UpstreamError(
-                "Tool not found",
-                code="TOOL_ERROR",
-                data={"server": name, "tool": tool, "availableTools": names},
-            )
-        if not isinstance(arguments, dict):
-            raise UpstreamError(
-                "Invalid arguments",
-                code="TOOL_ERROR",
-                data={"server": name, "tool": tool, "args": arguments},
-            )
+        _require_listed(upstream, "tool", tool, arguments)
         return await upstream.request(
             "tools/call",
             {"name": tool, "arguments": arguments},
@@ -627,19 +614,7 @@ class Hub:
     ) -> dict[str, Any]:
         upstream = self.get(name, operation="get_prompt", prompt=prompt)
         upstream.require_session("TOOL_ERROR", {"prompt": prompt})
-        names = [p.get("name") for p in upstream.capabilities["prompts"]]
-        if prompt not in names:
-            raise UpstreamError(
-                "Prompt not found",
-                code="TOOL_ERROR",
-                data={"server": name, "prompt": prompt, "availablePrompts": names},
-            )
-        if not isinstance(arguments, dict):
-            raise UpstreamError(
-                "Invalid arguments",
-                code="TOOL_ERROR",
-                data={"server": name, "prompt": prompt, "args": arguments},
-            )
+        _require_listed(upstream, "prompt", prompt, arguments)
         return await upstream.request(
             "prompts/get",
             {"name": prompt, "arguments": {k: _as_prompt_arg(v) for k, v in arguments.items()}},
@@ -681,6 +656,26 @@ class Hub:
             },
             "workspaces": {"current": str(self.options.port), "allActive": self.workspaces()},
         }
+
+
+def _require_listed(upstream: Upstream, kind: str, name: str, arguments: Any) -> None:
+    """mcp-hub's checks before a tool call or prompt get: listed, and object arguments."""
+    key, listing = (
+        ("tools", "availableTools") if kind == "tool" else ("prompts", "availablePrompts")
+    )
+    names = [item.get("name") for item in upstream.capabilities[key]]
+    if name not in names:
+        raise UpstreamError(
+            f"{kind.capitalize()} not found",
+            code="TOOL_ERROR",
+            data={"server": upstream.name, kind: name, listing: names},
+        )
+    if not isinstance(arguments, dict):
+        raise UpstreamError(
+            "Invalid arguments",
+            code="TOOL_ERROR",
+            data={"server": upstream.name, kind: name, "args": arguments},
+        )
 
 
 def _relative(path: Any, root: str) -> Any:

@@ -227,7 +227,7 @@ class HubProcess:
                 self.proc.wait(10)
                 raise AssertionError("hub did not stop within the timeout") from None
         try:
-            wait_until(lambda: not any(alive(pid) for pid in self.children_seen), 10)
+            wait_until(lambda: not any(alive(pid) for pid in self.children_seen), 20)
         except AssertionError:
             survivors = [pid for pid in self.children_seen if alive(pid)]
             raise AssertionError(f"hub left processes behind: {survivors}") from None

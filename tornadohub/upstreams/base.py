@@ -25,7 +25,7 @@ import os
 import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,7 +35,7 @@ import anyio
 import mcp_types as types
 from mcp import ClientSession, MCPError
 from mcp.shared.dispatcher import ProgressFnT
-from pydantic import RootModel
+from pydantic import BaseModel, RootModel, ValidationError
 
 from tornadohub import __version__
 from tornadohub.config import ServerEntry
@@ -121,6 +121,18 @@ ChangeListener = Callable[["Upstream", str], None]
 NotificationListener = Callable[["Upstream", Any], None]
 """Called with every notification an upstream sends (logging, resources/updated, ...)."""
 
+ClientRequestHandler = Callable[["Upstream", str, dict[str, Any]], Awaitable[dict[str, Any]]]
+"""Answers a request the upstream sends to the hub as its client: called with (upstream,
+method, params) for ``sampling/createMessage``, ``elicitation/create`` and ``roots/list``;
+returns the raw result or raises :class:`mcp.MCPError` (sent back as the JSON-RPC error)."""
+
+#: The server-to-client requests a client request handler serves, and their result models.
+CLIENT_REQUEST_RESULTS: dict[str, type[BaseModel]] = {
+    "sampling/createMessage": types.CreateMessageResult,
+    "elicitation/create": types.ElicitResult,
+    "roots/list": types.ListRootsResult,
+}
+
 #: How servers (and the SDK's client, for a 404) say an HTTP session no longer exists.
 SESSION_GONE = re.compile(r"session (terminated|not found|expired|unknown)", re.IGNORECASE)
 
@@ -168,6 +180,7 @@ class Upstream(ABC):
         policy: ConnectPolicy | None = None,
         on_change: ChangeListener | None = None,
         on_notification: NotificationListener | None = None,
+        client_requests: ClientRequestHandler | None = None,
     ) -> None:
         self.entry = entry
         self.env = env
@@ -192,6 +205,7 @@ class Upstream(ABC):
         #: Set while a session is live; a request that lost its session waits on it.
         self._connected = asyncio.Event()
         self._on_notification = on_notification
+        self._client_requests = client_requests
 
     # ----------------------------------------------------------------- identity
     @property
@@ -367,6 +381,20 @@ class Upstream(ABC):
         )
         self._resolved = resolved
         lost = anyio.Event()
+        # stop() must also interrupt a connect in progress (a slow server, or an OAuth
+        # flow waiting for the user), not only a connection that is serving.
+        stop_scope = anyio.CancelScope()
+        watcher = asyncio.create_task(_wait_and_cancel(self._stop_requested, stop_scope))
+        try:
+            with stop_scope:
+                await self._serve_session(resolved, lost)
+        finally:
+            watcher.cancel()
+        if not self._stop_requested.is_set():
+            raise ConnectionLost(self.lost_reason())
+
+    async def _serve_session(self, resolved: ResolvedServer, lost: anyio.Event) -> None:
+        """Connect (within the connect timeout), then hold the session until it is lost."""
         with anyio.fail_after(self.policy.connect_timeout) as connect_scope:
             self._connect_scope = connect_scope
             async with self._open_session(resolved, lost) as session:
@@ -383,15 +411,11 @@ class Upstream(ABC):
                 log.info("%s connected", self.name)
                 self._finish_attempt()
                 try:
-                    async with anyio.create_task_group() as tg:
-                        tg.start_soon(_wait_and_cancel, self._stop_requested, tg.cancel_scope)
-                        tg.start_soon(_wait_and_cancel, lost, tg.cancel_scope)
+                    await lost.wait()
                 finally:
                     self._conn = None
                     self._connected.clear()
                     conn.ended.set()
-                if not self._stop_requested.is_set():
-                    raise ConnectionLost(self.lost_reason())
 
     def lost_reason(self) -> str:
         """Why the transport ended; subclasses know better (exit codes)."""
@@ -408,10 +432,67 @@ class Upstream(ABC):
                 write,
                 message_handler=self._on_message,
                 client_info=CLIENT_INFO,
+                **self._client_callbacks(),
             ) as session:
                 await self._negotiate(session)
                 await self._fetch_lists(session)
                 yield session
+
+    # ------------------------------------------------------ client requests
+    def set_client_request_handler(self, handler: ClientRequestHandler | None) -> None:
+        """Serve the upstream's sampling, elicitation and roots requests with *handler*.
+
+        The capabilities are advertised in ``initialize``, so they change with the
+        next connection; a connection made without a handler advertises none.
+        """
+        self._client_requests = handler
+
+    def _client_callbacks(self) -> dict[str, Any]:
+        """ClientSession keyword arguments: the callbacks (hence capabilities) served."""
+        if self._client_requests is None:
+            return {}
+
+        async def sampling(ctx: Any, params: types.CreateMessageRequestParams) -> Any:
+            return await self._client_request("sampling/createMessage", params)
+
+        async def elicitation(ctx: Any, params: types.ElicitRequestParams) -> Any:
+            return await self._client_request("elicitation/create", params)
+
+        async def list_roots(ctx: Any) -> Any:
+            return await self._client_request("roots/list", None)
+
+        return {
+            "sampling_callback": sampling,
+            # Plain sampling only: tool use and context inclusion depend on the client.
+            "sampling_capabilities": types.SamplingCapability(),
+            "elicitation_callback": elicitation,
+            "list_roots_callback": list_roots,
+        }
+
+    async def _client_request(self, method: str, params: BaseModel | None) -> BaseModel:
+        """One server-to-client request through the handler: its result model, or ErrorData."""
+        handler = self._client_requests
+        if handler is None:
+            return types.ErrorData(code=types.INVALID_REQUEST, message=f"{method} is not served")
+        raw = (
+            {}
+            if params is None
+            else params.model_dump(by_alias=True, mode="json", exclude_none=True)
+        )
+        try:
+            result = await handler(self, method, raw)
+        except MCPError as exc:
+            return exc.error
+        result_type: type[BaseModel] = CLIENT_REQUEST_RESULTS[method]
+        if method == "sampling/createMessage" and isinstance(result.get("content"), list):
+            result_type = types.CreateMessageResultWithTools
+        try:
+            return result_type.model_validate(result, by_name=False)
+        except ValidationError:
+            log.warning("%s: invalid %s result from the hub's client", self.name, method)
+            return types.ErrorData(
+                code=types.INTERNAL_ERROR, message=f"Invalid {method} result from the client"
+            )
 
     async def _negotiate(self, session: ClientSession) -> None:
         """Handshake-era ``initialize`` first; a 2026-era-only server gets ``server/discover``."""

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import stdio_entry
-from tests.helpers import HubProcess, alive, wait_until
+from tests.helpers import SERVERS, HubProcess, ServerProcess, alive, free_port, wait_until
 
 StartHub = Callable[..., HubProcess]
 WriteConfig = Callable[..., str]
@@ -201,3 +202,24 @@ def test_restarted_http_upstream_is_reinitialized_and_the_call_retried(
     assert "re-sending tools/call" in hub.log_text()
     assert hub.server("remote")["status"] == "connected"
     assert hub.stop() == 0
+
+
+def test_legacy_sse_and_modern_only_upstreams(
+    start_hub: StartHub, write_config: WriteConfig, http_upstream: Any
+) -> None:
+    """Streamable HTTP first, then legacy SSE; a 2026-07-28-only server via server/discover."""
+    modern = ServerProcess(
+        [sys.executable, str(SERVERS / "modern_http_server.py"), str(port := free_port())], port
+    )
+    modern.start()
+    try:
+        sse_url = http_upstream.url.replace("/mcp", "/sse")
+        hub = start_hub(write_config({"legacy": {"url": sse_url}, "modern": {"url": modern.url}}))
+        for name in ("legacy", "modern"):
+            assert hub.server(name)["status"] == "connected", hub.server(name)
+            assert text(call(hub, name, "echo", message=name)) == f"Echo: {name}"
+        assert hub.server("legacy")["transportType"] == "sse"
+        assert {t["name"] for t in hub.server("modern")["capabilities"]["tools"]} >= {"echo"}
+        assert hub.stop() == 0
+    finally:
+        modern.stop()

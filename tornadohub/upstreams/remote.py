@@ -119,14 +119,23 @@ class RemoteUpstream(Upstream):
         """Try Streamable HTTP; on any failure but 401 try the legacy SSE transport."""
         async with contextlib.AsyncExitStack() as stack:
             self._transport_kind = "streamable-http"
+            # The first attempt gets its own "lost" event: a failed attempt ends its
+            # transport, which must not read as the loss of the fallback's session.
+            first_lost = anyio.Event()
             try:
-                session = await stack.enter_async_context(super()._open_session(resolved, lost))
+                session = await stack.enter_async_context(
+                    super()._open_session(resolved, first_lost)
+                )
             except UnauthorizedError:
                 raise
             except Exception as exc:  # includes anyio's exception groups
                 log.debug("%s: Streamable HTTP failed (%s); trying SSE", self.name, exc)
                 self._transport_kind = "sse"
                 session = await stack.enter_async_context(super()._open_session(resolved, lost))
+            else:
+                relay = await stack.enter_async_context(anyio.create_task_group())
+                stack.callback(relay.cancel_scope.cancel)
+                relay.start_soon(_forward_event, first_lost, lost)
             self.negotiated_transport = self._transport_kind
             yield session
 
@@ -164,6 +173,11 @@ class RemoteUpstream(Upstream):
             if watch.unauthorized:
                 raise UnauthorizedError(f"Unauthorized: {describe_exception(exc)}") from None
             raise
+
+
+async def _forward_event(source: anyio.Event, target: anyio.Event) -> None:
+    await source.wait()
+    target.set()
 
 
 def _factory(watch: _StatusWatch) -> Any:

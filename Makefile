@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 37373
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean pyz
+.PHONY: demo test lint install clean pyz conformance
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,12 +23,28 @@ demo: $(STAMP)
 pyz: $(STAMP)
 	PYTHON=$(BIN)/python zipapp/build.sh
 
-## Lint, type-check and run every test.
+## Lint, type-check and run every test, the official MCP conformance suites included
+## (their Node tools are installed from the npm registry into build/conformance/ first).
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(BIN)/python -m tests.conformance.install
+	TORNADOHUB_CONFORMANCE=1 $(BIN)/pytest -q
+
+## Benchmark against mcp-hub 4.2.1 side by side (installs it under build/bench; ~10 min).
+## Writes build/bench/out/{bench.json,bench.md,latency.png}; BENCH_ARGS=--quick for a smoke run.
+.PHONY: bench
+bench: $(STAMP)
+	PYTHON=$(PYTHON) bench/setup.sh
+	build/bench/venv/bin/python -m bench.run --hub-python $(abspath $(BIN))/python --profile $(BENCH_ARGS)
+
+## Official MCP conformance suites (2025 wire and 2026-07-28) and the Inspector CLI against a
+## real hub; installs Node 22 and the npm tools into build/conformance/ first (npm registry).
+## `make test` runs them too.
+conformance: $(STAMP)
+	$(BIN)/python -m tests.conformance.install
+	TORNADOHUB_CONFORMANCE=1 $(BIN)/pytest -q -s tests/conformance
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -2,8 +2,14 @@
 
 Startup order follows mcp-hub: listen first (fail fast on a busy port), register
 the workspace, then connect every server while ``/api/health`` already answers
-``starting``. Shutdown stops every upstream (reaping their process groups), ends
-the HTTP server and removes our workspace entry.
+``starting``.
+
+Shutdown (SIGTERM/SIGINT, ``/api/hard-restart``, ``--auto-shutdown``) is graceful:
+``/readyz`` fails and new ``/api`` and MCP requests get 503 ``HUB_STOPPING`` at once;
+calls in flight (:meth:`Hub.call_in_flight`) get ``--shutdown-timeout`` seconds to
+finish (then they are cancelled and answer ``HUB_STOPPING``); then MCP sessions and SSE
+streams end, every upstream is stopped (reaping their process groups), the HTTP server
+closes and our workspace entry is removed. A second signal exits at once.
 """
 
 from __future__ import annotations
@@ -18,14 +24,16 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from tornado import httpserver, netutil, web
+from tornado import httpserver, httputil, netutil, routing, web
 
 from tornadohub import metrics
 from tornadohub.events import LOG
 from tornadohub.handlers import NotFoundHandler, default_handlers
+from tornadohub.handlers.base import WORK_PATHS, StoppingHandler
 from tornadohub.hub import Hub, HubState
 from tornadohub.log import add_log_listener
 from tornadohub.mcp import close_mcp
+from tornadohub.mcp.sessions import mcp_service
 
 log = logging.getLogger("tornadohub.app")
 
@@ -37,9 +45,21 @@ class FatalError(Exception):
     """The hub cannot run; the CLI prints the message as one line and exits 1."""
 
 
+class StoppingGate(routing.Matcher):
+    """Matches work requests once the hub stopped taking work (see :data:`WORK_PATHS`)."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    def match(self, request: httputil.HTTPServerRequest) -> dict[str, Any] | None:
+        if self.hub.accepting_work or not WORK_PATHS.fullmatch(request.path):
+            return None
+        return {}
+
+
 def make_app(hub: Hub, **settings: Any) -> web.Application:
     return web.Application(
-        default_handlers,
+        [routing.Rule(StoppingGate(hub), StoppingHandler), *default_handlers],
         hub=hub,
         default_handler_class=NotFoundHandler,
         log_function=metrics.log_request,
@@ -106,6 +126,9 @@ async def serve(hub: Hub, sockets: list[socket.socket], **settings: Any) -> None
             await asyncio.to_thread(
                 hub.workspace.register, cwd=options.cwd, config_files=options.config_paths
             )
+        # The /mcp service exists before any upstream connects, so every upstream
+        # advertises (and routes) sampling, elicitation and roots from its first session.
+        mcp_service(app.settings)
         initializing = asyncio.create_task(hub.initialize())
         stop_waiter = asyncio.create_task(hub.shutdown_requested.wait())
         await asyncio.wait({initializing, stop_waiter}, return_when=asyncio.FIRST_COMPLETED)
@@ -117,6 +140,7 @@ async def serve(hub: Hub, sockets: list[socket.socket], **settings: Any) -> None
             await asyncio.gather(initializing, return_exceptions=True)
     finally:
         signals_seen = max(signals_seen, 1)  # from now on, a signal means "exit now"
+        await hub.drain()  # new work refused; calls in flight finish (or are cancelled)
         await close_mcp(app.settings)
         if hub.state is not HubState.stopped:
             await hub.shutdown()

@@ -75,6 +75,14 @@ def _parser() -> argparse.ArgumentParser:
         help="how long a server may take to start and list its capabilities (default 300)",
     )
     serve.add_argument(
+        "--shutdown-timeout",
+        type=_non_negative_float,
+        default=10.0,
+        metavar="SECONDS",
+        help="on SIGTERM/SIGINT, how long calls in flight may take to finish before they are"
+        " cancelled (default 10)",
+    )
+    serve.add_argument(
         "--min-ready-servers",
         type=_non_negative_int,
         default=0,
@@ -144,6 +152,13 @@ def _non_negative_int(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
     return value
 
 
@@ -254,6 +269,7 @@ def run_serve(args: argparse.Namespace) -> int:
         cwd=os.getcwd(),
         policy=ConnectPolicy(connect_timeout=args.connect_timeout),
         min_ready_servers=args.min_ready_servers,
+        shutdown_timeout=args.shutdown_timeout,
         marketplace_url=args.marketplace_url or os.environ.get("MCP_HUB_MARKETPLACE_URL"),
         registry_url=args.registry_url or os.environ.get("MCP_HUB_REGISTRY_URL"),
         oauth_store_path=oauth_storage_path(),

@@ -13,7 +13,7 @@ import enum
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from tornadohub.config import HubConfig, ServerEntry, diff_configs, load_config
 from tornadohub.errors import (
     ConfigError,
     HubError,
+    NotReadyError,
     ServerNotFoundError,
     UpstreamConnectionError,
     UpstreamError,
@@ -52,6 +53,8 @@ log = logging.getLogger("tornadohub.hub")
 SERVER_ID = "mcp-hub"
 DEFAULT_REQUEST_TIMEOUT_MS = 60_000
 HEARTBEAT_SECONDS = 10.0
+#: How long calls cancelled at the shutdown deadline get to write their error response.
+CANCEL_GRACE_SECONDS = 5.0
 
 
 class HubState(enum.StrEnum):
@@ -87,6 +90,13 @@ class HubOptions:
     #: Marketplace catalog URL (None: mcp-hub's) and the official MCP Registry (None: off).
     marketplace_url: str | None = None
     registry_url: str | None = None
+    #: On SIGTERM/SIGINT, how long calls in flight may run on before they are cancelled.
+    shutdown_timeout: float = 10.0
+
+
+def stopping_error() -> NotReadyError:
+    """What new work gets once a shutdown started: 503 ``HUB_STOPPING``."""
+    return NotReadyError("Hub is shutting down", code="HUB_STOPPING")
 
 
 class Hub:
@@ -122,6 +132,13 @@ class Hub:
         self._dev_watchers: dict[str, tuple[tuple[str, tuple[str, ...]], Watcher]] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._shutdown_timer: asyncio.TimerHandle | None = None
+        #: Calls in flight (see :meth:`call_in_flight`): how many each task is running.
+        self._calls: dict[asyncio.Task[Any], int] = {}
+        self._no_calls = asyncio.Event()
+        self._no_calls.set()
+        #: Tasks whose calls :meth:`drain` cancelled at the deadline.
+        self._abandoned: set[asyncio.Task[Any]] = set()
+        self._shut_down = False
         self._env = HubEnvironment(
             environ=options.environ,
             hub_env=options.hub_env,
@@ -263,10 +280,14 @@ class Hub:
         await self._each(list(self.upstreams.values()), lambda u: u.stop(disable=u.disabled))
 
     async def shutdown(self) -> None:
-        """Stop watchers and every server (reaping every child); safe to call twice."""
-        if self.state in (HubState.stopping, HubState.stopped):
+        """Stop watchers and every server (reaping every child); safe to call twice.
+
+        Calls still in flight fail: :meth:`drain` first to let them finish.
+        """
+        if self._shut_down:
             return
-        self.set_state(HubState.stopping)
+        self._shut_down = True
+        self.stop_accepting()
         self._cancel_shutdown_timer()
         await self._stop_watchers()
         for task in list(self._background):
@@ -286,6 +307,88 @@ class Hub:
             self._build_upstreams(config)
             await self._start_all()
             self.set_state(HubState.restarted, has_restarted=True)
+
+    # ------------------------------------------------------ graceful stop
+    @property
+    def accepting_work(self) -> bool:
+        """False from the moment a shutdown is requested: new calls get :func:`stopping_error`."""
+        stopping = self.state in (HubState.stopping, HubState.stopped)
+        return not (stopping or self.shutdown_requested.is_set())
+
+    def stop_accepting(self) -> None:
+        """First step of a graceful stop: refuse new work (``/readyz`` fails too) and tell
+        ``/api/events`` clients ``hub_state stopping``."""
+        self.shutdown_requested.set()
+        if self.state not in (HubState.stopping, HubState.stopped):
+            self.set_state(HubState.stopping)
+
+    @contextlib.contextmanager
+    def call_in_flight(self, **context: Any) -> Iterator[None]:
+        """Run one call (tool, resource, prompt) as work a graceful stop waits for.
+
+        Refused with :func:`stopping_error` once the hub is stopping. A call still running
+        when :meth:`drain` gives up is cancelled and raises ``HUB_STOPPING`` saying so,
+        with *context* (server, tool, ...) in its data.
+        """
+        if not self.accepting_work:
+            raise stopping_error()
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("call_in_flight needs a running task")
+        self._calls[task] = self._calls.get(task, 0) + 1
+        self._no_calls.clear()
+        try:
+            yield
+        except (Exception, asyncio.CancelledError):
+            if task not in self._abandoned:
+                raise
+            if task.cancelling():
+                task.uncancel()
+            timeout = self.options.shutdown_timeout
+            raise NotReadyError(
+                f"Hub is shutting down: the call did not finish within {timeout:g} s",
+                code="HUB_STOPPING",
+                data={**context, "shutdownTimeout": timeout},
+            ) from None
+        finally:
+            self._calls[task] -= 1
+            if not self._calls[task]:
+                del self._calls[task]
+                self._abandoned.discard(task)
+            if not self._calls:
+                self._no_calls.set()
+
+    @property
+    def calls_in_flight(self) -> int:
+        return sum(self._calls.values())
+
+    async def drain(self) -> None:
+        """Refuse new work, wait up to ``shutdown_timeout`` for the calls in flight, then
+        cancel those left (each answers ``HUB_STOPPING``) and give them a moment to say so."""
+        self.stop_accepting()
+        timeout = self.options.shutdown_timeout
+        if self._calls:
+            log.info(
+                "Waiting up to %g s for %d call(s) in flight",
+                timeout,
+                self.calls_in_flight,
+                extra={"data": {"calls": self.calls_in_flight, "timeout": timeout}},
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._no_calls.wait(), timeout)
+        if not self._calls:
+            return
+        left = list(self._calls)
+        log.warning(
+            "Cancelling %d call(s) still running after the %g s shutdown timeout",
+            self.calls_in_flight,
+            timeout,
+            extra={"data": {"calls": self.calls_in_flight, "timeout": timeout}},
+        )
+        for task in left:
+            self._abandoned.add(task)
+            task.cancel()
+        await asyncio.wait(left, timeout=CANCEL_GRACE_SECONDS)
 
     def request_hard_restart(self) -> None:
         """``POST /api/hard-restart``: announce, then let the process shut down."""
@@ -494,7 +597,7 @@ class Hub:
     # --------------------------------------------------------------- commands
     async def start_server(self, name: str) -> dict[str, Any]:
         """Enable (in memory only, like mcp-hub) and connect one server."""
-        self._busy.add(name)
+        self._busy.add(str(name))  # any JSON value may arrive; get() answers 404
         try:
             upstream = self.get(name)
             if upstream.entry.config.get("disabled") is True:
@@ -503,11 +606,11 @@ class Hub:
             self._sync_dev_watchers()
             return upstream.info()
         finally:
-            self._busy.discard(name)
+            self._busy.discard(str(name))
             self.events.subscription_event("servers_updated", changes={"modified": [name]})
 
     async def stop_server(self, name: str, *, disable: bool = False) -> dict[str, Any]:
-        self._busy.add(name)
+        self._busy.add(str(name))  # any JSON value may arrive; get() answers 404
         try:
             upstream = self.get(name)
             if disable:
@@ -516,7 +619,7 @@ class Hub:
             self._sync_dev_watchers()
             return upstream.info()
         finally:
-            self._busy.discard(name)
+            self._busy.discard(str(name))
             self.events.subscription_event("servers_updated", changes={"modified": [name]})
 
     async def authorize(self, name: str) -> str:
@@ -580,10 +683,11 @@ class Hub:
         return list(await asyncio.gather(*(one(u) for u in self.upstreams.values())))
 
     async def call_tool(self, name: str, tool: str, arguments: Any, options: Any) -> dict[str, Any]:
-        upstream = self.get(name, operation="tool_call", tool=tool)
-        return await metrics.measure_tool_call(
-            name, self._call_tool(upstream, tool, arguments, options)
-        )
+        with self.call_in_flight(server=name, tool=tool):
+            upstream = self.get(name, operation="tool_call", tool=tool)
+            return await metrics.measure_tool_call(
+                name, self._call_tool(upstream, tool, arguments, options)
+            )
 
     async def _call_tool(
         self, upstream: Upstream, tool: str, arguments: Any, options: Any
@@ -599,17 +703,24 @@ class Hub:
         )
 
     async def read_resource(self, name: str, uri: str, options: Any) -> dict[str, Any]:
-        upstream = self.get(name, operation="resource_read", uri=uri)
-        upstream.require_session("RESOURCE_ERROR", {"uri": uri})
-        return await upstream.request(
-            "resources/read",
-            {"uri": uri},
-            timeout=request_timeout(options),
-            error_code="RESOURCE_ERROR",
-            context={"uri": uri},
-        )
+        with self.call_in_flight(server=name, uri=uri):
+            upstream = self.get(name, operation="resource_read", uri=uri)
+            upstream.require_session("RESOURCE_ERROR", {"uri": uri})
+            return await upstream.request(
+                "resources/read",
+                {"uri": uri},
+                timeout=request_timeout(options),
+                error_code="RESOURCE_ERROR",
+                context={"uri": uri},
+            )
 
     async def get_prompt(
+        self, name: str, prompt: str, arguments: Any, options: Any
+    ) -> dict[str, Any]:
+        with self.call_in_flight(server=name, prompt=prompt):
+            return await self._get_prompt(name, prompt, arguments, options)
+
+    async def _get_prompt(
         self, name: str, prompt: str, arguments: Any, options: Any
     ) -> dict[str, Any]:
         upstream = self.get(name, operation="get_prompt", prompt=prompt)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tornadohub.errors import PlaceholderError
+from tornadohub.processes import spawned
 
 __all__ = [
     "CMD_TIMEOUT",
@@ -122,7 +123,7 @@ def run_shell(command: str, timeout: float = CMD_TIMEOUT) -> str:
         )
     except OSError as exc:
         raise PlaceholderError(f"cmd execution failed: {exc}") from exc
-    with proc:
+    with proc, spawned(proc.pid):  # ours, never to be taken for an orphan
         try:
             stdout, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:

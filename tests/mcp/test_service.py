@@ -39,6 +39,9 @@ class EmptyHub:
     def add_change_listener(self, listener: Any) -> Any:
         return lambda: None
 
+    def add_notification_listener(self, listener: Any) -> Any:
+        return lambda: None
+
 
 @pytest.fixture
 async def app() -> AsyncIterator[tuple[web.Application, str]]:

@@ -25,6 +25,7 @@ PROTECTED = [
     ("GET", "/api/servers", None),
     ("GET", "/API/Servers/", None),
     ("GET", "/api/workspaces", None),
+    ("GET", "/api/openapi.json", None),
     ("GET", "/api/refresh", None),
     ("GET", "/api/events", None),
     ("POST", "/api/servers/info", {"server_name": "a"}),

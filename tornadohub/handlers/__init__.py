@@ -13,6 +13,7 @@ from tornadohub.handlers import (
     mcp,
     metrics,
     oauth,
+    openapi,
     probes,
     servers,
 )
@@ -25,7 +26,7 @@ def _express_style(pattern: str) -> str:
 
 default_handlers: list[tuple[str, Any]] = [
     (_express_style(pattern), handler)
-    for module in (health, servers, lifecycle, events, probes, metrics, marketplace, oauth)
+    for module in (health, servers, lifecycle, events, probes, metrics, marketplace, oauth, openapi)
     for pattern, handler in module.default_handlers
 ] + mcp.default_handlers  # MCP routes match exactly (case-sensitive, no trailing slash)
 

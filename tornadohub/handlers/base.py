@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any, cast
 
 from tornado import web
 
 from tornadohub.errors import HubError, ValidationError
 from tornadohub.handlers.auth import require_auth
-from tornadohub.hub import Hub
+from tornadohub.hub import Hub, stopping_error
 from tornadohub.upstreams.base import iso_now
 
 log = logging.getLogger("tornadohub.api")
@@ -23,6 +24,10 @@ log = logging.getLogger("tornadohub.api")
 MAX_BODY_BYTES = 4 * 1024 * 1024
 
 _HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
+
+#: The requests :class:`StoppingHandler` answers while the hub stops: every ``/api`` route
+#: and the MCP endpoint. Probes and ``/metrics`` stay open to the end.
+WORK_PATHS = re.compile(r"(?i:/api(/.*)?)|/mcp|/servers/[^/]+/mcp|/messages")
 
 
 class APIHandler(web.RequestHandler):
@@ -88,8 +93,19 @@ class APIHandler(web.RequestHandler):
             }
         else:
             body = {"error": "Internal server error", "code": "INTERNAL_ERROR", "data": {}}
+        if status_code == 405:
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(json.dumps({**body, "timestamp": iso_now()}, separators=(",", ":")))
+
+    @classmethod
+    def allowed_methods(cls) -> list[str]:
+        """The methods this handler implements (a 405's ``Allow`` header, RFC 9110)."""
+        return [
+            method
+            for method in cls.SUPPORTED_METHODS
+            if getattr(cls, method.lower()) is not getattr(web.RequestHandler, method.lower())
+        ]
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, HubError):
@@ -102,6 +118,18 @@ class APIHandler(web.RequestHandler):
         if isinstance(exc, HubError):
             status_code = exc.status
         super().send_error(status_code, **kwargs)
+
+
+class StoppingHandler(APIHandler):
+    """Any ``/api`` or MCP request once a shutdown started: 503 ``HUB_STOPPING``.
+
+    ``app.make_app`` routes work requests here, ahead of every route, while the hub
+    refuses work. API keys are still checked first.
+    """
+
+    def prepare(self) -> None:
+        super().prepare()
+        raise stopping_error()
 
 
 class NotFoundHandler(APIHandler):

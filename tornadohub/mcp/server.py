@@ -29,21 +29,22 @@ from typing import Any
 
 import mcp_types as types
 from mcp.server.caching import CacheHint
-from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.server.models import InitializationOptions
 from mcp.server.subscriptions import (
     ListenHandler,
     PromptsListChanged,
     ResourcesListChanged,
+    ResourceUpdated,
     ServerEvent,
     ToolsListChanged,
 )
 from mcp.shared.exceptions import MCPError
+from mcp.shared.jsonrpc_dispatcher import progress_token_from_params
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from tornadohub import metrics
-from tornadohub.errors import UpstreamError
+from tornadohub.errors import HubError, UpstreamError
 from tornadohub.hub import Hub
 from tornadohub.mcp.aggregate import (
     PROMPTS,
@@ -53,10 +54,12 @@ from tornadohub.mcp.aggregate import (
     Catalog,
     InvalidCursorError,
     Kind,
+    Route,
     Source,
     assign_server_ids,
     build_catalog,
 )
+from tornadohub.mcp.relay import Client, Context, Relay, log_level_wanted, request_origin
 from tornadohub.upstreams import UpstreamStatus
 
 log = logging.getLogger("tornadohub.mcp")
@@ -80,8 +83,6 @@ _LISTEN_EVENTS: dict[str, ServerEvent] = {
     "notifications/prompts/list_changed": PromptsListChanged(),
 }
 _MCP_ERROR_PREFIX = re.compile(r"^MCP error -?\d+: ")
-
-Context = ServerRequestContext[Any, Any]
 
 
 class ListenBus:
@@ -118,13 +119,21 @@ class McpView:
     """One MCP face of the hub and the catalog it currently publishes."""
 
     def __init__(
-        self, hub: Hub, *, upstream: str | None, page_size: int, request_timeout: float
+        self,
+        hub: Hub,
+        *,
+        upstream: str | None,
+        page_size: int,
+        request_timeout: float,
+        relay: Relay | None = None,
     ) -> None:
         self.hub = hub
         self.upstream = upstream  # None: the aggregated view
         self.page_size = page_size
         self.request_timeout = request_timeout
+        self.relay = relay or Relay(lambda: hub.upstreams, tuple)
         self.bus = ListenBus()
+        self._listen_handler = ListenHandler(self.bus)
         self.server = self._build_server()
         self.init_options: InitializationOptions = self.server.create_initialization_options(
             NotificationOptions(prompts_changed=True, resources_changed=True, tools_changed=True)
@@ -156,6 +165,16 @@ class McpView:
             self.bus.publish_now(_LISTEN_EVENTS[method])
         return due
 
+    def public_prefix(self, name: str) -> str | None:
+        """The id this view shows upstream *name* under: "" when unprefixed, None if absent."""
+        if self.upstream is not None:
+            return "" if name == self.upstream else None
+        return assign_server_ids(self.hub.upstreams).get(name)
+
+    def publish_updated(self, uri: str) -> None:
+        """Tell this view's listen streams that resource *uri* (as they know it) changed."""
+        self.bus.publish_now(ResourceUpdated(uri=uri))
+
     def tool_input_schema(self, name: str) -> Mapping[str, Any] | None:
         listing = self.catalog.listing(TOOLS)
         position = listing.positions.get(name)
@@ -179,7 +198,7 @@ class McpView:
                 "server/discover": no_cache,
             },
             get_tool_input_schema=self.tool_input_schema,
-            on_subscriptions_listen=ListenHandler(self.bus),
+            on_subscriptions_listen=self._listen,
         )
         for method, kind in (
             ("tools/list", TOOLS),
@@ -198,6 +217,13 @@ class McpView:
         server.add_request_handler(
             "completion/complete", types.CompleteRequestParams, self._complete
         )
+        server.add_request_handler(
+            "resources/subscribe", types.SubscribeRequestParams, self._subscribe
+        )
+        server.add_request_handler(
+            "resources/unsubscribe", types.UnsubscribeRequestParams, self._unsubscribe
+        )
+        server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, self._set_level)
         return server
 
     async def _list(
@@ -223,13 +249,14 @@ class McpView:
             result = await metrics.measure_tool_call(
                 route.upstream,
                 self._forward(
+                    ctx,
                     route.upstream,
                     "tools/call",
                     {"name": route.original, "arguments": arguments},
                     context={"tool": route.original, "args": arguments},
                 ),
             )
-        except UpstreamError as exc:
+        except HubError as exc:  # an upstream failure, or the hub stopping
             result = {"content": [{"type": "text", "text": exc.message}], "isError": True}
         return _complete_result(ctx, result)
 
@@ -242,7 +269,12 @@ class McpView:
                 types.INVALID_PARAMS, f"Unknown resource: {params.uri}", data={"uri": params.uri}
             )
         result = await self._forward_or_raise(
-            route.upstream, "resources/read", {"uri": route.original}, {"uri": route.original}
+            ctx,
+            route.upstream,
+            "resources/read",
+            {"uri": route.original},
+            {"uri": route.original},
+            error_data={"uri": params.uri},  # SEP-2164: name the URI asked for
         )
         return _complete_result(ctx, result)
 
@@ -254,7 +286,7 @@ class McpView:
             raise MCPError(types.INVALID_PARAMS, f"Unknown prompt: {params.name}", data=params.name)
         forwarded: dict[str, Any] = {"name": route.original, "arguments": params.arguments or {}}
         result = await self._forward_or_raise(
-            route.upstream, "prompts/get", forwarded, {"prompt": route.original}
+            ctx, route.upstream, "prompts/get", forwarded, {"prompt": route.original}
         )
         return _complete_result(ctx, result)
 
@@ -274,31 +306,174 @@ class McpView:
         forwarded.pop("_meta", None)
         forwarded["ref"] = forwarded_ref
         result = await self._forward_or_raise(
-            route.upstream, "completion/complete", forwarded, {"ref": forwarded_ref}
+            ctx, route.upstream, "completion/complete", forwarded, {"ref": forwarded_ref}
         )
         return _complete_result(ctx, result)
 
+    # ------------------------------------------- subscriptions and logging
+    def _resource_route(self, uri: str) -> Route:
+        route = self.catalog.route_resource(uri)
+        if route is None:
+            raise MCPError(types.INVALID_PARAMS, f"Unknown resource: {uri}", data={"uri": uri})
+        return route
+
+    async def _subscribe(
+        self, ctx: Context, params: types.SubscribeRequestParams
+    ) -> dict[str, Any]:
+        route = self._resource_route(params.uri)
+        client = _session_client(ctx)
+        subscriptions = self.relay.subscriptions
+        if not subscriptions.held(route.upstream, route.original):
+            await self._forward_or_raise(
+                ctx,
+                route.upstream,
+                "resources/subscribe",
+                {"uri": route.original},
+                {"uri": route.original},
+            )
+        subscriptions.hold(
+            route.upstream,
+            route.original,
+            (client, params.uri),
+            client.resource_updated,
+            params.uri,
+        )
+        return {}
+
+    async def _unsubscribe(
+        self, ctx: Context, params: types.UnsubscribeRequestParams
+    ) -> dict[str, Any]:
+        route = self._resource_route(params.uri)
+        client = _session_client(ctx)
+        if self.relay.subscriptions.release(route.upstream, route.original, (client, params.uri)):
+            await self._forward_or_raise(
+                ctx,
+                route.upstream,
+                "resources/unsubscribe",
+                {"uri": route.original},
+                {"uri": route.original},
+            )
+        return {}
+
+    async def _set_level(self, ctx: Context, params: types.SetLevelRequestParams) -> dict[str, Any]:
+        """Upstream log entries at or above *level* are relayed to this session from now on."""
+        _session_client(ctx).log_level = params.level
+        return {}
+
+    async def _listen(
+        self, ctx: Context, params: types.SubscriptionsListenRequestParams
+    ) -> types.SubscriptionsListenResult:
+        """``subscriptions/listen`` (2026-07-28); its resource subscriptions are held upstream."""
+        token = object()
+        held: list[tuple[Route, str]] = []
+        subscriptions = self.relay.subscriptions
+        try:
+            for uri in params.notifications.resource_subscriptions or ():
+                route = self.catalog.route_resource(uri)
+                if route is None:
+                    continue  # honored all the same; it never fires
+                if not subscriptions.held(route.upstream, route.original):
+                    try:
+                        await self._forward(
+                            ctx,
+                            route.upstream,
+                            "resources/subscribe",
+                            {"uri": route.original},
+                            context={"uri": route.original},
+                        )
+                    except UpstreamError as exc:
+                        log.info(
+                            "listen: %s cannot subscribe to %s: %s",
+                            route.upstream,
+                            uri,
+                            exc.message,
+                        )
+                        continue
+                subscriptions.hold(
+                    route.upstream, route.original, (token, uri), self.publish_updated, uri
+                )
+                held.append((route, uri))
+            return await self._listen_handler(ctx, params)
+        finally:
+            for route, uri in held:
+                if subscriptions.release(route.upstream, route.original, (token, uri)):
+                    self.relay.unsubscribe_later(route.upstream, route.original)
+
     # ---------------------------------------------------------------- upstream
     async def _forward(
-        self, name: str, method: str, params: dict[str, Any], *, context: dict[str, Any]
+        self,
+        ctx: Context,
+        name: str,
+        method: str,
+        params: dict[str, Any],
+        *,
+        context: dict[str, Any],
     ) -> dict[str, Any]:
+        """Send one request to upstream *name* on behalf of the request of *ctx*.
+
+        While it runs, upstream progress reaches the caller's progress token, and
+        the relay can route the upstream's log entries and requests to the caller.
+        """
         upstream = self.hub.upstreams.get(name)
         if upstream is None:
             raise UpstreamError("Server not found", data={"server": name, **context})
-        result = await upstream.request(
-            method, params, timeout=self.request_timeout, error_code="TOOL_ERROR", context=context
+        on_progress = (
+            ctx.session.report_progress
+            if progress_token_from_params(ctx.params) is not None
+            else None
         )
+        level = log_level_wanted(ctx)
+        if level is not None and upstream.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            params = {**params, "_meta": {types.LOG_LEVEL_META_KEY: level}}  # 2026 logs are opt-in
+        # A graceful stop waits for this call (and refuses new ones once stopping).
+        with (
+            self.hub.call_in_flight(server=name, **context),
+            self.relay.in_flight(name, ctx, self.public_prefix(name) or "") as call,
+        ):
+            try:
+                result = await upstream.request(
+                    method,
+                    params,
+                    timeout=self.request_timeout,
+                    error_code="TOOL_ERROR",
+                    context=context,
+                    on_progress=on_progress,
+                )
+            except UpstreamError as exc:
+                if exc.code == types.MISSING_REQUIRED_CLIENT_CAPABILITY:  # the caller's to fix
+                    data = {"requiredCapabilities": call.missing} if call and call.missing else None
+                    raise MCPError(exc.code, _MCP_ERROR_PREFIX.sub("", exc.message), data) from None
+                raise
         return _own_result(result)
 
     async def _forward_or_raise(
-        self, name: str, method: str, params: dict[str, Any], context: dict[str, Any]
+        self,
+        ctx: Context,
+        name: str,
+        method: str,
+        params: dict[str, Any],
+        context: dict[str, Any],
+        *,
+        error_data: Any = None,
     ) -> dict[str, Any]:
+        """:meth:`_forward`, upstream errors raised as JSON-RPC errors (with *error_data*)."""
         try:
-            return await self._forward(name, method, params, context=context)
+            return await self._forward(ctx, name, method, params, context=context)
         except UpstreamError as exc:
             if isinstance(exc.code, int):  # the upstream's JSON-RPC error, passed through
-                raise MCPError(exc.code, _MCP_ERROR_PREFIX.sub("", exc.message)) from None
+                message = _MCP_ERROR_PREFIX.sub("", exc.message)
+                raise MCPError(exc.code, message, error_data) from None
             raise MCPError(types.INTERNAL_ERROR, f"{name}: {exc.message}") from None
+        except HubError as exc:  # the hub is stopping
+            raise MCPError(types.INTERNAL_ERROR, exc.message) from None
+
+
+def _session_client(ctx: Context) -> Client:
+    """The handshake-era session that sent this request (logging, subscriptions)."""
+    origin = request_origin(ctx)
+    if origin is None or origin.client is None:
+        raise MCPError(types.INVALID_REQUEST, f"{ctx.method} needs a session")
+    return origin.client
 
 
 def _own_result(result: dict[str, Any]) -> dict[str, Any]:

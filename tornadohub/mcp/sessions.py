@@ -46,8 +46,9 @@ from mcp_types import (
 from tornadohub import metrics
 from tornadohub.hub import Hub
 from tornadohub.mcp.aggregate import assign_server_ids
+from tornadohub.mcp.relay import Relay, RequestOrigin
 from tornadohub.mcp.server import McpView
-from tornadohub.upstreams import Upstream
+from tornadohub.upstreams import Upstream, UpstreamStatus
 
 log = logging.getLogger("tornadohub.mcp")
 
@@ -199,6 +200,7 @@ class Session:
         self.legacy = legacy
         self.owner = owner  # the API key that opened it: no other key may use it
         self.client_name = "unknown"
+        self.log_level: str | None = None  # set by logging/setLevel: relay upstream logs
         self.initialized = False
         self.resumable = False
         self.last_used = time.monotonic()
@@ -261,8 +263,24 @@ class Session:
 
     def notify(self, method: str) -> None:
         """Send a server notification on the standalone stream (e.g. list_changed)."""
+        self.send_notification(method, None)
+
+    def send_notification(self, method: str, params: dict[str, Any] | None) -> None:
+        """Send a notification with *params* on the standalone stream."""
         if self.initialized and not self.ended.is_set():
-            self._route(JSONRPCNotification(jsonrpc="2.0", method=method), None)
+            self._route(JSONRPCNotification(jsonrpc="2.0", method=method, params=params), None)
+
+    def resource_updated(self, uri: str) -> None:
+        """``notifications/resources/updated`` for a resource this session subscribed."""
+        self.send_notification("notifications/resources/updated", {"uri": uri})
+
+    def public_prefix(self, upstream: str) -> str | None:
+        return self.view.public_prefix(upstream)
+
+    def send_related(self, request_id: RequestId, message: JSONRPCNotification) -> None:
+        """A notification about one request: onto that request's stream while it is open."""
+        if not self.ended.is_set():
+            self._route(message, ServerMessageMetadata(related_request_id=request_id))
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[None]:
@@ -370,9 +388,10 @@ class Session:
             error = ErrorData(code=REQUEST_CANCELLED, message="Request cancelled")
             self._route(JSONRPCError(jsonrpc="2.0", id=request_id, error=error), None)
 
-        return ServerMessageMetadata(
-            request_context=request, on_request_unanswered=answer_cancelled
+        origin = RequestOrigin(
+            http=request, client=self, send=lambda message: self.send_related(request_id, message)
         )
+        return ServerMessageMetadata(request_context=origin, on_request_unanswered=answer_cancelled)
 
     async def _route_outbox(self) -> None:
         async with self._outbox:
@@ -427,7 +446,13 @@ class McpService:
         self._started = asyncio.Event()
         self._stopping = asyncio.Event()
         self._resync_pending = False
+        self.relay = Relay(lambda: self.hub.upstreams, lambda: self.sessions.values())
         self._remove_listener = hub.add_change_listener(self._on_change)
+        self._remove_notification_listener = hub.add_notification_listener(
+            self.relay.on_notification
+        )
+        for upstream in hub.upstreams.values():
+            upstream.set_client_request_handler(self.relay.client_request)
 
     # -------------------------------------------------------------- lifecycle
     async def _ensure_running(self) -> anyio.abc.TaskGroup:
@@ -449,6 +474,9 @@ class McpService:
     async def close(self) -> None:
         """Stop listening to the hub, end every session and the task group."""
         self._remove_listener()
+        self._remove_notification_listener()
+        for upstream in self.hub.upstreams.values():
+            upstream.set_client_request_handler(None)
         for session in list(self.sessions.values()):
             session.close()
         self.sessions.clear()
@@ -457,6 +485,7 @@ class McpService:
         if self._runner is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(self._runner, timeout=10)
+        await self.relay.close()
 
     # ------------------------------------------------------------------ views
     def view(self, server: str | None = None) -> McpView | None:
@@ -471,6 +500,7 @@ class McpService:
                 upstream=name,
                 page_size=self.config.page_size,
                 request_timeout=self.config.request_timeout,
+                relay=self.relay,
             )
         return view
 
@@ -513,6 +543,7 @@ class McpService:
             metrics.mcp_session_closed(metrics.McpEra.handshake)
             if self.sessions.get(session.id) is session:
                 del self.sessions[session.id]
+            self.relay.release_client(session)
 
     def session(self, session_id: str) -> Session | None:
         return self.sessions.get(session_id)
@@ -525,7 +556,15 @@ class McpService:
 
     # ------------------------------------------------------------------- sync
     def _on_change(self, upstream: Upstream, what: str) -> None:
-        """Any status or list change of any upstream: re-sync once this tick is over."""
+        """Any status or list change of any upstream: re-sync once this tick is over.
+
+        A (new) upstream about to connect learns to route its sampling, elicitation
+        and roots requests through the relay; a reconnected one gets the resource
+        subscriptions the hub's clients still hold.
+        """
+        upstream.set_client_request_handler(self.relay.client_request)
+        if what == "status" and upstream.status is UpstreamStatus.connected:
+            self.relay.resubscribe_later(upstream.name)
         if self._resync_pending:
             return
         self._resync_pending = True

@@ -75,6 +75,7 @@ from mcp_types.version import (
 )
 from pydantic import ValidationError as PydanticValidationError
 
+from tornadohub.mcp.relay import RequestOrigin
 from tornadohub.mcp.server import McpView
 from tornadohub.mcp.sessions import (
     STANDALONE,
@@ -276,9 +277,7 @@ class ExchangeContext:
         self, method: str, params: Mapping[str, Any] | None, opts: CallOptions | None = None
     ) -> None:
         body = dict(params) if params is not None else None
-        notification = JSONRPCNotification(jsonrpc="2.0", method=method, params=body)
-        if not self.mailbox.put(Event(notification)):
-            log.debug("dropped %s: response stream closed", method)
+        _push(self.mailbox, Event(JSONRPCNotification(jsonrpc="2.0", method=method, params=body)))
 
     async def progress(
         self, progress: float, total: float | None = None, message: str | None = None
@@ -342,7 +341,12 @@ class McpTransport:
             raise HttpError(404, f"Session not found: {session_id}", code=LEGACY_ERROR)
         self._check_size(request)
         message = jsonrpc_message(_parse_json(request.body))
-        await self._deliver(session, message)
+        metadata = (
+            session.request_metadata(message.id, request)
+            if isinstance(message, JSONRPCRequest)
+            else None
+        )
+        await self._deliver(session, message, metadata)
         writer.reply(202, b"Accepted", {})
 
     # --------------------------------------------------------- handshake era
@@ -489,12 +493,15 @@ class McpTransport:
             verdict.protocol_version, verdict.client_info, verdict.client_capabilities
         )
         mailbox = Mailbox()
+        origin = RequestOrigin(
+            http=request, client=None, send=lambda message: _push(mailbox, Event(message))
+        )
         dctx = ExchangeContext(
             transport=TransportContext(
                 kind="streamable-http", can_send_request=False, headers=request.headers
             ),
             request_id=req.id,
-            message_metadata=ServerMessageMetadata(request_context=request),
+            message_metadata=ServerMessageMetadata(request_context=origin),
             mailbox=mailbox,
             progress_token=progress_token_from_params(req.params),
         )
@@ -625,6 +632,12 @@ class McpTransport:
                 writer.end_stream()
                 return
             await writer.send(PING if isinstance(item, Idle) else sse_frame(item))
+
+
+def _push(mailbox: Mailbox, event: Event) -> None:
+    """Queue a notification for one exchange's stream (dropped once the stream closed)."""
+    if not mailbox.put(event):
+        log.debug("dropped %s: response stream closed", getattr(event.message, "method", "?"))
 
 
 def _parse_json(body: bytes) -> Any:

@@ -27,6 +27,13 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from mcp.shared.message import SessionMessage
 
 from tornadohub.placeholders import ResolvedServer
+from tornadohub.processes import (
+    descendants,
+    enable_subreaper,
+    kill_and_reap,
+    reap_orphans,
+    spawned,
+)
 from tornadohub.upstreams.base import Upstream
 
 log = logging.getLogger("tornadohub.upstream")
@@ -115,7 +122,12 @@ class ChildProcess:
         return True
 
     async def terminate(self) -> None:
-        """Close stdin, then SIGTERM and SIGKILL the whole group, and reap the child."""
+        """Close stdin, then SIGTERM and SIGKILL the whole group, and reap the child.
+
+        Descendants that left the group (their own session) are killed too: those still
+        below the server now, and orphans of servers that died, which the hub adopts.
+        """
+        tree = descendants(self.pid)
         stdin = self.process.stdin
         if stdin is not None and not stdin.is_closing():
             stdin.close()
@@ -128,6 +140,8 @@ class ChildProcess:
         if self.signal_group(signal.SIGTERM):
             await asyncio.sleep(0)
             self.signal_group(signal.SIGKILL)
+        kill_and_reap(tree)
+        reap_orphans()
 
     async def _wait(self, timeout: float) -> bool:
         try:
@@ -164,6 +178,7 @@ class StdioUpstream(Upstream):
     ) -> AsyncIterator[tuple[Any, Any]]:
         if not resolved.command:
             raise ValueError("missing command")
+        enable_subreaper()
         process = await asyncio.create_subprocess_exec(
             resolved.command,
             *resolved.args,
@@ -180,21 +195,22 @@ class StdioUpstream(Upstream):
         log.debug("%s started, pid %d", self.name, child.pid)
         read_send, read_recv = anyio.create_memory_object_stream[SessionMessage | Exception](16)
         write_send, write_recv = anyio.create_memory_object_stream[SessionMessage](16)
-        try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._pump_stdout, process, read_send, lost)
-                tg.start_soon(self._pump_stdin, process, write_recv, lost)
-                tg.start_soon(self._pump_stderr, process)
-                try:
-                    yield read_recv, write_send
-                finally:
-                    tg.cancel_scope.cancel()
-        finally:
-            with anyio.CancelScope(shield=True):
-                await child.terminate()
-                for stream in (read_send, read_recv, write_send, write_recv):
-                    await stream.aclose()
-            log.debug("%s stopped, pid %d, exit %s", self.name, child.pid, child.returncode)
+        with spawned(child.pid):
+            try:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._pump_stdout, process, read_send, lost)
+                    tg.start_soon(self._pump_stdin, process, write_recv, lost)
+                    tg.start_soon(self._pump_stderr, process)
+                    try:
+                        yield read_recv, write_send
+                    finally:
+                        tg.cancel_scope.cancel()
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await child.terminate()
+                    for stream in (read_send, read_recv, write_send, write_recv):
+                        await stream.aclose()
+                log.debug("%s stopped, pid %d, exit %s", self.name, child.pid, child.returncode)
 
     async def _pump_stdout(
         self,
@@ -203,22 +219,29 @@ class StdioUpstream(Upstream):
         lost: anyio.Event,
     ) -> None:
         assert process.stdout is not None
-        buffer = b""
-        skipping = False
+        pending = bytearray()  # the start of a line whose newline has not arrived yet
+        skipping = False  # inside a line already over the limit: drop up to its newline
         try:
             while chunk := await process.stdout.read(READ_CHUNK):
-                lines = (buffer + chunk).split(b"\n")
-                buffer = lines.pop()
-                for line in lines:
+                start = 0
+                while (newline := chunk.find(b"\n", start)) != -1:
                     if skipping:
                         skipping = False
-                        continue
-                    message = self._parse_line(line)
-                    if message is not None:
-                        await sink.send(message)
-                if len(buffer) > MAX_LINE_BYTES:
-                    log.warning("%s wrote a line over %d bytes; dropped", self.name, MAX_LINE_BYTES)
-                    buffer, skipping = b"", True
+                    else:
+                        pending += chunk[start:newline]
+                        message = self._parse_line(bytes(pending))
+                        if message is not None:
+                            await sink.send(message)
+                    pending.clear()
+                    start = newline + 1
+                if not skipping:
+                    pending += chunk[start:]
+                    if len(pending) > MAX_LINE_BYTES:
+                        log.warning(
+                            "%s wrote a line over %d bytes; dropped", self.name, MAX_LINE_BYTES
+                        )
+                        pending.clear()
+                        skipping = True
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             pass
         finally:

@@ -1,0 +1,1 @@
+"""tornadohub benchmarks against mcp-hub 4.2.1 (see bench/README.md)."""

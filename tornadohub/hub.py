@@ -774,8 +774,8 @@ def _require_listed(upstream: Upstream, kind: str, name: str, arguments: Any) ->
     key, listing = (
         ("tools", "availableTools") if kind == "tool" else ("prompts", "availablePrompts")
     )
-    names = [item.get("name") for item in upstream.capabilities[key]]
-    if name not in names:
+    if name not in upstream.names(key):
+        names = [item.get("name") for item in upstream.capabilities[key]]
         raise UpstreamError(
             f"{kind.capitalize()} not found",
             code="TOOL_ERROR",

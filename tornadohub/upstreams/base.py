@@ -202,6 +202,7 @@ class Upstream(ABC):
         self._resolved: ResolvedServer | None = None
         self._connect_scope: anyio.CancelScope | None = None
         self._served_since: float | None = None
+        self._names: dict[str, tuple[list[Any], frozenset[str]]] = {}
         #: Set while a session is live; a request that lost its session waits on it.
         self._connected = asyncio.Event()
         self._on_notification = on_notification
@@ -236,6 +237,16 @@ class Upstream(ABC):
             "serverInfo": self.server_info,
             "config_source": config.get("config_source"),
         }
+
+    def names(self, key: str) -> frozenset[str]:
+        """The names in one capability list, computed once per fetched list (hot path)."""
+        items = self.capabilities[key]
+        cached = self._names.get(key)
+        if cached is None or cached[0] is not items:
+            listed = (i.get("name") for i in items if isinstance(i, dict))
+            cached = (items, frozenset(n for n in listed if isinstance(n, str)))
+            self._names[key] = cached
+        return cached[1]
 
     # ---------------------------------------------------------------- lifecycle
     @property

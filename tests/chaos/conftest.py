@@ -207,9 +207,8 @@ class Bystander:
                 started = time.monotonic()
                 try:
                     response = client.post("/api/servers/tools", json=body)
-                    text = response.json()["result"]["content"][0]["text"]
-                    if response.status_code != 200 or text != f"Echo: {i}":
-                        self.failures.append(f"{response.status_code} {response.text[:200]}")
+                    if _echo_text(response) != f"Echo: {i}":
+                        self.failures.append(f"{response.status_code} {response.text[:300]}")
                 except Exception as exc:
                     self.failures.append(repr(exc))
                 self.latencies.append(time.monotonic() - started)
@@ -225,6 +224,16 @@ class Bystander:
         assert self.latencies, "the bystander made no call"
         assert not self.failures, self.failures[:5]
         assert max(self.latencies) < max_latency, max(self.latencies)
+
+
+def _echo_text(response: httpx.Response) -> str | None:
+    """The text of a successful REST tool call, None for anything else."""
+    if response.status_code != 200:
+        return None
+    try:
+        return str(response.json()["result"]["content"][0]["text"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
 
 
 def tool_text(response: httpx.Response) -> str:

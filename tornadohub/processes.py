@@ -53,13 +53,8 @@ def _children_of() -> dict[int, int]:
     """pid -> ppid of every live process (from /proc)."""
     table: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        table[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+        if entry.name.isdigit() and (parent := _parent(int(entry.name))) is not None:
+            table[int(entry.name)] = parent
     return table
 
 
@@ -97,6 +92,7 @@ def kill_and_reap(pids: set[int]) -> None:
 
 
 def _parent(pid: int) -> int | None:
+    """The parent pid from ``/proc/<pid>/stat`` (None once the process is gone)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:

@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import enum
 import logging
-import os
 import re
 import time
 from abc import ABC, abstractmethod
@@ -747,13 +746,3 @@ def describe_exception(exc: BaseException) -> str:
         return f"MCP error {exc.code}: {exc.message}"
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import json5
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validates_schema
+from mcp_types.version import SUPPORTED_PROTOCOL_VERSIONS
 
 from tornadohub.errors import ConfigError
 
@@ -45,6 +46,7 @@ KEY_FIELDS: tuple[str, ...] = (
     "name",
     "cwd",
     "config_source",
+    "protocolVersion",
 )
 """Entry fields whose change makes a reload significant (mcp-hub ``#KEY_FIELDS``)."""
 
@@ -60,6 +62,7 @@ _BAD_ARGS = "has invalid args config"
 _BAD_CWD = "has invalid cwd config"
 _BAD_DISABLED = "has invalid disabled config"
 _NOT_OBJECT = "config must be an object"
+_BAD_PROTOCOL = "has invalid protocolVersion config (supported: {})"
 _DEV_STDIO_ONLY = "dev field is only supported for stdio servers"
 _DEV_ENABLED = "dev.enabled must be a boolean"
 _DEV_WATCH = "dev.watch must be an array of strings"
@@ -206,6 +209,11 @@ class _ServerSchema(Schema):
     cwd = _Checked(_is_str, _BAD_CWD, allow_none=True)
     disabled = _Checked(_is_bool, _BAD_DISABLED, allow_none=True)
     dev = fields.Nested(_DevSchema, error_messages={"null": _DEV_CWD})
+    protocolVersion = _Checked(  # the config key
+        lambda value: value in SUPPORTED_PROTOCOL_VERSIONS,
+        _BAD_PROTOCOL.format(", ".join(SUPPORTED_PROTOCOL_VERSIONS)),
+        allow_none=True,
+    )
 
     @validates_schema(pass_original=True, skip_on_field_errors=False)
     def _check_transport(self, data: Mapping[str, Any], original_data: Any, **kwargs: Any) -> None:
@@ -236,7 +244,18 @@ class _ServerSchema(Schema):
 
 _SERVER_SCHEMA = _ServerSchema()
 # Order in which per-field messages are reported; mirrors mcp-hub's checks.
-_FIELD_ORDER = ("_schema", "command", "url", "env", "headers", "args", "cwd", "disabled", "dev")
+_FIELD_ORDER = (
+    "_schema",
+    "command",
+    "url",
+    "env",
+    "headers",
+    "args",
+    "cwd",
+    "disabled",
+    "dev",
+    "protocolVersion",
+)
 
 
 def _flatten(messages: Any) -> list[str]:

@@ -74,6 +74,19 @@ class UpstreamError(HubError):
 
     default_code = "TOOL_ERROR"
 
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | int | None = None,
+        data: dict[str, Any] | None = None,
+        upstream_data: Any = None,
+    ) -> None:
+        super().__init__(message, code=code, data=data)
+        #: The ``data`` of the upstream's JSON-RPC error, for MCP clients (REST
+        #: keeps mcp-hub's envelope, which has no place for it).
+        self.upstream_data = upstream_data
+
 
 class NotReadyError(HubError):
     """The hub is starting or stopping and cannot serve this request yet."""

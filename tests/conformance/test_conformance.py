@@ -1,13 +1,16 @@
 """The official MCP conformance suite and the Inspector CLI against a real hub.
 
-The hub runs one upstream, ``tests/servers/conformance_stdio.py`` (the fixtures the suite
-calls), and the suite talks to its per-server endpoint ``/servers/conformance/mcp``, where the
-names pass unprefixed:
+The hub runs ``tests/servers/conformance_stdio.py`` (the fixtures the suite calls) twice: as
+``conformance``, connected in the handshake era, and as ``conformance-2026``, connected in the
+2026-07-28 era (``protocolVersion``), so each suite reaches an upstream of its own era through
+the hub. The suite talks to the per-server endpoint ``/servers/<id>/mcp``, where the names
+pass unprefixed:
 
-* ``@modelcontextprotocol/conformance@0.1.16 server --suite all`` (2025 wire): no failure;
-* ``@0.2.0-alpha.12 --suite all --spec-version 2026-07-28``: no failure outside
-  ``expected-failures-2026.yml`` (multi-round-trip requests, not bridged yet), and no entry
-  there that passes;
+* ``@modelcontextprotocol/conformance@0.1.16 server --suite all`` (2025 wire) against
+  ``conformance``: no failure;
+* ``@0.2.0-alpha.12 --suite all --spec-version 2026-07-28`` against ``conformance-2026``: no
+  failure and no warning (multi-round-trip requests pass through between the two 2026-07-28
+  peers; the bridging of eras is tested in ``tests/mcp/test_rounds.py``);
 * the Inspector CLI lists and calls tools through the aggregated ``/mcp``.
 
 The Node tools live in ``build/conformance/``: ``make conformance`` installs them
@@ -40,8 +43,8 @@ from tests.conformance.install import node as find_node
 from tests.conftest import stdio_entry
 from tests.helpers import HubProcess
 
-BASELINE_2026 = Path(__file__).with_name("expected-failures-2026.yml")
 SERVER = "conformance"
+SERVER_2026 = "conformance-2026"
 TOTAL = re.compile(r"Total: (\d+) passed, (\d+) failed")
 SUITE_TIMEOUT = 300
 
@@ -65,24 +68,26 @@ def node() -> Path:
 
 @pytest.fixture(scope="module")
 def hub(node: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    """A hub whose only upstream is the conformance fixture server.
+    """A hub whose upstreams are the conformance fixture server, once per era.
 
-    The upstream starts disabled and is started once ``/mcp`` was used, so that it
-    connects with sampling, elicitation and roots served by the hub's MCP endpoint.
+    The upstreams start disabled and are started once ``/mcp`` was used, so that they
+    connect with sampling, elicitation and roots served by the hub's MCP endpoint.
     """
     root = tmp_path_factory.mktemp("conformance")
     (root / "home").mkdir()
     config = root / "servers.json"
-    servers = {SERVER: stdio_entry("conformance_stdio.py", disabled=True)}
+    entry = stdio_entry("conformance_stdio.py", disabled=True)
+    servers = {SERVER: entry, SERVER_2026: {**entry, "protocolVersion": "2026-07-28"}}
     config.write_text(json.dumps({"mcpServers": servers}))
     process = HubProcess([str(config)], home=root / "home", cwd=root)
     process.start()
     try:
         process.wait_ready()
         httpx.post(f"http://127.0.0.1:{process.port}/mcp", json={}, timeout=10)
-        started = process.api("POST", "/api/servers/start", {"server_name": SERVER})
-        assert started.status_code == 200, started.text
-        process.wait_status(SERVER, "connected")
+        for name in servers:
+            started = process.api("POST", "/api/servers/start", {"server_name": name})
+            assert started.status_code == 200, started.text
+            process.wait_status(name, "connected")
         yield process
     finally:
         process.stop()
@@ -130,10 +135,8 @@ def test_2025_wire_suite_passes(node: Path, hub: HubProcess, tmp_path: Path) -> 
     assert passed >= 43
 
 
-def test_2026_wire_suite_passes_but_for_the_known_gaps(
-    node: Path, hub: HubProcess, tmp_path: Path
-) -> None:
-    url = f"http://127.0.0.1:{hub.port}/servers/{SERVER}/mcp"
+def test_2026_wire_suite_passes(node: Path, hub: HubProcess, tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{hub.port}/servers/{SERVER_2026}/mcp"
     done = run_node(
         node,
         CONFORMANCE_2026,
@@ -144,16 +147,14 @@ def test_2026_wire_suite_passes_but_for_the_known_gaps(
         "all",
         "--spec-version",
         "2026-07-28",
-        "--expected-failures",
-        str(BASELINE_2026),
         "-o",
         str(tmp_path),
         cwd=tmp_path,
     )
     passed, failed = totals(done.stdout)
-    print(f"conformance 0.2.0-alpha.12 (2026-07-28): {passed} passed, {failed} failed (expected)")
-    assert done.returncode == 0, done.stdout[-5000:]
-    assert passed >= 129
+    print(f"conformance 0.2.0-alpha.12 (2026-07-28): {passed} passed, {failed} failed")
+    assert done.returncode == 0 and failed == 0, done.stdout[-5000:]
+    assert passed >= 152
 
 
 def test_inspector_cli_lists_and_calls_tools_through_mcp(

@@ -318,9 +318,16 @@ async def test_server_requests_that_cannot_be_routed_are_refused_clearly(url: st
         f" are in flight to '{UPSTREAM}' at the hub"
     )
 
-    async with Client(url, mode="2026-07-28", sampling_callback=sampling) as modern:
-        refused = await call_text(modern, "sample", prompt="hi")
-    assert refused == (
-        "refused: sampling/createMessage cannot be routed: the MCP client uses protocol"
-        " 2026-07-28, which has no server-to-client requests"
-    )
+
+async def test_a_clients_roots_change_reaches_the_upstreams(url: str) -> None:
+    async def roots(context: ClientRequestContext) -> types.ListRootsResult:
+        return types.ListRootsResult(roots=[])
+
+    async with handshake(url, list_roots_callback=roots) as session:
+        before = int(await call_text(session, "roots_changes"))
+        await session.send_notification(types.RootsListChangedNotification())
+
+        async def arrived() -> bool:
+            return int(await call_text(session, "roots_changes")) > before
+
+        await eventually(arrived)

@@ -16,6 +16,12 @@ descriptions of the suite specify, so the suite can run against the hub's per-se
   passes through), ``test_custom_headers(region)`` (``x-mcp-header: Region``) and
   ``test_trigger_tool_change`` / ``test_trigger_prompt_change`` (add a tool or prompt and
   send ``list_changed``);
+* multi-round-trip requests (SEP-2322, 2026-07-28 only: the tool returns an
+  ``InputRequiredResult`` and reads the answers from the retried request):
+  ``test_input_required_result_elicitation``, ``..._sampling``, ``..._list_roots``,
+  ``..._request_state`` (HMAC-signed state), ``..._multiple_inputs``, ``..._multi_round``,
+  ``..._tampered_state``, ``..._capabilities`` (asks only for what the request's
+  ``clientCapabilities`` declare) and the prompt ``test_input_required_result_prompt``;
 * resources ``test://static-text``, ``test://static-binary``, ``test://watched-resource``
   (subscribable) and the template ``test://template/{id}/data``; an unknown URI is -32602
   with the URI in ``data``;
@@ -27,9 +33,12 @@ descriptions of the suite specify, so the suite can run against the hub's per-se
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import io
 import json
 import re
+import secrets
 import struct
 import wave
 import zlib
@@ -40,6 +49,12 @@ import mcp.types as types
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.server.stdio import stdio_server
+from mcp.server.subscriptions import (
+    InMemorySubscriptionBus,
+    ListenHandler,
+    PromptsListChanged,
+    ToolsListChanged,
+)
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import ServerMessageMetadata
 
@@ -152,6 +167,144 @@ TOOLS = [
 ]
 
 
+MRTR_TOOLS = [
+    _tool(f"test_input_required_result_{kind}", f"Multi-round-trip request: {kind}.")
+    for kind in (
+        "elicitation",
+        "sampling",
+        "list_roots",
+        "request_state",
+        "multiple_inputs",
+        "multi_round",
+        "tampered_state",
+        "capabilities",
+    )
+]
+TOOLS.extend(MRTR_TOOLS)
+
+STATE_KEY = secrets.token_bytes(32)
+BUS = InMemorySubscriptionBus()
+
+
+def _elicit_request(message: str, field: str, kind: str = "string") -> dict[str, Any]:
+    schema = {"type": "object", "properties": {field: {"type": kind}}, "required": [field]}
+    return {
+        "method": "elicitation/create",
+        "params": {"message": message, "requestedSchema": schema},
+    }
+
+
+def _sampling_request(question: str, max_tokens: int) -> dict[str, Any]:
+    message = {"role": "user", "content": {"type": "text", "text": question}}
+    return {
+        "method": "sampling/createMessage",
+        "params": {"messages": [message], "maxTokens": max_tokens},
+    }
+
+
+ROOTS_REQUEST: dict[str, Any] = {"method": "roots/list", "params": {}}
+
+
+def _sign(state: str) -> str:
+    mac = hmac.new(STATE_KEY, state.encode(), hashlib.sha256).hexdigest()
+    return f"{state}.{mac}"
+
+
+def _verified(signed: str | None) -> str | None:
+    """The state inside *signed*; raises -32602 when it fails the integrity check."""
+    if signed is None:
+        return None
+    state, _, mac = signed.rpartition(".")
+    expected = hmac.new(STATE_KEY, state.encode(), hashlib.sha256).hexdigest()
+    if not state or not hmac.compare_digest(mac, expected):
+        raise MCPError(types.INVALID_PARAMS, "requestState failed its integrity check")
+    return state
+
+
+def _input_required(
+    requests: dict[str, Any], state: str | None = None
+) -> types.InputRequiredResult:
+    body: dict[str, Any] = {"inputRequests": requests}
+    if state is not None:
+        body["requestState"] = _sign(state)
+    return types.InputRequiredResult.model_validate(body)
+
+
+def _answers(params: types.InputResponseRequestParams) -> dict[str, Any]:
+    return {
+        key: value.model_dump(by_alias=True, mode="json", exclude_none=True)
+        for key, value in (params.input_responses or {}).items()
+    }
+
+
+def _answer_text(answer: Any) -> str:
+    content = answer.get("content")
+    if isinstance(content, dict):
+        return str(content.get("text") or next(iter(content.values()), ""))
+    if isinstance(content, list) and content:
+        return str(content[0].get("text", ""))
+    return ""
+
+
+def mrtr_tool(
+    ctx: Ctx, params: types.CallToolRequestParams
+) -> types.CallToolResult | types.InputRequiredResult:
+    """The SEP-2322 fixtures; each asks in round 1 and answers once the responses came back."""
+    kind = params.name.removeprefix("test_input_required_result_")
+    answers = _answers(params)
+    state = _verified(params.request_state)
+    if kind == "elicitation":
+        if "user_name" not in answers:
+            return _input_required({"user_name": _elicit_request("What is your name?", "name")})
+        return result(text(f"Hello, {_answer_text(answers['user_name'])}!"))
+    if kind == "sampling":
+        if "capital_question" not in answers:
+            question = _sampling_request("What is the capital of France?", 100)
+            return _input_required({"capital_question": question})
+        return result(text(f"The model said: {_answer_text(answers['capital_question'])}"))
+    if kind == "list_roots":
+        if "client_roots" not in answers:
+            return _input_required({"client_roots": ROOTS_REQUEST})
+        roots = [root.get("uri") for root in answers["client_roots"].get("roots", [])]
+        return result(text(f"Roots: {', '.join(map(str, roots))}"))
+    if kind in ("request_state", "tampered_state"):
+        if state != "confirm-pending" or "confirm" not in answers:
+            confirm = _elicit_request("Please confirm", "ok", "boolean")
+            return _input_required({"confirm": confirm}, "confirm-pending")
+        return result(text("state-ok: confirmed"))
+    if kind == "multiple_inputs":
+        wanted = {
+            "user_name": _elicit_request("What is your name?", "name"),
+            "greeting": _sampling_request("Generate a greeting", 50),
+            "client_roots": ROOTS_REQUEST,
+        }
+        missing = {key: request for key, request in wanted.items() if key not in answers}
+        if state != "all-three" or missing:
+            return _input_required(missing or wanted, "all-three")
+        return result(text(f"Hello, {_answer_text(answers['user_name'])}: all three received"))
+    if kind == "multi_round":
+        if state == "round-2" and "step2" in answers:
+            colour = (answers["step2"].get("content") or {}).get("color")
+            return result(text(f"Favourite colour: {colour}"))
+        if state == "round-1" and "step1" in answers:
+            step2 = _elicit_request("Step 2: What is your favorite color?", "color")
+            return _input_required({"step2": step2}, "round-2")
+        step1 = _elicit_request("Step 1: What is your name?", "name")
+        return _input_required({"step1": step1}, "round-1")
+    # capabilities: ask only for what this request's client declared
+    caps = ctx.session.client_capabilities
+    requests: dict[str, Any] = {}
+    if caps is not None and caps.sampling is not None:
+        requests["greeting"] = _sampling_request("Generate a greeting", 50)
+    if caps is not None and caps.elicitation is not None:
+        requests["user_name"] = _elicit_request("What is your name?", "name")
+    if caps is not None and caps.roots is not None:
+        requests["client_roots"] = ROOTS_REQUEST
+    if not requests or all(key in answers for key in requests):
+        return result(text(f"Asked for: {', '.join(sorted(requests)) or 'nothing'}"))
+    return _input_required(requests)
+
+
 def text(value: str) -> dict[str, Any]:
     return {"type": "text", "text": value}
 
@@ -236,9 +389,13 @@ async def list_tools(
     return types.ListToolsResult(tools=TOOLS)
 
 
-async def call_tool(ctx: Ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
+async def call_tool(
+    ctx: Ctx, params: types.CallToolRequestParams
+) -> types.CallToolResult | types.InputRequiredResult:
     args = params.arguments or {}
     name = params.name
+    if name.startswith("test_input_required_result_"):
+        return mrtr_tool(ctx, params)
     if name == "test_simple_text":
         return result(text("This is a simple text response for testing."))
     if name == "test_image_content":
@@ -326,6 +483,13 @@ async def call_tool(ctx: Ctx, params: types.CallToolRequestParams) -> types.Call
             return result(text(f"Elicitation unavailable: {exc.message}"))
         return result(text(f"Elicitation completed: action={answer.action}"))
     if name == "test_missing_capability":
+        caps = ctx.session.client_capabilities
+        if not ctx.session.can_send_request and (caps is None or caps.sampling is None):
+            raise MCPError(
+                types.MISSING_REQUIRED_CLIENT_CAPABILITY,
+                "Missing required client capability: sampling",
+                data={"requiredCapabilities": {"sampling": {}}},
+            )
         request = types.CreateMessageRequest(
             params=types.CreateMessageRequestParams.model_validate(
                 {"messages": [{"role": "user", "content": text("ping")}], "maxTokens": 10}
@@ -335,10 +499,12 @@ async def call_tool(ctx: Ctx, params: types.CallToolRequestParams) -> types.Call
         return result(text("Sampling was available"))
     if name == "test_trigger_tool_change":
         TOOLS.append(_tool(f"dynamic_tool_{len(TOOLS)}", "Added by test_trigger_tool_change."))
+        await BUS.publish(ToolsListChanged())  # 2026-07-28: to subscriptions/listen streams
         await ctx.session.send_tool_list_changed()
         return result(text("Tool list changed"))
     if name == "test_trigger_prompt_change":
         PROMPTS.append({"name": f"dynamic_prompt_{len(PROMPTS)}", "description": "Added."})
+        await BUS.publish(PromptsListChanged())
         await ctx.session.send_prompt_list_changed()
         return result(text("Prompt list changed"))
     if name == "test_custom_headers":
@@ -436,6 +602,7 @@ PROMPTS = [
         "arguments": [_argument("resourceUri", "URI of the resource to embed")],
     },
     {"name": "test_prompt_with_image", "description": "A prompt with an image"},
+    {"name": "test_input_required_result_prompt", "description": "Asks for context first"},
 ]
 
 
@@ -449,10 +616,19 @@ def _user(content: dict[str, Any]) -> dict[str, Any]:
     return {"role": "user", "content": content}
 
 
-async def get_prompt(ctx: Ctx, params: types.GetPromptRequestParams) -> types.GetPromptResult:
+async def get_prompt(
+    ctx: Ctx, params: types.GetPromptRequestParams
+) -> types.GetPromptResult | types.InputRequiredResult:
     args = params.arguments or {}
     messages: list[dict[str, Any]]
-    if params.name == "test_simple_prompt":
+    if params.name == "test_input_required_result_prompt":
+        answers = _answers(params)
+        if "user_context" not in answers:
+            ask = _elicit_request("What context should the prompt use?", "context")
+            return _input_required({"user_context": ask})
+        said = f"Use this context: {_answer_text(answers['user_context'])}"
+        messages = [_user(text(said))]
+    elif params.name == "test_simple_prompt":
         messages = [_user(text("This is a simple prompt for testing."))]
     elif params.name == "test_prompt_with_arguments":
         said = f"Prompt with arguments: arg1='{args.get('arg1')}', arg2='{args.get('arg2')}'"
@@ -507,6 +683,7 @@ async def main() -> None:
         on_get_prompt=get_prompt,
         on_completion=complete,
         on_set_logging_level=set_level,
+        on_subscriptions_listen=ListenHandler(BUS),
     )
     options = server.create_initialization_options(
         NotificationOptions(tools_changed=True, prompts_changed=True)

@@ -13,6 +13,10 @@ the standard library. Server ``fixture-passthrough`` 1.0.0, written on the SDK's
 * ``elicit(message)``: asks the client ``elicitation/create`` for ``{name: string}`` and
   answers ``<action> <content as JSON>``.
 * ``roots()``: asks the client ``roots/list`` and answers the URIs joined by spaces.
+* ``interview()``: asks ``elicitation/create`` for a name, then ``sampling/createMessage``
+  for a greeting of that name (two requests, one after the other), reporting progress
+  between them; answers ``<name>: <text of the reply>``.
+* ``roots_changes()``: how many ``notifications/roots/list_changed`` arrived.
 * ``wait(seconds)``: reports progress 0 (``waiting``), sleeps; a cancelled wait is remembered
   (its progress token or request id). ``cancelled()`` answers the remembered list as JSON.
 * ``touch(uri)``: sends ``notifications/resources/updated`` for *uri* when it is
@@ -43,6 +47,7 @@ OTHER = "passthrough://other"
 
 subscribed: set[str] = set()
 cancelled: list[str] = []
+roots_changes: list[int] = []
 touches: dict[str, int] = {}
 
 
@@ -64,6 +69,8 @@ TOOLS = [
     _tool("sample", "Ask the client to sample an LLM.", prompt="string"),
     _tool("elicit", "Ask the client for a name.", message="string"),
     _tool("roots", "Ask the client for its roots."),
+    _tool("interview", "Ask the client for a name, then for a greeting of it."),
+    _tool("roots_changes", "How many notifications/roots/list_changed arrived."),
     _tool("wait", "Sleep; remember a cancellation.", seconds="number"),
     _tool("cancelled", "The waits that were cancelled."),
     _tool("touch", "Announce that a resource changed.", uri="string"),
@@ -146,6 +153,31 @@ async def call_tool(ctx: Ctx, params: types.CallToolRequestParams) -> types.Call
         except MCPError as exc:
             return text(f"refused: {exc.message}")
         return text(" ".join(str(root.uri) for root in roots.roots))
+    if params.name == "interview":
+        ask = types.ElicitRequest(
+            params=types.ElicitRequestFormParams(
+                message="Your name?",
+                requested_schema={"type": "object", "properties": {"name": {"type": "string"}}},
+            )
+        )
+        answer = await session.send_request(ask, types.ElicitResult, metadata=related(ctx))
+        name = str((answer.content or {}).get("name"))
+        await session.report_progress(1, 2, "asked")
+        greeting = types.CreateMessageRequest(
+            params=types.CreateMessageRequestParams(
+                messages=[
+                    types.SamplingMessage(
+                        role="user", content=types.TextContent(type="text", text=f"greet {name}")
+                    )
+                ],
+                max_tokens=20,
+            )
+        )
+        reply = await session.send_request(
+            greeting, types.CreateMessageResult, metadata=related(ctx)
+        )
+        said = reply.content.text if isinstance(reply.content, types.TextContent) else "?"
+        return text(f"{name}: {said}")
     if params.name == "wait":
         await session.report_progress(0, None, "waiting")
         try:
@@ -155,6 +187,8 @@ async def call_tool(ctx: Ctx, params: types.CallToolRequestParams) -> types.Call
             cancelled.append(str(token if token is not None else ctx.request_id))
             raise
         return text("waited")
+    if params.name == "roots_changes":
+        return text(str(len(roots_changes)))
     if params.name == "cancelled":
         return text(json.dumps(cancelled))
     if params.name == "touch":
@@ -209,6 +243,10 @@ async def set_level(ctx: Ctx, params: types.SetLevelRequestParams) -> types.Empt
     return types.EmptyResult()
 
 
+async def roots_changed(ctx: Any, params: types.NotificationParams | None) -> None:
+    roots_changes.append(1)
+
+
 async def main() -> None:
     server: Server[Any] = Server(
         "fixture-passthrough",
@@ -220,6 +258,7 @@ async def main() -> None:
         on_subscribe_resource=subscribe,
         on_unsubscribe_resource=unsubscribe,
         on_set_logging_level=set_level,
+        on_roots_list_changed=roots_changed,
     )
     options = server.create_initialization_options(NotificationOptions())
     async with stdio_server() as (read_stream, write_stream):

@@ -271,6 +271,11 @@ def errors_of(tmp_path: Path, entry: Any) -> list[str]:
         ({"command": "x", "cwd": ["/tmp"]}, "Server 's' has invalid cwd config"),
         ({"command": "x", "disabled": "true"}, "Server 's' has invalid disabled config"),
         ({"command": "x", "disabled": 1}, "Server 's' has invalid disabled config"),
+        (
+            {"command": "x", "protocolVersion": "2099-01-01"},
+            "Server 's' has invalid protocolVersion config (supported: 2024-11-05, 2025-03-26,"
+            " 2025-06-18, 2025-11-25, 2026-07-28)",
+        ),
         ("just a string", "Server 's' config must be an object"),
         (None, "Server 's' config must be an object"),
     ],
@@ -398,6 +403,7 @@ def test_key_fields() -> None:
         "name",
         "cwd",
         "config_source",
+        "protocolVersion",
     )
 
 

@@ -21,7 +21,9 @@ traffic the upstream starts on its own finds the client it belongs to:
   id stays between hub and upstream). When no client, or more than one client,
   has a call in flight to that upstream the hub cannot know whom to ask and the
   upstream gets an error saying so; likewise when the client did not declare
-  the capability or speaks 2026-07-28 (no server-to-client requests).
+  the capability. A 2026-07-28 client has no server-to-client requests: its
+  call runs as an :class:`~tornadohub.mcp.rounds.Exchange`, which turns the
+  request into an ``InputRequiredResult`` and waits for the retry that answers it.
 
 Progress and cancellation need no table: progress goes straight from the
 upstream request's ``on_progress`` to the downstream request's token, and a
@@ -43,14 +45,16 @@ import mcp_types as types
 from mcp import MCPError
 from mcp.server.connection import allowed_log_levels
 from mcp.server.context import ServerRequestContext
+from mcp.shared.jsonrpc_dispatcher import progress_token_from_params
 from mcp.shared.message import ServerMessageMetadata
 from mcp_types import JSONRPCNotification
 from pydantic import TypeAdapter
 
 from tornadohub.errors import UpstreamError
 from tornadohub.mcp.aggregate import DELIMITER
+from tornadohub.mcp.rounds import PARK_SECONDS, Exchange, Exchanges
 from tornadohub.upstreams import Upstream, UpstreamStatus
-from tornadohub.upstreams.base import RawResult
+from tornadohub.upstreams.base import UNSET, RawResult, Unset
 
 log = logging.getLogger("tornadohub.mcp")
 
@@ -120,11 +124,15 @@ class InFlight:
     prefix: str  # the server id the client sees the upstream under ("" unprefixed)
     #: A client capability the upstream needed and a 2026-07-28 client had not declared.
     missing: dict[str, Any] | None = None
+    #: The rounds of a 2026-07-28 client's call to a handshake-era upstream.
+    exchange: Exchange | None = None
 
     @property
     def caller(self) -> object:
-        """The session that sent it, or the request itself for a 2026-07-28 exchange."""
-        return self.origin.client if self.origin.client is not None else self
+        """The session that sent it, or the request (or exchange) for a 2026-07-28 client."""
+        if self.origin.client is not None:
+            return self.origin.client
+        return self.exchange if self.exchange is not None else self
 
 
 def log_level_wanted(ctx: Context) -> str | None:
@@ -209,24 +217,31 @@ class Relay:
     """In-flight calls, subscriptions and the routing of upstream-initiated traffic."""
 
     def __init__(
-        self, upstreams: Callable[[], dict[str, Upstream]], clients: Callable[[], Iterable[Client]]
+        self,
+        upstreams: Callable[[], dict[str, Upstream]],
+        clients: Callable[[], Iterable[Client]],
+        *,
+        park_seconds: float = PARK_SECONDS,
     ) -> None:
         self._upstreams = upstreams
         self._clients = clients
         self._in_flight: dict[str, list[InFlight]] = {}
+        self.exchanges = Exchanges(park_seconds)
         self.subscriptions = Subscriptions()
         self._elicitations: collections.OrderedDict[str, Client] = collections.OrderedDict()
         self._background: set[asyncio.Task[None]] = set()
 
     # --------------------------------------------------------------- in flight
     @contextlib.contextmanager
-    def in_flight(self, upstream: str, ctx: Context, prefix: str) -> Iterator[InFlight | None]:
+    def in_flight(
+        self, upstream: str, ctx: Context, prefix: str, exchange: Exchange | None = None
+    ) -> Iterator[InFlight | None]:
         """Register the forwarded request of *ctx* while the block runs."""
         origin = request_origin(ctx)
         if origin is None:  # not from the HTTP transport (nothing could be routed back)
             yield None
             return
-        entry = InFlight(upstream, ctx, origin, prefix)
+        entry = InFlight(upstream, ctx, origin, prefix, exchange=exchange)
         entries = self._in_flight.setdefault(upstream, [])
         entries.append(entry)
         try:
@@ -238,6 +253,17 @@ class Relay:
 
     def calls(self, upstream: str) -> list[InFlight]:
         return list(self._in_flight.get(upstream, ()))
+
+    def next_round(self, exchange: Exchange, ctx: Context) -> None:
+        """A retry continues *exchange*: its upstream's logs and progress go to *ctx* now."""
+        origin = request_origin(ctx)
+        for calls in self._in_flight.values():
+            for call in calls:
+                if call.exchange is exchange and origin is not None:
+                    call.ctx, call.origin = ctx, origin
+        exchange.report_progress = (
+            ctx.session.report_progress if progress_token_from_params(ctx.params) else None
+        )
 
     # ----------------------------------------------------------- notifications
     def on_notification(self, upstream: Upstream, message: Any) -> None:
@@ -304,22 +330,9 @@ class Relay:
                 f"Missing required client capability: {what}",
                 data={"requiredCapabilities": call.missing},
             )
-        if not session.can_send_request:
-            raise MCPError(
-                types.INVALID_REQUEST,
-                f"{method} cannot be routed: the MCP client uses protocol "
-                f"{call.ctx.protocol_version}, which has no server-to-client requests",
-            )
-        if missing is not None:
-            raise MCPError(types.INVALID_REQUEST, f"The MCP client does not support {missing[0]}")
-        request = _SERVER_REQUEST.validate_python(
-            {"method": method, "params": params}, by_name=False
-        )
-        result = await session.send_request(
-            request,
-            RawResult,
-            metadata=ServerMessageMetadata(related_request_id=call.ctx.request_id),
-        )
+        if call.exchange is not None:
+            return await call.exchange.ask(method, params)
+        result = await ask_session(call.ctx, method, params, missing)
         elicitation_id = params.get("elicitationId")
         if (
             method == "elicitation/create"
@@ -329,7 +342,7 @@ class Relay:
             self._elicitations[elicitation_id] = call.origin.client
             while len(self._elicitations) > ELICITATION_MEMORY:
                 self._elicitations.popitem(last=False)
-        return result.root
+        return result
 
     # ------------------------------------------------------------ subscriptions
     def release_client(self, client: object) -> None:
@@ -373,9 +386,41 @@ class Relay:
         task.add_done_callback(self._background.discard)
 
     async def close(self) -> None:
+        self.exchanges.close()
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+
+
+async def ask_session(
+    ctx: Context,
+    method: str,
+    params: dict[str, Any],
+    missing: tuple[str, dict[str, Any]] | None | Unset = UNSET,
+) -> dict[str, Any]:
+    """Send a server-to-client request on the session of *ctx*'s request; its raw result.
+
+    Raises :class:`MCPError` when that session cannot take requests or lacks the
+    capability (*missing*, when the caller already worked it out).
+    """
+    session = ctx.session
+    if missing is UNSET:
+        missing = missing_capability(method, params, session.client_capabilities)
+    if not session.can_send_request:
+        raise MCPError(
+            types.INVALID_REQUEST,
+            f"{method} cannot be routed: the MCP client uses protocol "
+            f"{ctx.protocol_version}, which has no server-to-client requests",
+        )
+    if missing is not None:
+        raise MCPError(types.INVALID_REQUEST, f"The MCP client does not support {missing[0]}")
+    request = _SERVER_REQUEST.validate_python({"method": method, "params": params}, by_name=False)
+    result = await session.send_request(
+        request,
+        RawResult,
+        metadata=ServerMessageMetadata(related_request_id=ctx.request_id),
+    )
+    return result.root
 
 
 def missing_capability(

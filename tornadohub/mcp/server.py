@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from functools import partial
 from typing import Any
 
@@ -39,6 +39,7 @@ from mcp.server.subscriptions import (
     ServerEvent,
     ToolsListChanged,
 )
+from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 from mcp.shared.jsonrpc_dispatcher import progress_token_from_params
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
@@ -59,8 +60,17 @@ from tornadohub.mcp.aggregate import (
     assign_server_ids,
     build_catalog,
 )
-from tornadohub.mcp.relay import Client, Context, Relay, log_level_wanted, request_origin
+from tornadohub.mcp.relay import (
+    Client,
+    Context,
+    Relay,
+    ask_session,
+    log_level_wanted,
+    request_origin,
+)
+from tornadohub.mcp.rounds import Exchange
 from tornadohub.upstreams import UpstreamStatus
+from tornadohub.upstreams.base import UNSET, Unset
 
 log = logging.getLogger("tornadohub.mcp")
 
@@ -83,6 +93,14 @@ _LISTEN_EVENTS: dict[str, ServerEvent] = {
     "notifications/prompts/list_changed": PromptsListChanged(),
 }
 _MCP_ERROR_PREFIX = re.compile(r"^MCP error -?\d+: ")
+
+#: The fields a retried request carries in a multi-round-trip request (SEP-2322).
+_INPUT_FIELDS = ("inputResponses", "requestState")
+#: MCP error codes the hub's own client raises (no answer in time, connection gone):
+#: a tools/call failing with them is a tool error in every era, like other hub failures.
+_HUB_SIDE_CODES = frozenset({types.REQUEST_TIMEOUT, types.CONNECTION_CLOSED})
+#: Rounds the hub answers for a handshake-era client before it gives up.
+MAX_INPUT_ROUNDS = 10
 
 
 class ListenBus:
@@ -224,6 +242,9 @@ class McpView:
             "resources/unsubscribe", types.UnsubscribeRequestParams, self._unsubscribe
         )
         server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, self._set_level)
+        server.add_notification_handler(
+            "notifications/roots/list_changed", types.NotificationParams, self._roots_changed
+        )
         return server
 
     async def _list(
@@ -248,16 +269,29 @@ class McpView:
         try:
             result = await metrics.measure_tool_call(
                 route.upstream,
-                self._forward(
+                self._interact(
                     ctx,
                     route.upstream,
                     "tools/call",
                     {"name": route.original, "arguments": arguments},
                     context={"tool": route.original, "args": arguments},
+                    target=params.name,
                 ),
             )
-        except HubError as exc:  # an upstream failure, or the hub stopping
-            result = {"content": [{"type": "text", "text": exc.message}], "isError": True}
+        except UpstreamError as exc:
+            if (
+                isinstance(exc.code, int)
+                and exc.code not in _HUB_SIDE_CODES
+                and ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+            ):
+                # The upstream's own JSON-RPC error (a tampered requestState, bad
+                # arguments): 2026-07-28 clients get it as one. mcp-hub's clients,
+                # all of an older era, get it as a tool error, as mcp-hub sends it.
+                message = _MCP_ERROR_PREFIX.sub("", exc.message)
+                raise MCPError(exc.code, message, exc.upstream_data) from None
+            result = _tool_error(exc.message)
+        except HubError as exc:  # the hub stopping
+            result = _tool_error(exc.message)
         return _complete_result(ctx, result)
 
     async def _read_resource(
@@ -275,6 +309,7 @@ class McpView:
             {"uri": route.original},
             {"uri": route.original},
             error_data={"uri": params.uri},  # SEP-2164: name the URI asked for
+            target=params.uri,
         )
         return _complete_result(ctx, result)
 
@@ -286,7 +321,12 @@ class McpView:
             raise MCPError(types.INVALID_PARAMS, f"Unknown prompt: {params.name}", data=params.name)
         forwarded: dict[str, Any] = {"name": route.original, "arguments": params.arguments or {}}
         result = await self._forward_or_raise(
-            ctx, route.upstream, "prompts/get", forwarded, {"prompt": route.original}
+            ctx,
+            route.upstream,
+            "prompts/get",
+            forwarded,
+            {"prompt": route.original},
+            target=params.name,
         )
         return _complete_result(ctx, result)
 
@@ -355,6 +395,17 @@ class McpView:
             )
         return {}
 
+    async def _roots_changed(self, ctx: Context, params: types.NotificationParams | None) -> None:
+        """A client's roots changed: tell the upstreams behind this view, which may ask again.
+
+        Only handshake-era upstreams have the notification; a 2026-07-28 upstream
+        asks for roots within each request anyway.
+        """
+        for source in self._sources():
+            upstream = self.hub.upstreams.get(source.name)
+            if upstream is not None:
+                await upstream.notify_roots_changed()
+
     async def _set_level(self, ctx: Context, params: types.SetLevelRequestParams) -> dict[str, Any]:
         """Upstream log entries at or above *level* are relayed to this session from now on."""
         _session_client(ctx).log_level = params.level
@@ -400,6 +451,94 @@ class McpView:
                     self.relay.unsubscribe_later(route.upstream, route.original)
 
     # ---------------------------------------------------------------- upstream
+    async def _interact(
+        self,
+        ctx: Context,
+        name: str,
+        method: str,
+        params: dict[str, Any],
+        *,
+        context: dict[str, Any],
+        target: str,
+    ) -> dict[str, Any]:
+        """Forward a request that may need the client's input first (SEP-2322).
+
+        Which way the input travels depends on the eras of the two sides:
+
+        * both 2026-07-28: ``inputResponses``/``requestState`` pass through both
+          ways, and the upstream sees the client's capabilities;
+        * a 2026-07-28 upstream, a handshake-era client: the hub asks the client
+          with server-to-client requests and retries the upstream itself;
+        * a handshake-era upstream, a 2026-07-28 client: an exchange of rounds
+          (:mod:`tornadohub.mcp.rounds`);
+        * both handshake-era: the relay routes the upstream's requests.
+        """
+        upstream = self.hub.upstreams.get(name)
+        if upstream is None:
+            raise UpstreamError("Server not found", data={"server": name, **context})
+        raw = ctx.params or {}
+        modern_client = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+        if upstream.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            caps = _declared_capabilities(ctx)
+            if modern_client:
+                carried = {key: raw[key] for key in _INPUT_FIELDS if key in raw}
+                return await self._forward(
+                    ctx, name, method, {**params, **carried}, context=context, caps=caps
+                )
+            return await self._answer_rounds(ctx, name, method, params, context, caps)
+        if not modern_client:
+            return await self._forward(ctx, name, method, params, context=context)
+        exchanges = self.relay.exchanges
+        state = raw.get("requestState")
+        if isinstance(state, str):
+            exchange = exchanges.resume(state, method, target)
+            exchange.answer(raw.get("inputResponses"))
+        else:
+
+            def work(exchange: Exchange) -> Awaitable[dict[str, Any]]:
+                return self._forward(ctx, name, method, params, context=context, exchange=exchange)
+
+            exchange = exchanges.start(method, target, work)
+        self.relay.next_round(exchange, ctx)
+        try:
+            return await exchanges.round(exchange)
+        finally:
+            exchange.report_progress = None
+
+    async def _answer_rounds(
+        self,
+        ctx: Context,
+        name: str,
+        method: str,
+        params: dict[str, Any],
+        context: dict[str, Any],
+        caps: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        """A 2026-07-28 upstream's input requests, asked of a handshake-era client."""
+        forwarded = params
+        for _round in range(MAX_INPUT_ROUNDS):
+            result = await self._forward(ctx, name, method, forwarded, context=context, caps=caps)
+            if result.get("resultType") != "input_required":
+                return result
+            requests = result.get("inputRequests") or {}
+            try:
+                answers = {
+                    key: await ask_session(
+                        ctx, str(request.get("method")), request.get("params") or {}
+                    )
+                    for key, request in requests.items()
+                    if isinstance(request, dict)
+                }
+            except MCPError as exc:  # the client cannot or would not answer
+                raise UpstreamError(exc.message, data={"server": name, **context}) from None
+            forwarded = {**params, "inputResponses": answers}
+            if isinstance(result.get("requestState"), str):
+                forwarded["requestState"] = result["requestState"]
+        raise UpstreamError(
+            f"{name} still asked for input after {MAX_INPUT_ROUNDS} rounds",
+            data={"server": name, **context},
+        )
+
     async def _forward(
         self,
         ctx: Context,
@@ -408,27 +547,32 @@ class McpView:
         params: dict[str, Any],
         *,
         context: dict[str, Any],
+        caps: dict[str, Any] | None | Unset = UNSET,
+        exchange: Exchange | None = None,
     ) -> dict[str, Any]:
         """Send one request to upstream *name* on behalf of the request of *ctx*.
 
         While it runs, upstream progress reaches the caller's progress token, and
-        the relay can route the upstream's log entries and requests to the caller.
+        the relay can route the upstream's log entries and requests to the caller
+        (to *exchange* when the call spans a 2026-07-28 client's rounds).
         """
         upstream = self.hub.upstreams.get(name)
         if upstream is None:
             raise UpstreamError("Server not found", data={"server": name, **context})
-        on_progress = (
-            ctx.session.report_progress
-            if progress_token_from_params(ctx.params) is not None
-            else None
-        )
+        on_progress: ProgressFnT | None = None
+        if exchange is not None:
+            on_progress = exchange.progress
+        elif progress_token_from_params(ctx.params) is not None:
+            on_progress = ctx.session.report_progress
         level = log_level_wanted(ctx)
         if level is not None and upstream.protocol_version in MODERN_PROTOCOL_VERSIONS:
-            params = {**params, "_meta": {types.LOG_LEVEL_META_KEY: level}}  # 2026 logs are opt-in
+            meta = {**params.get("_meta", {}), types.LOG_LEVEL_META_KEY: level}
+            params = {**params, "_meta": meta}  # 2026 logs are opt-in
         # A graceful stop waits for this call (and refuses new ones once stopping).
+        prefix = self.public_prefix(name) or ""
         with (
             self.hub.call_in_flight(server=name, **context),
-            self.relay.in_flight(name, ctx, self.public_prefix(name) or "") as call,
+            self.relay.in_flight(name, ctx, prefix, exchange) as call,
         ):
             try:
                 result = await upstream.request(
@@ -438,10 +582,15 @@ class McpView:
                     error_code="TOOL_ERROR",
                     context=context,
                     on_progress=on_progress,
+                    client_capabilities=caps,
                 )
             except UpstreamError as exc:
                 if exc.code == types.MISSING_REQUIRED_CLIENT_CAPABILITY:  # the caller's to fix
-                    data = {"requiredCapabilities": call.missing} if call and call.missing else None
+                    data = (
+                        {"requiredCapabilities": call.missing}
+                        if call and call.missing
+                        else exc.upstream_data
+                    )
                     raise MCPError(exc.code, _MCP_ERROR_PREFIX.sub("", exc.message), data) from None
                 raise
         return _own_result(result)
@@ -455,17 +604,34 @@ class McpView:
         context: dict[str, Any],
         *,
         error_data: Any = None,
+        target: str | None = None,
     ) -> dict[str, Any]:
-        """:meth:`_forward`, upstream errors raised as JSON-RPC errors (with *error_data*)."""
+        """:meth:`_forward` (:meth:`_interact` given a *target*), upstream errors raised as
+        JSON-RPC errors (with *error_data*)."""
         try:
+            if target is not None:
+                return await self._interact(
+                    ctx, name, method, params, context=context, target=target
+                )
             return await self._forward(ctx, name, method, params, context=context)
         except UpstreamError as exc:
             if isinstance(exc.code, int):  # the upstream's JSON-RPC error, passed through
                 message = _MCP_ERROR_PREFIX.sub("", exc.message)
-                raise MCPError(exc.code, message, error_data) from None
+                data = error_data if error_data is not None else exc.upstream_data
+                raise MCPError(exc.code, message, data) from None
             raise MCPError(types.INTERNAL_ERROR, f"{name}: {exc.message}") from None
         except HubError as exc:  # the hub is stopping
             raise MCPError(types.INTERNAL_ERROR, exc.message) from None
+
+
+def _tool_error(message: str) -> dict[str, Any]:
+    return {"content": [{"type": "text", "text": message}], "isError": True}
+
+
+def _declared_capabilities(ctx: Context) -> dict[str, Any] | None:
+    """The capabilities the client behind *ctx* declared, as JSON (None: none)."""
+    caps = ctx.session.client_capabilities
+    return None if caps is None else caps.model_dump(by_alias=True, mode="json", exclude_none=True)
 
 
 def _session_client(ctx: Context) -> Client:

@@ -76,10 +76,12 @@ class McpConfig:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> McpConfig:
-        """Read ``TORNADOHUB_MCP_{PAGE_SIZE,MAX_SESSIONS,IDLE_TIMEOUT,KEEPALIVE,MAX_BODY}``.
+        """Read ``TORNADOHUB_MCP_{PAGE_SIZE,MAX_SESSIONS,IDLE_TIMEOUT,KEEPALIVE,MAX_BODY,
+        REQUEST_TIMEOUT}``.
 
         Unset or unparsable values keep the defaults (1000 items per page, 1000
-        sessions, 30 min idle, 15 s keep-alive, 4 MiB bodies).
+        sessions, 30 min idle, 15 s keep-alive, 4 MiB bodies, 300 s per forwarded
+        request, which also bounds how long a client may take to answer input).
         """
         default = cls()
 
@@ -96,6 +98,7 @@ class McpConfig:
             idle_timeout=number("IDLE_TIMEOUT", default.idle_timeout),
             keepalive=number("KEEPALIVE", default.keepalive),
             max_body=int(number("MAX_BODY", default.max_body)),
+            request_timeout=number("REQUEST_TIMEOUT", default.request_timeout),
         )
 
 
@@ -446,7 +449,11 @@ class McpService:
         self._started = asyncio.Event()
         self._stopping = asyncio.Event()
         self._resync_pending = False
-        self.relay = Relay(lambda: self.hub.upstreams, lambda: self.sessions.values())
+        self.relay = Relay(
+            lambda: self.hub.upstreams,
+            lambda: self.sessions.values(),
+            park_seconds=self.config.request_timeout,
+        )
         self._remove_listener = hub.add_change_listener(self._on_change)
         self._remove_notification_listener = hub.add_notification_listener(
             self.relay.on_notification

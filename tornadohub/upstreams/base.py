@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import enum
 import logging
 import re
@@ -28,12 +29,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import anyio
 import mcp_types as types
 from mcp import ClientSession, MCPError
+from mcp.client.subscriptions import (
+    PromptsListChanged,
+    ResourcesListChanged,
+    SubscriptionLost,
+    ToolsListChanged,
+)
+from mcp.client.subscriptions import listen as listen_upstream
 from mcp.shared.dispatcher import ProgressFnT
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, RootModel, ValidationError
 
 from tornadohub import __version__
@@ -47,6 +56,20 @@ log = logging.getLogger("tornadohub.upstream")
 
 class RawResult(RootModel[dict[str, Any]]):
     """A result kept as plain JSON: the hub forwards what upstreams return, unchanged."""
+
+
+class Unset(enum.Enum):
+    """The type of :data:`UNSET`: "not given", where ``None`` means something."""
+
+    UNSET = enum.auto()
+
+
+UNSET: Final = Unset.UNSET
+
+#: The client capabilities the request being sent declares (2026-07-28 upstreams).
+_CALLER_CAPABILITIES: contextvars.ContextVar[dict[str, Any] | None | Unset] = (
+    contextvars.ContextVar("caller_capabilities", default=UNSET)
+)
 
 
 #: Upstream clientInfo: mcp-hub sends ``{"name": "mcp-hub", "version": "1.0.0"}``.
@@ -134,6 +157,10 @@ CLIENT_REQUEST_RESULTS: dict[str, type[BaseModel]] = {
 
 #: How servers (and the SDK's client, for a 404) say an HTTP session no longer exists.
 SESSION_GONE = re.compile(r"session (terminated|not found|expired|unknown)", re.IGNORECASE)
+
+#: Pauses before a dropped ``subscriptions/listen`` stream is opened again (s).
+LISTEN_RETRY_INITIAL = 1.0
+LISTEN_RETRY_MAX = 60.0
 
 #: A connection that worked this long is reconnected at once when it drops.
 STABLE_SECONDS = 5.0
@@ -421,7 +448,13 @@ class Upstream(ABC):
                 log.info("%s connected", self.name)
                 self._finish_attempt()
                 try:
-                    await lost.wait()
+                    if session.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                        async with anyio.create_task_group() as listeners:
+                            listeners.start_soon(self._listen_for_changes, session, lost)
+                            await lost.wait()
+                            listeners.cancel_scope.cancel()
+                    else:
+                        await lost.wait()
                 finally:
                     self._conn = None
                     self._connected.clear()
@@ -445,6 +478,8 @@ class Upstream(ABC):
                 **self._client_callbacks(),
             ) as session:
                 await self._negotiate(session)
+                if session.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                    _speak_for_the_caller(session)
                 await self._fetch_lists(session)
                 yield session
 
@@ -505,18 +540,29 @@ class Upstream(ABC):
             )
 
     async def _negotiate(self, session: ClientSession) -> None:
-        """Handshake-era ``initialize`` first; a 2026-era-only server gets ``server/discover``."""
+        """Handshake-era ``initialize`` first; a 2026-era-only server gets ``server/discover``.
+
+        ``protocolVersion`` in the entry picks the era instead: a 2026-07-28 or later
+        version means ``server/discover`` only, an older one ``initialize`` only.
+        """
         info: types.Implementation | None
-        try:
-            result = await session.initialize()
-            info = result.server_info
-        except MCPError as first:
-            try:
-                discovered = await session.discover()
-            except Exception:
-                raise first from None
+        wanted = self.entry.config.get("protocolVersion")
+        if wanted in MODERN_PROTOCOL_VERSIONS:
+            await session.discover()
             info = session.server_info
-            log.debug("%s speaks %s", self.name, discovered.supported_versions)
+        else:
+            try:
+                result = await session.initialize()
+                info = result.server_info
+            except MCPError as first:
+                if wanted is not None:
+                    raise
+                try:
+                    discovered = await session.discover()
+                except Exception:
+                    raise first from None
+                info = session.server_info
+                log.debug("%s speaks %s", self.name, discovered.supported_versions)
         self.protocol_version = session.protocol_version
         self.server_info = (
             info.model_dump(by_alias=True, mode="json", exclude_none=True) if info else None
@@ -580,6 +626,46 @@ class Upstream(ABC):
         for key in changed:
             self._notify(key)
 
+    async def _listen_for_changes(self, session: ClientSession, lost: anyio.Event) -> None:
+        """Keep a ``subscriptions/listen`` stream open to a 2026-07-28 upstream.
+
+        In that era a server announces list changes only on such a stream, so
+        without it the hub's copy of the lists would go stale. A stream that
+        drops is opened again (after a pause, if it keeps failing) until the
+        connection itself ends.
+        """
+        caps = session.server_capabilities
+        wanted = {
+            key: bool(getattr(getattr(caps, key, None), "list_changed", False))
+            for key in ("tools", "prompts", "resources")
+        }
+        if not any(wanted.values()):
+            return
+        refresh: dict[type[Any], tuple[str, ...]] = {
+            ToolsListChanged: ("tools",),
+            PromptsListChanged: ("prompts",),
+            ResourcesListChanged: ("resources", "resourceTemplates"),
+        }
+        pause = LISTEN_RETRY_INITIAL
+        while not lost.is_set():
+            try:
+                async with listen_upstream(
+                    session,
+                    tools_list_changed=wanted["tools"],
+                    prompts_list_changed=wanted["prompts"],
+                    resources_list_changed=wanted["resources"],
+                ) as subscription:
+                    pause = LISTEN_RETRY_INITIAL
+                    async for event in subscription:
+                        keys = refresh.get(type(event))
+                        if keys is not None:
+                            await self.refresh(keys)
+            except (MCPError, SubscriptionLost, TimeoutError) as exc:
+                log.info("%s: subscriptions/listen ended: %s", self.name, exc)
+            with anyio.move_on_after(pause):
+                await lost.wait()
+            pause = min(pause * 2, LISTEN_RETRY_MAX)
+
     async def _on_message(self, message: Any) -> None:
         """Upstream notifications: list changes refresh the cache; logs go to the hub log."""
         if isinstance(message, Exception):
@@ -625,8 +711,13 @@ class Upstream(ABC):
         error_code: str,
         context: dict[str, Any],
         on_progress: ProgressFnT | None = None,
+        client_capabilities: dict[str, Any] | None | Unset = UNSET,
     ) -> dict[str, Any]:
         """Send one request over the live session and return the raw result.
+
+        *client_capabilities* are declared to a 2026-07-28 upstream for this request
+        instead of the hub's own (``None``: declare none), so that an upstream asks
+        only for the input the client behind the hub can give.
 
         Fails fast with a clear :class:`UpstreamError` when there is no live session,
         and maps MCP errors (including timeouts, -32001) to the contract's envelope.
@@ -637,6 +728,7 @@ class Upstream(ABC):
         deadline = time.monotonic() + timeout
         for attempt in (1, 2):
             conn = self.require_session(error_code, context)
+            declared = _CALLER_CAPABILITIES.set(client_capabilities)
             try:
                 result = await conn.session.send_request(
                     _build_request(method, params),
@@ -660,6 +752,7 @@ class Upstream(ABC):
                     self._redact(f"MCP error {exc.code}: {exc.message}"),
                     code=exc.code,
                     data={"server": self.name, **context, "originalError": {"code": exc.code}},
+                    upstream_data=exc.error.data,
                 ) from None
             except (anyio.ClosedResourceError, anyio.BrokenResourceError):
                 conn.lost.set()
@@ -668,7 +761,21 @@ class Upstream(ABC):
                     code="TOOL_EXECUTION_ERROR",
                     data={"server": self.name, **context},
                 ) from None
+            finally:
+                _CALLER_CAPABILITIES.reset(declared)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def notify_roots_changed(self) -> None:
+        """Pass a client's ``notifications/roots/list_changed`` on (handshake era only)."""
+        conn = self._conn
+        if conn is None or self.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return
+        if self._client_requests is None:  # roots were not advertised to this upstream
+            return
+        try:
+            await conn.session.send_notification(types.RootsListChangedNotification())
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            conn.lost.set()
 
     async def _reconnected(self, conn: _Connection, deadline: float) -> bool:
         """Wait (until *deadline*) for the owner to replace the lost *conn* by a new session."""
@@ -683,6 +790,30 @@ class Upstream(ABC):
     def _redact(self, text: str) -> str:
         resolved = self._resolved
         return resolved.redact(text) if resolved is not None else text
+
+
+def _speak_for_the_caller(session: ClientSession) -> None:
+    """Make a 2026-07-28 session declare the caller's capabilities, when a request gives them.
+
+    The SDK stamps the session's own capabilities into every request's ``_meta``
+    (there is no per-request override), while a 2026-07-28 server decides per
+    request which input to ask for. The stamp runs synchronously inside
+    ``send_request``, so a context variable set around that call reaches it.
+    """
+    stamp = session._stamp  # no public hook; mcp is pinned exactly
+
+    def caller_stamp(data: dict[str, Any], opts: Any) -> None:
+        stamp(data, opts)
+        declared = _CALLER_CAPABILITIES.get()
+        if declared is UNSET:
+            return
+        meta = data.setdefault("params", {}).setdefault("_meta", {})
+        if declared is None:
+            meta.pop(types.CLIENT_CAPABILITIES_META_KEY, None)
+        else:
+            meta[types.CLIENT_CAPABILITIES_META_KEY] = declared
+
+    session._stamp = caller_stamp
 
 
 class ConnectionLost(Exception):

@@ -7,7 +7,8 @@
   system ``node`` that new is used instead when there is one);
 * ``@modelcontextprotocol/conformance@0.1.16`` (2025 wire) and ``@0.2.0-alpha.12``
   (``--spec-version 2026-07-28``), each in its own prefix;
-* ``@modelcontextprotocol/inspector@0.15.0`` (its ``--cli`` mode).
+* ``@modelcontextprotocol/inspector@0.15.0`` (its ``--cli`` mode);
+* ``@modelcontextprotocol/sdk@1.32.2``, the TypeScript SDK, whose client ``ts_client.mjs`` runs.
 """
 
 from __future__ import annotations
@@ -60,7 +61,13 @@ INSPECTOR = Package(
     "@modelcontextprotocol/inspector",
     "cli/build/cli.js",
 )
-TOOLS = (CONFORMANCE_2025, CONFORMANCE_2026, INSPECTOR)
+TS_SDK = Package(
+    "ts-sdk-1.32.2",
+    "@modelcontextprotocol/sdk@1.32.2",
+    "@modelcontextprotocol/sdk",
+    "package.json",
+)
+TOOLS = (CONFORMANCE_2025, CONFORMANCE_2026, INSPECTOR, TS_SDK)
 
 
 def system_node() -> Path | None:

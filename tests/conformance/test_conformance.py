@@ -11,7 +11,9 @@ pass unprefixed:
 * ``@0.2.0-alpha.12 --suite all --spec-version 2026-07-28`` against ``conformance-2026``: no
   failure and no warning (multi-round-trip requests pass through between the two 2026-07-28
   peers; the bridging of eras is tested in ``tests/mcp/test_rounds.py``);
-* the Inspector CLI lists and calls tools through the aggregated ``/mcp``.
+* the Inspector CLI lists and calls tools through the aggregated ``/mcp``, and the TypeScript
+  SDK's client (``ts_client.mjs``) lists, calls, reads and gets a prompt there, over Streamable
+  HTTP and over the legacy SSE transport, with a third upstream (``everything``) alongside.
 
 The Node tools live in ``build/conformance/``: ``make conformance`` installs them
 (``python -m tests.conformance.install``) and runs this module. Without them these tests
@@ -36,6 +38,7 @@ from tests.conformance.install import (
     CONFORMANCE_2026,
     INSPECTOR,
     MIN_NODE,
+    TS_SDK,
     Package,
     missing,
 )
@@ -77,7 +80,11 @@ def hub(node: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubPro
     (root / "home").mkdir()
     config = root / "servers.json"
     entry = stdio_entry("conformance_stdio.py", disabled=True)
-    servers = {SERVER: entry, SERVER_2026: {**entry, "protocolVersion": "2026-07-28"}}
+    servers = {
+        SERVER: entry,
+        SERVER_2026: {**entry, "protocolVersion": "2026-07-28"},
+        "everything": stdio_entry("everything_stdio.py", disabled=True),
+    }
     config.write_text(json.dumps({"mcpServers": servers}))
     process = HubProcess([str(config)], home=root / "home", cwd=root)
     process.start()
@@ -185,3 +192,47 @@ def test_inspector_cli_lists_and_calls_tools_through_mcp(
     assert result["content"] == [
         {"type": "text", "text": "This is a simple text response for testing."}
     ]
+
+
+def test_typescript_sdk_client_works_through_mcp_on_both_transports(
+    node: Path, hub: HubProcess, tmp_path: Path
+) -> None:
+    script = Path(__file__).with_name("ts_client.mjs")
+    done = subprocess.run(
+        [
+            str(node),
+            str(script),
+            str(TS_SDK.path.parent),
+            f"http://127.0.0.1:{hub.port}/mcp",
+            f"{SERVER}__test_simple_text",
+            f"{SERVER}__test://static-text",
+            f"{SERVER}__test_simple_prompt",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert set(report) == {"streamable", "sse"}
+    for kind, seen in report.items():
+        assert seen["server"]["name"] == "mcp-hub-internal-endpoint", kind
+        names = set(seen["tools"])
+        # both fixture servers (the second one's id sanitised), and the third upstream
+        assert {name for name in names if name.endswith("__test_simple_text")} == {
+            f"{SERVER}__test_simple_text",
+            f"{SERVER_2026.replace('-', '_')}__test_simple_text",
+        }
+        assert any(name.startswith("everything__") for name in names), kind
+        assert seen["call"]["content"] == [
+            {"type": "text", "text": "This is a simple text response for testing."}
+        ]
+        assert (
+            seen["read"]["contents"][0]["text"]
+            == "This is the content of the static text resource."
+        )
+        assert seen["prompt"]["messages"][0]["content"]["text"] == (
+            "This is a simple prompt for testing."
+        )

@@ -22,6 +22,7 @@ import pytest
 from mcp import Client, ClientSession
 from mcp.client.session import ClientRequestContext
 from mcp.client.streamable_http import streamable_http_client
+from mcp.client.subscriptions import ResourceUpdated
 
 from tests.conftest import stdio_entry
 from tests.helpers import HubProcess
@@ -306,3 +307,43 @@ def test_an_unanswered_exchange_ends_with_the_request_timeout(tmp_path: Path) ->
         assert gone["error"]["code"] == types.INVALID_PARAMS
     finally:
         hub.stop()
+
+
+# ------------------------------------------- subscriptions at a modern upstream
+WATCHED = "test://watched-resource"
+
+
+async def test_subscriptions_at_a_modern_upstream_go_through_its_listen_stream(url: str) -> None:
+    updates: list[str] = []
+    arrived = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, types.ResourceUpdatedNotification):
+            updates.append(message.params.uri)
+            arrived.set()
+
+    public = f"{NEW}__{WATCHED}"
+    async with handshake(url, message_handler=on_message) as session:
+        request = types.SubscribeRequest(params=types.SubscribeRequestParams(uri=public))
+        with anyio.fail_after(10):
+            await session.send_request(request, types.EmptyResult)
+        # The hub re-opens its listen stream with the new filter; touch until it is heard.
+        with anyio.fail_after(20):
+            while not arrived.is_set():
+                await text_of(session, f"{NEW}__touch_resource", uri=WATCHED)
+                with anyio.move_on_after(0.2):
+                    await arrived.wait()
+        assert set(updates) == {public}
+
+    async with Client(url, mode=MODERN) as client:
+        async with client.listen(resource_subscriptions=[public]) as subscription:
+            assert subscription.honored.resource_subscriptions == [public]
+            with anyio.fail_after(20):
+                while True:
+                    await text_of(client, f"{NEW}__touch_resource", uri=WATCHED)
+                    event = None
+                    with anyio.move_on_after(0.2):
+                        event = await subscription.__anext__()
+                    if event is not None:
+                        break
+    assert event == ResourceUpdated(uri=public)

@@ -22,6 +22,8 @@ descriptions of the suite specify, so the suite can run against the hub's per-se
   ``..._request_state`` (HMAC-signed state), ``..._multiple_inputs``, ``..._multi_round``,
   ``..._tampered_state``, ``..._capabilities`` (asks only for what the request's
   ``clientCapabilities`` declare) and the prompt ``test_input_required_result_prompt``;
+* ``touch_resource(uri)`` (ours, not the suite's): publishes ``resources/updated`` for *uri*
+  to the 2026-07-28 ``subscriptions/listen`` streams that subscribed to it;
 * resources ``test://static-text``, ``test://static-binary``, ``test://watched-resource``
   (subscribable) and the template ``test://template/{id}/data``; an unknown URI is -32602
   with the URI in ``data``;
@@ -53,6 +55,7 @@ from mcp.server.subscriptions import (
     InMemorySubscriptionBus,
     ListenHandler,
     PromptsListChanged,
+    ResourceUpdated,
     ToolsListChanged,
 )
 from mcp.shared.exceptions import MCPError
@@ -181,6 +184,8 @@ MRTR_TOOLS = [
     )
 ]
 TOOLS.extend(MRTR_TOOLS)
+# Not a conformance fixture: tells 2026-07-28 listen streams that a resource changed.
+TOOLS.append(_tool("touch_resource", "Announce that a resource changed.", _string_args("uri")))
 
 STATE_KEY = secrets.token_bytes(32)
 BUS = InMemorySubscriptionBus()
@@ -507,6 +512,9 @@ async def call_tool(
         await BUS.publish(PromptsListChanged())
         await ctx.session.send_prompt_list_changed()
         return result(text("Prompt list changed"))
+    if name == "touch_resource":
+        await BUS.publish(ResourceUpdated(uri=str(args.get("uri"))))
+        return result(text("touched"))
     if name == "test_custom_headers":
         return result(text(f"Region: {args.get('region')}"))
     raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {name}")

@@ -37,6 +37,7 @@ from mcp import ClientSession, MCPError
 from mcp.client.subscriptions import (
     PromptsListChanged,
     ResourcesListChanged,
+    ResourceUpdated,
     SubscriptionLost,
     ToolsListChanged,
 )
@@ -158,6 +159,9 @@ CLIENT_REQUEST_RESULTS: dict[str, type[BaseModel]] = {
 #: How servers (and the SDK's client, for a 404) say an HTTP session no longer exists.
 SESSION_GONE = re.compile(r"session (terminated|not found|expired|unknown)", re.IGNORECASE)
 
+#: Requests that a 2026-07-28 upstream does not have: its listen stream does their work.
+SUBSCRIPTION_METHODS = frozenset({"resources/subscribe", "resources/unsubscribe"})
+
 #: Pauses before a dropped ``subscriptions/listen`` stream is opened again (s).
 LISTEN_RETRY_INITIAL = 1.0
 LISTEN_RETRY_MAX = 60.0
@@ -232,6 +236,9 @@ class Upstream(ABC):
         #: Set while a session is live; a request that lost its session waits on it.
         self._connected = asyncio.Event()
         self._on_notification = on_notification
+        #: Resources subscribed at a 2026-07-28 upstream: its listen stream carries them.
+        self._listen_uris: set[str] = set()
+        self._listen_uris_changed = anyio.Event()
         self._client_requests = client_requests
 
     # ----------------------------------------------------------------- identity
@@ -629,42 +636,70 @@ class Upstream(ABC):
     async def _listen_for_changes(self, session: ClientSession, lost: anyio.Event) -> None:
         """Keep a ``subscriptions/listen`` stream open to a 2026-07-28 upstream.
 
-        In that era a server announces list changes only on such a stream, so
-        without it the hub's copy of the lists would go stale. A stream that
-        drops is opened again (after a pause, if it keeps failing) until the
-        connection itself ends.
+        In that era a server announces list changes and resource updates only on
+        such a stream: without it the hub's copy of the lists would go stale and
+        subscribed clients would hear nothing. The stream is opened again with
+        the new filter when the subscribed resources change, and (after a pause,
+        if it keeps failing) when it drops, until the connection itself ends.
         """
+        self._listen_uris.clear()  # a new session: the relay subscribes again
         caps = session.server_capabilities
         wanted = {
             key: bool(getattr(getattr(caps, key, None), "list_changed", False))
             for key in ("tools", "prompts", "resources")
         }
-        if not any(wanted.values()):
-            return
-        refresh: dict[type[Any], tuple[str, ...]] = {
-            ToolsListChanged: ("tools",),
-            PromptsListChanged: ("prompts",),
-            ResourcesListChanged: ("resources", "resourceTemplates"),
-        }
         pause = LISTEN_RETRY_INITIAL
         while not lost.is_set():
+            changed = self._listen_uris_changed = anyio.Event()
+            uris = sorted(self._listen_uris)
+            if not any(wanted.values()) and not uris:
+                await changed.wait()  # nothing to listen for yet
+                continue
             try:
-                async with listen_upstream(
-                    session,
-                    tools_list_changed=wanted["tools"],
-                    prompts_list_changed=wanted["prompts"],
-                    resources_list_changed=wanted["resources"],
-                ) as subscription:
+                async with (
+                    listen_upstream(
+                        session,
+                        tools_list_changed=wanted["tools"],
+                        prompts_list_changed=wanted["prompts"],
+                        resources_list_changed=wanted["resources"],
+                        resource_subscriptions=uris,
+                    ) as subscription,
+                    anyio.create_task_group() as relisten,
+                ):
                     pause = LISTEN_RETRY_INITIAL
+                    relisten.start_soon(_wait_and_cancel, changed, relisten.cancel_scope)
                     async for event in subscription:
-                        keys = refresh.get(type(event))
-                        if keys is not None:
-                            await self.refresh(keys)
+                        await self._on_listen_event(event)
+                    relisten.cancel_scope.cancel()
             except (MCPError, SubscriptionLost, TimeoutError) as exc:
                 log.info("%s: subscriptions/listen ended: %s", self.name, exc)
+            if changed.is_set():
+                continue  # the filter changed: listen again at once
             with anyio.move_on_after(pause):
                 await lost.wait()
             pause = min(pause * 2, LISTEN_RETRY_MAX)
+
+    async def _on_listen_event(self, event: Any) -> None:
+        if isinstance(event, ResourceUpdated):
+            params = types.ResourceUpdatedNotificationParams(uri=event.uri)
+            await self._on_message(types.ResourceUpdatedNotification(params=params))
+            return
+        keys = {
+            ToolsListChanged: ("tools",),
+            PromptsListChanged: ("prompts",),
+            ResourcesListChanged: ("resources", "resourceTemplates"),
+        }.get(type(event))
+        if keys is not None:
+            await self.refresh(keys)
+
+    def _listen_to(self, method: str, uri: str) -> dict[str, Any]:
+        """``resources/(un)subscribe`` at a 2026-07-28 upstream: change the listen filter."""
+        if method == "resources/subscribe":
+            self._listen_uris.add(uri)
+        else:
+            self._listen_uris.discard(uri)
+        self._listen_uris_changed.set()
+        return {}
 
     async def _on_message(self, message: Any) -> None:
         """Upstream notifications: list changes refresh the cache; logs go to the hub log."""
@@ -726,6 +761,9 @@ class Upstream(ABC):
         answered "Session terminated" (it never ran it) or the method is idempotent.
         """
         deadline = time.monotonic() + timeout
+        if method in SUBSCRIPTION_METHODS and self.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            self.require_session(error_code, context)
+            return self._listen_to(method, str(params.get("uri")))
         for attempt in (1, 2):
             conn = self.require_session(error_code, context)
             declared = _CALLER_CAPABILITIES.set(client_capabilities)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import json
 import logging
 import os
 import shutil
@@ -34,7 +35,7 @@ from tornadohub.processes import (
     reap_orphans,
     spawned,
 )
-from tornadohub.upstreams.base import Upstream
+from tornadohub.upstreams.base import RawChannel, Upstream
 
 log = logging.getLogger("tornadohub.upstream")
 
@@ -195,6 +196,14 @@ class StdioUpstream(Upstream):
         log.debug("%s started, pid %d", self.name, child.pid)
         read_send, read_recv = anyio.create_memory_object_stream[SessionMessage | Exception](16)
         write_send, write_recv = anyio.create_memory_object_stream[SessionMessage](16)
+        stdin = process.stdin
+        assert stdin is not None
+
+        async def write_line(data: bytes) -> None:
+            stdin.write(data)
+            await stdin.drain()
+
+        self.raw = RawChannel(write_line)
         with spawned(child.pid):
             try:
                 async with anyio.create_task_group() as tg:
@@ -206,6 +215,8 @@ class StdioUpstream(Upstream):
                     finally:
                         tg.cancel_scope.cancel()
             finally:
+                self.raw.close()
+                self.raw = None
                 with anyio.CancelScope(shield=True):
                     await child.terminate()
                     for stream in (read_send, read_recv, write_send, write_recv):
@@ -249,11 +260,18 @@ class StdioUpstream(Upstream):
             await sink.aclose()
 
     def _parse_line(self, line: bytes) -> SessionMessage | None:
+        """One stdout line: a message for the SDK session, or None (a raw reply, or junk)."""
         if not line.strip():
             return None
         try:
-            return SessionMessage(types.jsonrpc_message_adapter.validate_json(line, by_name=False))
-        except ValueError:
+            decoded = json.loads(line)
+            raw = self.raw
+            if raw is not None and raw.take(decoded):
+                return None
+            return SessionMessage(
+                types.jsonrpc_message_adapter.validate_python(decoded, by_name=False)
+            )
+        except (ValueError, RecursionError):
             text = line[:200].decode("utf-8", "replace")
             log.warning("%s wrote non-JSON-RPC output to stdout: %s", self.name, text)
             return None

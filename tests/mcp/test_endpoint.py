@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import anyio
@@ -24,6 +24,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import stdio_entry
 from tests.helpers import SERVERS, HubProcess, ServerProcess, free_port, wait_until
+from tests.mcp.clients import handshake
 
 ACCEPT = "application/json, text/event-stream"
 MODERN = "2026-07-28"
@@ -73,15 +74,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory, remote: ServerProcess) -> Iter
 @pytest.fixture
 def url(hub: HubProcess) -> str:
     return f"http://127.0.0.1:{hub.port}/mcp"
-
-
-@contextlib.asynccontextmanager
-async def handshake(url: str, **kwargs: Any) -> AsyncIterator[ClientSession]:
-    async with streamable_http_client(url) as (read, write):
-        async with ClientSession(read, write, **kwargs) as session:
-            with anyio.fail_after(10):
-                await session.initialize()
-            yield session
 
 
 async def list_all(fetch: Callable[[str | None], Awaitable[Any]], field: str) -> list[Any]:

@@ -11,9 +11,8 @@ advertises sampling, elicitation and roots only when it connects after the MCP e
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import anyio
@@ -22,10 +21,10 @@ import mcp_types as types
 import pytest
 from mcp import Client, ClientSession, MCPError
 from mcp.client.session import ClientRequestContext
-from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import stdio_entry
 from tests.helpers import HubProcess
+from tests.mcp.clients import handshake
 
 UPSTREAM = "passthrough"
 COUNTER = "passthrough__passthrough://counter"
@@ -59,15 +58,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
 @pytest.fixture
 def url(hub: HubProcess) -> str:
     return f"http://127.0.0.1:{hub.port}/mcp"
-
-
-@contextlib.asynccontextmanager
-async def handshake(url: str, **kwargs: Any) -> AsyncIterator[ClientSession]:
-    async with streamable_http_client(url) as (read, write):
-        async with ClientSession(read, write, **kwargs) as session:
-            with anyio.fail_after(10):
-                await session.initialize()
-            yield session
 
 
 async def call_text(session: ClientSession | Client, tool: str, **arguments: Any) -> str:

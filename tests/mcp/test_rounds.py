@@ -8,10 +8,9 @@ with an ``InputRequiredResult``). Clients are the SDK's own, plus raw HTTP for t
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +20,11 @@ import mcp_types as types
 import pytest
 from mcp import Client, ClientSession
 from mcp.client.session import ClientRequestContext
-from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ResourceUpdated
 
 from tests.conftest import stdio_entry
 from tests.helpers import HubProcess
+from tests.mcp.clients import handshake
 
 OLD = "passthrough"
 NEW = "modern"
@@ -102,15 +101,6 @@ async def text_of(client: Client | ClientSession, tool: str, **arguments: Any) -
     content = result.content[0]
     assert isinstance(content, types.TextContent)
     return content.text
-
-
-@contextlib.asynccontextmanager
-async def handshake(url: str, **kwargs: Any) -> AsyncIterator[ClientSession]:
-    async with streamable_http_client(url) as (read, write):
-        async with ClientSession(read, write, **kwargs) as session:
-            with anyio.fail_after(10):
-                await session.initialize()
-            yield session
 
 
 # -------------------------------------------- modern client, older upstream

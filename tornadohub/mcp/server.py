@@ -69,7 +69,7 @@ from tornadohub.mcp.relay import (
     request_origin,
 )
 from tornadohub.mcp.rounds import Exchange
-from tornadohub.upstreams import UpstreamStatus
+from tornadohub.upstreams import Upstream, UpstreamStatus
 from tornadohub.upstreams.base import UNSET, Unset
 
 log = logging.getLogger("tornadohub.mcp")
@@ -451,6 +451,12 @@ class McpView:
                     self.relay.unsubscribe_later(route.upstream, route.original)
 
     # ---------------------------------------------------------------- upstream
+    def _upstream(self, name: str, context: dict[str, Any]) -> Upstream:
+        upstream = self.hub.upstreams.get(name)
+        if upstream is None:
+            raise UpstreamError("Server not found", data={"server": name, **context})
+        return upstream
+
     async def _interact(
         self,
         ctx: Context,
@@ -473,9 +479,7 @@ class McpView:
           (:mod:`tornadohub.mcp.rounds`);
         * both handshake-era: the relay routes the upstream's requests.
         """
-        upstream = self.hub.upstreams.get(name)
-        if upstream is None:
-            raise UpstreamError("Server not found", data={"server": name, **context})
+        upstream = self._upstream(name, context)
         raw = ctx.params or {}
         modern_client = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
         if upstream.protocol_version in MODERN_PROTOCOL_VERSIONS:
@@ -556,9 +560,7 @@ class McpView:
         the relay can route the upstream's log entries and requests to the caller
         (to *exchange* when the call spans a 2026-07-28 client's rounds).
         """
-        upstream = self.hub.upstreams.get(name)
-        if upstream is None:
-            raise UpstreamError("Server not found", data={"server": name, **context})
+        upstream = self._upstream(name, context)
         on_progress: ProgressFnT | None = None
         if exchange is not None:
             on_progress = exchange.progress

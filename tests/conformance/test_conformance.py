@@ -30,7 +30,6 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.conformance.install import (
@@ -45,6 +44,7 @@ from tests.conformance.install import (
 from tests.conformance.install import node as find_node
 from tests.conftest import stdio_entry
 from tests.helpers import HubProcess
+from tests.hubs import running_hub
 
 SERVER = "conformance"
 SERVER_2026 = "conformance-2026"
@@ -76,28 +76,14 @@ def hub(node: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubPro
     The upstreams start disabled and are started once ``/mcp`` was used, so that they
     connect with sampling, elicitation and roots served by the hub's MCP endpoint.
     """
-    root = tmp_path_factory.mktemp("conformance")
-    (root / "home").mkdir()
-    config = root / "servers.json"
     entry = stdio_entry("conformance_stdio.py", disabled=True)
     servers = {
         SERVER: entry,
         SERVER_2026: {**entry, "protocolVersion": "2026-07-28"},
         "everything": stdio_entry("everything_stdio.py", disabled=True),
     }
-    config.write_text(json.dumps({"mcpServers": servers}))
-    process = HubProcess([str(config)], home=root / "home", cwd=root)
-    process.start()
-    try:
-        process.wait_ready()
-        httpx.post(f"http://127.0.0.1:{process.port}/mcp", json={}, timeout=10)
-        for name in servers:
-            started = process.api("POST", "/api/servers/start", {"server_name": name})
-            assert started.status_code == 200, started.text
-            process.wait_status(name, "connected")
-        yield process
-    finally:
-        process.stop()
+    with running_hub(tmp_path_factory.mktemp("conformance"), servers, late=servers) as hub:
+        yield hub
 
 
 def run_node(

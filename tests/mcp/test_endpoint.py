@@ -24,6 +24,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import stdio_entry
 from tests.helpers import SERVERS, HubProcess, ServerProcess, free_port, wait_until
+from tests.hubs import running_hub
 from tests.mcp.clients import handshake
 
 ACCEPT = "application/json, text/event-stream"
@@ -52,23 +53,16 @@ def remote() -> Iterator[ServerProcess]:
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory, remote: ServerProcess) -> Iterator[HubProcess]:
     root = tmp_path_factory.mktemp("mcp")
-    (root / "home").mkdir()
-    config = root / "servers.json"
     servers = {
         "everything": stdio_entry("everything_stdio.py"),
         "paginated": stdio_entry("paginated_stdio.py"),
         "remote": {"url": remote.url},
     }
-    config.write_text(json.dumps({"mcpServers": servers}))
     env = {"TORNADOHUB_MCP_PAGE_SIZE": "10", "TORNADOHUB_MCP_KEEPALIVE": "0.5"}
-    process = HubProcess([str(config)], home=root / "home", cwd=root, env=env)
-    process.start()
-    try:
-        health = process.wait_ready()
-        assert [s["status"] for s in health["servers"]] == ["connected"] * 3
+    with running_hub(root, servers, env=env) as process:
+        for name in servers:
+            process.wait_status(name, "connected")
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture

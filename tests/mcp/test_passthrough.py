@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import anyio
-import httpx
 import mcp_types as types
 import pytest
 from mcp import Client, ClientSession, MCPError
@@ -24,6 +23,7 @@ from mcp.client.session import ClientRequestContext
 
 from tests.conftest import stdio_entry
 from tests.helpers import HubProcess
+from tests.hubs import running_hub
 from tests.mcp.clients import handshake
 
 UPSTREAM = "passthrough"
@@ -32,27 +32,12 @@ COUNTER = "passthrough__passthrough://counter"
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    root = tmp_path_factory.mktemp("passthrough")
-    (root / "home").mkdir()
-    config = root / "servers.json"
     servers = {
         UPSTREAM: stdio_entry("passthrough_stdio.py", disabled=True),
         "everything": stdio_entry("everything_stdio.py"),
     }
-    config.write_text(json.dumps({"mcpServers": servers}))
-    process = HubProcess([str(config)], home=root / "home", cwd=root)
-    process.start()
-    try:
-        process.wait_ready()
-        url = f"http://127.0.0.1:{process.port}/mcp"
-        first = httpx.post(url, json={}, headers={"Accept": "application/json, text/event-stream"})
-        assert first.status_code == 400  # the endpoint exists now
-        started = process.api("POST", "/api/servers/start", {"server_name": UPSTREAM})
-        assert started.status_code == 200, started.text
-        process.wait_status(UPSTREAM, "connected")
-        yield process
-    finally:
-        process.stop()
+    with running_hub(tmp_path_factory.mktemp("passthrough"), servers, late=[UPSTREAM]) as hub:
+        yield hub
 
 
 @pytest.fixture

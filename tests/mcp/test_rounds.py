@@ -24,6 +24,7 @@ from mcp.client.subscriptions import ResourceUpdated
 
 from tests.conftest import stdio_entry
 from tests.helpers import HubProcess
+from tests.hubs import running_hub
 from tests.mcp.clients import handshake
 
 OLD = "passthrough"
@@ -34,27 +35,13 @@ ACCEPT = "application/json, text/event-stream"
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    root = tmp_path_factory.mktemp("rounds")
-    (root / "home").mkdir()
-    config = root / "servers.json"
     servers = {
         OLD: stdio_entry("passthrough_stdio.py", disabled=True),
         NEW: {**stdio_entry("conformance_stdio.py"), "protocolVersion": MODERN},
     }
-    config.write_text(json.dumps({"mcpServers": servers}))
-    process = HubProcess([str(config)], home=root / "home", cwd=root)
-    process.start()
-    try:
-        process.wait_ready()
-        url = f"http://127.0.0.1:{process.port}/mcp"
-        httpx.post(url, json={}, headers={"Accept": ACCEPT}, timeout=10)  # the endpoint exists
-        started = process.api("POST", "/api/servers/start", {"server_name": OLD})
-        assert started.status_code == 200, started.text
-        process.wait_status(OLD, "connected")
+    with running_hub(tmp_path_factory.mktemp("rounds"), servers, late=[OLD]) as process:
         process.wait_status(NEW, "connected")
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture

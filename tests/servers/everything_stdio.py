@@ -1,7 +1,7 @@
 """Fixture MCP server over stdio with every feature the hub's tests exercise.
 
-Usage: ``python tests/servers/everything_stdio.py``. Imports only ``mcp``, ``anyio`` and the
-standard library.
+Usage: ``python tests/servers/everything_stdio.py``. Imports only ``mcp``, ``anyio``, the
+standard library and ``fixture_tools.py`` next to it.
 
 Server ``fixture-everything`` 1.0.0 (advertises ``tools.listChanged``):
 
@@ -22,14 +22,18 @@ Writes ``fixture-everything stderr hello`` to stderr at startup.
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import anyio
-import mcp.types as types
 from mcp.server import MCPServer, NotificationOptions
 from mcp.server.mcpserver import Context
 from mcp.server.stdio import stdio_server
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script, too
+
+from tests.servers.fixture_tools import add_common_tools
 
 STDERR_GREETING = "fixture-everything stderr hello"
 
@@ -44,25 +48,7 @@ def _dynamic_tool(name: str) -> Callable[[], str]:
 def build_server() -> MCPServer:
     server: MCPServer = MCPServer("fixture-everything", version="1.0.0")
 
-    @server.tool(description="Echo a message back.", structured_output=False)
-    def echo(message: str) -> str:
-        return f"Echo: {message}"
-
-    @server.tool(description="Add two integers (text and structured output).")
-    def add(a: int, b: int) -> int:
-        return a + b
-
-    @server.tool(description="Return a tool error carrying the message.", structured_output=False)
-    def fail(message: str) -> types.CallToolResult:
-        # Returned rather than raised: a raised ToolError gets an "Error executing tool" prefix.
-        return types.CallToolResult(
-            content=[types.TextContent(type="text", text=message)], is_error=True
-        )
-
-    @server.tool(description="Sleep for some seconds, then answer.", structured_output=False)
-    async def slow(seconds: float) -> str:
-        await anyio.sleep(seconds)
-        return f"slept {seconds:g}"
+    add_common_tools(server)
 
     @server.tool(
         description="Return an environment variable of the server.", structured_output=False

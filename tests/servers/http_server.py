@@ -15,11 +15,15 @@ Server ``fixture-http`` 1.0.0 with the same behaviour as ``everything_stdio.py``
 
 import socket
 import sys
+from pathlib import Path
 
 import anyio
-import mcp.types as types
 import uvicorn
 from mcp.server import MCPServer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script, too
+
+from tests.servers.fixture_tools import add_common_tools
 
 HOST = "127.0.0.1"
 USAGE = "usage: python tests/servers/http_server.py PORT [PATH]"
@@ -28,25 +32,7 @@ USAGE = "usage: python tests/servers/http_server.py PORT [PATH]"
 def build_server() -> MCPServer:
     server: MCPServer = MCPServer("fixture-http", version="1.0.0", log_level="WARNING")
 
-    @server.tool(description="Echo a message back.", structured_output=False)
-    def echo(message: str) -> str:
-        return f"Echo: {message}"
-
-    @server.tool(description="Add two integers (text and structured output).")
-    def add(a: int, b: int) -> int:
-        return a + b
-
-    @server.tool(description="Return a tool error carrying the message.", structured_output=False)
-    def fail(message: str) -> types.CallToolResult:
-        # Returned rather than raised: a raised ToolError gets an "Error executing tool" prefix.
-        return types.CallToolResult(
-            content=[types.TextContent(type="text", text=message)], is_error=True
-        )
-
-    @server.tool(description="Sleep for some seconds, then answer.", structured_output=False)
-    async def slow(seconds: float) -> str:
-        await anyio.sleep(seconds)
-        return f"slept {seconds:g}"
+    add_common_tools(server)
 
     @server.resource("fixture://readme", name="readme", mime_type="text/plain")
     def readme() -> str:

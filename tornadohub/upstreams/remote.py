@@ -1,7 +1,8 @@
 """Remote upstreams: Streamable HTTP first, the legacy HTTP+SSE transport as fallback.
 
 Each attempt owns its own ``httpx2`` client (the SDK's HTTP library), created and
-closed in the owner task. A 401 on either transport makes the server
+closed in the owner task, over a :class:`~tornadohub.upstreams.keepalive.DrainingTransport`
+so that calls reuse pooled connections. A 401 on either transport makes the server
 ``unauthorized`` instead of falling back or retrying.
 """
 
@@ -28,6 +29,7 @@ from tornadohub.upstreams.base import (
     UpstreamStatus,
     describe_exception,
 )
+from tornadohub.upstreams.keepalive import DrainingTransport
 
 log = logging.getLogger("tornadohub.upstream")
 
@@ -159,12 +161,7 @@ class RemoteUpstream(Upstream):
                     yield relayed, write
             else:
                 async with (
-                    httpx2.AsyncClient(
-                        headers=resolved.headers,
-                        timeout=HTTP_TIMEOUT,
-                        event_hooks={"response": [watch]},
-                        auth=auth,
-                    ) as client,
+                    _client(watch, headers=resolved.headers, auth=auth) as client,
                     streamable_http_client(resolved.url, http_client=client) as (read, write),
                     _relay(read, lost) as relayed,
                 ):
@@ -180,18 +177,30 @@ async def _forward_event(source: anyio.Event, target: anyio.Event) -> None:
     target.set()
 
 
+def _client(
+    watch: _StatusWatch,
+    *,
+    headers: dict[str, Any] | None = None,
+    timeout: httpx2.Timeout | None = None,
+    auth: httpx2.Auth | None = None,
+) -> httpx2.AsyncClient:
+    """The HTTP client of one attempt: 401s noted, connections kept for the next call."""
+    return httpx2.AsyncClient(
+        headers=headers,
+        timeout=timeout or HTTP_TIMEOUT,
+        auth=auth,
+        event_hooks={"response": [watch]},
+        transport=DrainingTransport(),
+    )
+
+
 def _factory(watch: _StatusWatch) -> Any:
     def make(
         headers: dict[str, Any] | None = None,
         timeout: httpx2.Timeout | None = None,
         auth: httpx2.Auth | None = None,
     ) -> httpx2.AsyncClient:
-        return httpx2.AsyncClient(
-            headers=headers,
-            timeout=timeout or HTTP_TIMEOUT,
-            auth=auth,
-            event_hooks={"response": [watch]},
-        )
+        return _client(watch, headers=headers, timeout=timeout, auth=auth)
 
     return make
 

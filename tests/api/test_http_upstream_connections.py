@@ -1,0 +1,101 @@
+"""HTTP upstreams: calls reuse pooled connections, and cancelling a call still reaches them.
+
+The upstream is ``tests/servers/counting_http_server.py``, which counts the distinct TCP
+connections its requests arrive on; it runs in both protocol eras (handshake, and
+2026-07-28 only, where aborting a POST is how a client cancels). The SDK's client closes
+each POST's SSE response before its end, which used to cost one new connection per call.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from mcp import ClientSession, MCPError
+from mcp.client.streamable_http import streamable_http_client
+
+from tests.helpers import SERVERS, HubProcess, ServerProcess, free_port
+
+StartHub = Callable[..., HubProcess]
+WriteConfig = Callable[..., str]
+
+CALLS = 30
+#: Allowed new connections for CALLS sequential calls: one per call without pooling.
+MAX_NEW_CONNECTIONS = 3
+
+
+@pytest.fixture(params=["handshake", "modern"])
+def upstream(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    port = free_port()
+    argv = [sys.executable, str(SERVERS / "counting_http_server.py"), str(port)]
+    if request.param == "modern":
+        argv.append("--modern")
+    server = ServerProcess(argv, port)
+    server.start()
+    yield server
+    server.stop()
+
+
+def stats(server: ServerProcess) -> dict[str, int]:
+    response = httpx.get(f"http://127.0.0.1:{server.port}/stats", timeout=10)
+    response.raise_for_status()
+    result: dict[str, int] = response.json()
+    return result
+
+
+def echo(hub: HubProcess, message: str) -> str:
+    body = {"server_name": "remote", "tool": "echo", "arguments": {"message": message}}
+    response = hub.api("POST", "/api/servers/tools", body)
+    assert response.status_code == 200, response.text
+    return str(response.json()["result"]["content"][0]["text"])
+
+
+def test_sequential_calls_reuse_the_upstream_connection(
+    start_hub: StartHub, write_config: WriteConfig, upstream: ServerProcess
+) -> None:
+    hub = start_hub(write_config({"remote": {"url": upstream.url}}))
+    assert echo(hub, "warm-up") == "Echo: warm-up"
+    before = stats(upstream)
+    for i in range(CALLS):
+        assert echo(hub, str(i)) == f"Echo: {i}"
+    after = stats(upstream)
+    assert after["requests"] - before["requests"] >= CALLS
+    assert after["connections"] - before["connections"] <= MAX_NEW_CONNECTIONS, (before, after)
+    assert hub.stop() == 0
+
+
+async def test_a_cancelled_call_is_cancelled_upstream(
+    start_hub: StartHub, write_config: WriteConfig, upstream: ServerProcess
+) -> None:
+    """The client gives up on a long call: the upstream's handler is cancelled promptly
+    (2026-07-28 upstream: the hub aborts the POST), and the next call still works."""
+    hub = start_hub(write_config({"remote": {"url": upstream.url}}))
+    async with streamable_http_client(f"http://127.0.0.1:{hub.port}/mcp") as (read, write):
+        async with ClientSession(read, write) as session:
+            with anyio.fail_after(10):
+                await session.initialize()
+            with pytest.raises(MCPError):  # the SDK times out and sends notifications/cancelled
+                await session.call_tool("remote__wait", {"seconds": 60}, read_timeout_seconds=0.5)
+            await cancelled_upstream(upstream)
+            with anyio.fail_after(10):
+                result = await session.call_tool("remote__echo", {"message": "after"})
+    assert _text(result) == "Echo: after"
+    assert hub.stop() == 0
+
+
+async def cancelled_upstream(server: ServerProcess, timeout: float = 10) -> None:
+    """Poll the upstream (another process) until it counted a cancelled call; bounded."""
+    with anyio.fail_after(timeout):
+        for _ in range(1000):
+            if (await anyio.to_thread.run_sync(stats, server))["cancelled"]:
+                return
+            await anyio.sleep(0.05)
+    raise AssertionError("the upstream never saw the call cancelled")
+
+
+def _text(result: Any) -> str:
+    return str(result.content[0].text)

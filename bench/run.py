@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import fnmatch
 import importlib
 import json
 import math
@@ -361,6 +362,11 @@ class Bench:
     def log(self, text: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
 
+    def wanted(self, measurement: str) -> bool:
+        """Whether ``--only`` selects *measurement* (e.g. ``latency:http``, ``tools_list:100``)."""
+        patterns: list[str] | None = self.args.only
+        return patterns is None or any(fnmatch.fnmatchcase(measurement, p) for p in patterns)
+
     # ------------------------------------------------------------- main config
     async def main_phases(self) -> None:
         env = self.env
@@ -431,6 +437,8 @@ class Bench:
         per_round = max(1, a.n // rounds)
         results: dict[str, dict[str, Any]] = {}
         for upstream in ("stdio", "http"):
+            if not self.wanted(f"latency:{upstream}"):
+                continue
             targets = self.targets(hubs, upstream, up_port)
             lat: dict[str, list[float]] = {label: [] for label, *_ in targets}
             info: dict[str, list[dict[str, Any]]] = {label: [] for label, *_ in targets}
@@ -463,6 +471,8 @@ class Bench:
         results: dict[str, dict[str, dict[str, Any]]] = {}
         load_rss: dict[str, int] = {kind: 0 for kind in hubs}
         for upstream in ("stdio", "http"):
+            if not self.wanted(f"throughput:{upstream}"):
+                continue
             duration = a.duration if upstream == "stdio" else a.duration_http
             tool = ("everything" if upstream == "stdio" else "everything_http") + "__echo"
             results[upstream] = {}
@@ -550,9 +560,11 @@ class Bench:
         a = self.args
         cases: list[tuple[str, dict[str, Any], int]] = []
         for count in a.upstreams:
-            servers = {f"t{i:03d}": tools_stdio(13) for i in range(1, count + 1)}
-            cases.append((f"{count} upstreams x 13 tools", servers, a.list_n))
-        cases.append(("1 upstream x 10,000 tools", {"big": tools_stdio(10_000)}, a.list_n_big))
+            if self.wanted(f"tools_list:{count}"):
+                servers = {f"t{i:03d}": tools_stdio(13) for i in range(1, count + 1)}
+                cases.append((f"{count} upstreams x 13 tools", servers, a.list_n))
+        if self.wanted("tools_list:10000"):
+            cases.append(("1 upstream x 10,000 tools", {"big": tools_stdio(10_000)}, a.list_n_big))
         results: dict[str, Any] = {}
         for title, servers, n in cases:
             hubs: dict[str, Hub] = {}
@@ -957,6 +969,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument("--profile-seconds", type=float, default=8.0)
     ap.add_argument("--quick", action="store_true", help="tiny counts: a smoke test (~1 min)")
+    ap.add_argument(
+        "--only",
+        type=lambda s: s.split(","),
+        help="run only these measurements (comma-separated fnmatch patterns) within --phases:"
+        " latency:stdio, latency:http, throughput:stdio, throughput:http, tools_list:<upstreams>"
+        " (e.g. tools_list:100), tools_list:10000, startup",
+    )
     a = ap.parse_args(argv)
     if a.profile:
         a.phases.add("profile")
@@ -1006,7 +1025,7 @@ async def amain(a: argparse.Namespace, env: Env) -> dict[str, Any]:
         await bench.main_phases()
     if "tools_list" in a.phases:
         await bench.tools_list_phase()
-    if "startup" in a.phases:
+    if "startup" in a.phases and bench.wanted("startup"):
         bench.startup_phase()
     bench.results["meta"]["duration_s"] = round(time.monotonic() - t0, 1)
     bench.results["meta"]["loadavg_at_end"] = loadavg()

@@ -39,6 +39,7 @@ from mcp_types import (
     JSONRPCError,
     JSONRPCMessage,
     JSONRPCNotification,
+    JSONRPCRequest,
     JSONRPCResponse,
     RequestId,
 )
@@ -206,6 +207,10 @@ class Session:
         self.log_level: str | None = None  # set by logging/setLevel: relay upstream logs
         self.initialized = False
         self.resumable = False
+        #: The version the kernel negotiated, once it answered ``initialize`` (None before).
+        self.protocol_version: str | None = None
+        self._initialize_id: RequestId | None = None
+        self._closed = False
         self.last_used = time.monotonic()
         self._idle_timeout = idle_timeout
         self._busy = 0
@@ -253,6 +258,7 @@ class Session:
 
     def close(self) -> None:
         """End the session: the kernel sees EOF, every open stream ends."""
+        self._closed = True
         self._inbox_send.close()
         for mailbox in self._requests.values():
             mailbox.close()
@@ -262,7 +268,20 @@ class Session:
     async def deliver(self, message: JSONRPCMessage, metadata: MessageMetadata = None) -> None:
         """Hand one client message to the kernel (raises ClosedResourceError once closed)."""
         self.last_used = time.monotonic()
+        if isinstance(message, JSONRPCRequest) and message.method == "initialize":
+            self.protocol_version = None  # until the kernel has answered this one
+            self._initialize_id = coerce_request_id(message.id)
         await self._inbox_send.send(SessionMessage(message, metadata=metadata))
+
+    def respond(self, response: JSONRPCResponse) -> None:
+        """Route a response the hub made without the kernel exactly as the kernel's own.
+
+        Raises ``anyio.ClosedResourceError`` once the session is closed, as :meth:`deliver`.
+        """
+        if self._closed:
+            raise anyio.ClosedResourceError
+        self.last_used = time.monotonic()
+        self._route(response, None)
 
     def notify(self, method: str) -> None:
         """Send a server notification on the standalone stream (e.g. list_changed)."""
@@ -403,6 +422,9 @@ class Session:
 
     def _route(self, message: JSONRPCMessage, metadata: MessageMetadata) -> None:
         """Put one kernel message on its stream; record it if the session is resumable."""
+        if self._initialize_id is not None and isinstance(message, JSONRPCResponse | JSONRPCError):
+            if message.id is not None and coerce_request_id(message.id) == self._initialize_id:
+                self._initialized_as(message)
         if self.legacy:
             self._put(self._standalone, Event(message))
             return
@@ -426,6 +448,13 @@ class Session:
             self._streams.pop(key, None)
             self._primed.discard(stream or "")
         self._put(target, event)
+
+    def _initialized_as(self, answer: JSONRPCMessage) -> None:
+        """The kernel answered ``initialize``: remember the version it agreed to."""
+        self._initialize_id = None
+        if isinstance(answer, JSONRPCResponse):
+            version = answer.result.get("protocolVersion")
+            self.protocol_version = version if isinstance(version, str) else None
 
     def _put(self, target: Mailbox | None, event: Event) -> None:
         if target is None or not target.put(event, force=event.final):

@@ -24,6 +24,10 @@ A request's reply is held back until it is known: a response that arrives
 first is sent as ``application/json``; a notification or request first (or
 nothing within the keep-alive interval) switches the reply to an SSE stream,
 which then carries ``: ping`` comments while idle.
+
+List requests of an initialized session or a 2026-07-28 exchange are answered from
+the view's :class:`~tornadohub.mcp.pages.ListPages` (the kernel's own result, kept per
+catalog) without a pass through the kernel.
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ from mcp_types.version import (
 )
 from pydantic import ValidationError as PydanticValidationError
 
+from tornadohub.mcp.pages import LIST_METHODS, EncodedResponse, ListPages
 from tornadohub.mcp.relay import RequestOrigin
 from tornadohub.mcp.server import McpView
 from tornadohub.mcp.sessions import (
@@ -185,6 +190,8 @@ class ResponseWriter(Protocol):
 
 
 def encode(message: JSONRPCMessage) -> bytes:
+    if isinstance(message, EncodedResponse):  # a cached list page: already encoded
+        return message.wire
     return message.model_dump_json(by_alias=True, exclude_unset=True).encode()
 
 
@@ -299,6 +306,7 @@ class McpTransport:
         self.service = service
         self.config = service.config
         self.origins = OriginPolicy(service.hub.options.host)
+        self._pages: dict[McpView, ListPages] = {}
 
     # ------------------------------------------------------------ entry points
     async def handle(
@@ -460,9 +468,30 @@ class McpTransport:
             session.initialized = True
             log.info("'%s' client connected to MCP HUB", session.client_name)  # as mcp-hub logs
         try:
-            await session.deliver(message, metadata)
+            if not await self._answer_list(session, message):
+                await session.deliver(message, metadata)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             raise HttpError(404, "Session not found") from None
+
+    async def _answer_list(self, session: Session, message: JSONRPCMessage) -> bool:
+        """Answer an initialized session's list request from its cached page, if there is one."""
+        version = session.protocol_version
+        if not isinstance(message, JSONRPCRequest) or version is None:
+            return False
+        if message.method not in LIST_METHODS:
+            return False
+        pages = self._list_pages(session.view)
+        response = await pages.response(message.id, message.method, message.params, version)
+        if response is None:
+            return False
+        session.respond(response)
+        return True
+
+    def _list_pages(self, view: McpView) -> ListPages:
+        pages = self._pages.get(view)
+        if pages is None:
+            pages = self._pages[view] = ListPages(view)
+        return pages
 
     # ------------------------------------------------------------------ 2026
     async def _post_modern(
@@ -489,6 +518,12 @@ class McpTransport:
         rejection = self._param_rejection(view, request, req)
         if rejection is not None:
             raise HttpError.rejection(rejection, req.id)
+        if req.method in LIST_METHODS:
+            pages = self._list_pages(view)
+            page = await pages.response(req.id, req.method, req.params, verdict.protocol_version)
+            if page is not None:
+                writer.reply(200, page.wire, {"Content-Type": JSON_TYPE})
+                return
         connection = Connection.from_envelope(
             verdict.protocol_version, verdict.client_info, verdict.client_capabilities
         )

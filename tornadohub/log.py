@@ -200,6 +200,15 @@ class _DemoteAccessLog(logging.Filter):
         return True
 
 
+def access_log_level(level: int) -> int:
+    """The level an access line meant for *level* ends up at: debug while it is demoted.
+
+    The hub's ``log_function`` asks first and skips the line when that level is off, instead
+    of building a record that :class:`_DemoteAccessLog` turns into one every handler drops.
+    """
+    return logging.DEBUG if _access_demoted else level
+
+
 class LogListener(Protocol):
     """Receives :func:`log_entry` of every record; may run on any thread."""
 
@@ -248,6 +257,8 @@ class _ListenerHandler(logging.Handler):
 _listener_handler = _ListenerHandler()
 _OWNED = "_tornadohub_owned"
 _setup_lock = threading.Lock()
+#: Whether setup_logging() installed :class:`_DemoteAccessLog` (see :func:`access_log_level`).
+_access_demoted = False
 
 
 def _owned_loggers() -> tuple[logging.Logger, logging.Logger]:
@@ -305,6 +316,7 @@ def setup_logging(
     Both loggers stop propagating to the root logger so a stray ``basicConfig`` cannot
     print every line twice. A log file that cannot be opened is reported, not fatal.
     """
+    global _access_demoted
     numeric = parse_level(level)
     formatter = JsonLineFormatter()
 
@@ -333,6 +345,7 @@ def setup_logging(
         access = logging.getLogger(ACCESS_LOGGER)
         if not any(isinstance(f, _DemoteAccessLog) for f in access.filters):
             access.addFilter(_DemoteAccessLog())
+        _access_demoted = True
         for logger in _owned_loggers():
             _remove_owned_handlers(logger)
             logger.removeHandler(_listener_handler)  # re-added last: console before SSE
@@ -354,10 +367,12 @@ def setup_logging(
 
 def teardown_logging() -> None:
     """Undo :func:`setup_logging` (close the file, restore propagation); used by tests."""
+    global _access_demoted
     with _setup_lock:
         access = logging.getLogger(ACCESS_LOGGER)
         for flt in [f for f in access.filters if isinstance(f, _DemoteAccessLog)]:
             access.removeFilter(flt)
+        _access_demoted = False
         for logger in _owned_loggers():
             _remove_owned_handlers(logger)
             logger.setLevel(logging.NOTSET)

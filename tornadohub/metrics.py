@@ -27,7 +27,7 @@ import logging
 import platform
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from prometheus_client import (
     GC_COLLECTOR,
@@ -43,6 +43,7 @@ from prometheus_client import (
 
 from tornadohub import CONTRACT_VERSION, __version__
 from tornadohub.events import HUB_STATE, Event
+from tornadohub.log import access_log_level
 from tornadohub.upstreams.base import UpstreamStatus
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
 NAMESPACE = "mcphub"
 
 _Result = TypeVar("_Result", bound=Mapping[str, Any])
+_Metric = TypeVar("_Metric", Counter, Gauge, Histogram)
 
 access_log = logging.getLogger("tornado.access")
 
@@ -197,6 +199,40 @@ AUTH_REJECTED = Counter(
     registry=REGISTRY,
 )
 
+
+class _Children(Generic[_Metric]):
+    """A labelled metric's children, kept once made: ``children(*values)`` is ``labels()``.
+
+    ``labels()`` checks and converts the values and takes a lock on every call (about 2 µs);
+    tool calls and requests would pay that per call. Children of a server that left the
+    config are dropped with :meth:`forget` (the series themselves stay, as before).
+    """
+
+    def __init__(self, metric: _Metric) -> None:
+        self._metric: _Metric = metric
+        self._children: dict[tuple[str, ...], _Metric] = {}
+
+    def __call__(self, *values: str) -> _Metric:
+        """The child for *values*, positional in the metric's label order."""
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self._metric.labels(*values)
+        return child
+
+    def forget(self, first: str) -> None:
+        """Drop the kept children whose first label value is *first* (a server's name)."""
+        for values in [values for values in self._children if values[0] == first]:
+            del self._children[values]
+
+
+_upstream_status = _Children(UPSTREAM_STATUS)
+_upstream_restarts = _Children(UPSTREAM_RESTARTS)
+_upstream_connect_failures = _Children(UPSTREAM_CONNECT_FAILURES)
+_tool_calls = _Children(TOOL_CALL_DURATION)
+_http_requests = _Children(HTTP_REQUEST_DURATION)
+_auth_accepted = _Children(AUTH_ACCEPTED)
+_PER_SERVER = (_upstream_status, _upstream_restarts, _upstream_connect_failures, _tool_calls)
+
 for _era in McpEra:
     MCP_SESSIONS.labels(era=_era.value)
 for _reason in AuthRejection:
@@ -224,10 +260,11 @@ def tool_call_outcome(
 
 def observe_tool_call(server: str, outcome: ToolCallOutcome | str, seconds: float) -> None:
     """Count one tool call to *server* and record how long it took."""
-    outcome = ToolCallOutcome(outcome)
+    if not isinstance(outcome, ToolCallOutcome):
+        outcome = ToolCallOutcome(outcome)
     if _known_servers is not None and server not in _known_servers:
         server = UNKNOWN_SERVER
-    TOOL_CALL_DURATION.labels(server=server, outcome=outcome.value).observe(seconds)
+    _tool_calls(server, outcome.value).observe(seconds)
 
 
 async def measure_tool_call(server: str, call: Awaitable[_Result]) -> _Result:
@@ -261,7 +298,7 @@ def bind_auth(key_names: Iterable[str]) -> None:
 
 
 def auth_accepted(key_name: str) -> None:
-    AUTH_ACCEPTED.labels(key=key_name).inc()
+    _auth_accepted(key_name).inc()
 
 
 def auth_rejected(reason: AuthRejection) -> None:
@@ -273,14 +310,16 @@ def log_request(handler: RequestHandler) -> None:
     """Tornado's ``log_function``: record the request's metrics, then its access-log line.
 
     The line has the path without the query string. Successful probes, health checks and
-    scrapes are logged at debug; otherwise the level follows the status, as in Tornado.
+    scrapes are logged at debug; otherwise the level follows the status, as in Tornado,
+    unless :func:`~tornadohub.log.setup_logging` demotes every access line to debug. The
+    final level is decided before logging: a line no handler takes costs no record.
     """
     status = handler.get_status()
     request = handler.request
     seconds = request.request_time()
     method = request.method if request.method in _HTTP_METHODS else "OTHER"
     name = type(handler).__name__
-    HTTP_REQUEST_DURATION.labels(handler=name, method=method, code=str(status)).observe(seconds)
+    _http_requests(name, method, str(status)).observe(seconds)
 
     if status < 400 and name in QUIET_HANDLERS:
         level = logging.DEBUG
@@ -290,6 +329,7 @@ def log_request(handler: RequestHandler) -> None:
         level = logging.WARNING
     else:
         level = logging.ERROR
+    level = access_log_level(level)
     if access_log.isEnabledFor(level):
         millis = seconds * 1000
         access_log.log(
@@ -321,10 +361,10 @@ class _HubBinding:
         previous = self.last_status.get(name)
         failed = status in (UpstreamStatus.disconnected, UpstreamStatus.unauthorized)
         if previous is UpstreamStatus.connecting and failed and upstream.error is not None:
-            UPSTREAM_CONNECT_FAILURES.labels(server=name).inc()
+            _upstream_connect_failures(name).inc()
         if status is UpstreamStatus.connected:
             if name in self.ever_connected:
-                UPSTREAM_RESTARTS.labels(server=name).inc()
+                _upstream_restarts(name).inc()
             self.ever_connected.add(name)
         self.last_status[name] = status
         self.sync()
@@ -342,15 +382,17 @@ class _HubBinding:
         for gone in self.servers - names:
             for status in UpstreamStatus:
                 UPSTREAM_STATUS.remove(gone, status.value)
+            for children in _PER_SERVER:
+                children.forget(gone)
         for name in names - self.servers:
-            UPSTREAM_RESTARTS.labels(server=name)
-            UPSTREAM_CONNECT_FAILURES.labels(server=name)
+            _upstream_restarts(name)
+            _upstream_connect_failures(name)
             for outcome in ToolCallOutcome:
-                TOOL_CALL_DURATION.labels(server=name, outcome=outcome.value)
+                _tool_calls(name, outcome.value)
         for name, upstream in upstreams.items():
             for status in UpstreamStatus:
                 value = 1 if upstream.status is status else 0
-                UPSTREAM_STATUS.labels(server=name, status=status.value).set(value)
+                _upstream_status(name, status.value).set(value)
         self.servers = names
         _known_servers = names
 

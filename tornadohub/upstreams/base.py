@@ -125,15 +125,23 @@ class ConnectPolicy:
     backoff_max: float = 60.0
 
 
+#: The current second and its formatted ``YYYY-MM-DDTHH:MM:SS.``, reused by :func:`iso_now`.
+_iso_second: tuple[int, str] = (-1, "")
+
+
 def iso_now() -> str:
-    """ISO-8601 UTC with milliseconds and ``Z``, as Node's ``Date.toISOString``."""
-    return format_iso(datetime.now(UTC))
+    """ISO-8601 UTC with milliseconds and ``Z``, as Node's ``Date.toISOString``.
 
-
-def format_iso(moment: datetime) -> str:
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )
+    Every REST response carries one, so the date and time are formatted once per second
+    and only the milliseconds per call.
+    """
+    global _iso_second
+    seconds, millis = divmod(time.time_ns() // 1_000_000, 1000)
+    cached = _iso_second
+    if cached[0] != seconds:
+        prefix = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        cached = _iso_second = (seconds, prefix)
+    return f"{cached[1]}{millis:03d}Z"
 
 
 def empty_capabilities() -> dict[str, list[dict[str, Any]]]:

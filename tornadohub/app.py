@@ -26,7 +26,7 @@ from typing import Any
 
 from tornado import httpserver, httputil, netutil, routing, web
 
-from tornadohub import metrics
+from tornadohub import metrics, processes
 from tornadohub.events import LOG
 from tornadohub.handlers import NotFoundHandler, default_handlers
 from tornadohub.handlers.base import WORK_PATHS, StoppingHandler
@@ -96,6 +96,7 @@ async def serve(hub: Hub, sockets: list[socket.socket], **settings: Any) -> None
     *settings* go to the application (``auth``, ``metrics_auth``).
     """
     unbind_metrics = metrics.bind_hub(hub)
+    restore_child_watcher = processes.watch_children()  # before any server starts
     app = make_app(hub, **settings)
     server = httpserver.HTTPServer(app, max_body_size=MAX_HTTP_BODY)
     server.add_sockets(sockets)
@@ -153,5 +154,6 @@ async def serve(hub: Hub, sockets: list[socket.socket], **settings: Any) -> None
                 log.warning("Could not remove workspace entry: %s", exc)
         remove_log_listener()
         unbind_metrics()
+        restore_child_watcher()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

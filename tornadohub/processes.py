@@ -6,25 +6,37 @@ is re-parented. On Linux the hub therefore makes itself a *child subreaper*: suc
 orphans are re-parented to the hub instead of init, and the hub stops and reaps them.
 Processes the hub spawned itself are registered here so they are never mistaken for
 orphans.
+
+Exit statuses have two readers, and neither takes the other's: asyncio's child watcher
+waits for the processes asyncio spawned, each by its pid, and the orphan reaper waits only
+for adopted pids that are neither :func:`spawned` nor watched; nothing calls
+``waitpid(-1)``. On Python 3.11 :func:`watch_children` replaces the watcher's thread per
+child with pidfds on the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVarTuple, Unpack
 
 log = logging.getLogger("tornadohub.processes")
 
 PR_SET_CHILD_SUBREAPER = 36
 
+_Ts = TypeVarTuple("_Ts")
+
 #: Pids of processes the hub spawned itself (servers, ``${cmd:}`` shells).
 _own: set[int] = set()
+#: Pids asyncio's child watcher waits for, from their spawn until it has reaped them.
+_watched: set[int] = set()
 _subreaper = False
 
 
@@ -37,6 +49,63 @@ def enable_subreaper() -> bool:
         libc = ctypes.CDLL(None, use_errno=True)
         _subreaper = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
     return _subreaper
+
+
+class _PidfdWatcher(asyncio.PidfdChildWatcher):
+    """asyncio's pidfd watcher, which also keeps the orphan reaper off its children.
+
+    A server is registered here in the same loop step asyncio spawns it, before the
+    ``await`` that ends in :func:`spawned`; in between, another server's stop must not
+    take the new child for an orphan, kill it and read its exit status.
+    """
+
+    def add_child_handler(
+        self, pid: int, callback: Callable[[int, int, Unpack[_Ts]], object], *args: *_Ts
+    ) -> None:
+        def exited(pid: int, returncode: int, *args: *_Ts) -> None:
+            _watched.discard(pid)
+            callback(pid, returncode, *args)
+
+        super().add_child_handler(pid, exited, *args)
+        _watched.add(pid)
+
+    def remove_child_handler(self, pid: int) -> bool:
+        _watched.discard(pid)
+        return super().remove_child_handler(pid)
+
+
+def _pidfd_works() -> bool:
+    """Whether ``pidfd_open`` exists and the kernel (5.3+) and sandbox allow it."""
+    if not hasattr(os, "pidfd_open"):
+        return False
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:
+        return False
+    return True
+
+
+def watch_children() -> Callable[[], None]:
+    """Wait for server processes through pidfds on the running loop; returns the undo.
+
+    asyncio 3.11's default ``ThreadedChildWatcher`` parks a thread in ``waitpid`` per
+    child: 100 servers, 100 threads. 3.12+ use pidfds by themselves, and elsewhere (no
+    pidfd) the default stays. Call it before the first server starts.
+    """
+    if sys.version_info >= (3, 12) or not _pidfd_works():
+        return lambda: None
+    watcher = _PidfdWatcher()
+    watcher.attach_loop(asyncio.get_running_loop())
+    asyncio.set_child_watcher(watcher)
+
+    def restore() -> None:
+        asyncio.set_child_watcher(asyncio.ThreadedChildWatcher())  # asyncio's default; closes ours
+
+    return restore
+
+
+def _is_own(pid: int) -> bool:
+    return pid in _own or pid in _watched
 
 
 @contextlib.contextmanager
@@ -76,7 +145,7 @@ def adopted_orphans() -> set[int]:
     if not _subreaper:
         return set()
     me = os.getpid()
-    return {pid for pid, parent in _children_of().items() if parent == me and pid not in _own}
+    return {pid for pid, parent in _children_of().items() if parent == me and not _is_own(pid)}
 
 
 def kill_and_reap(pids: set[int]) -> None:
@@ -86,7 +155,7 @@ def kill_and_reap(pids: set[int]) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
     for pid in pids:
-        if pid not in _own and _parent(pid) == me:
+        if not _is_own(pid) and _parent(pid) == me:
             with contextlib.suppress(ChildProcessError, OSError):
                 os.waitpid(pid, 0)
 

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from tornadohub.errors import ValidationError
 from tornadohub.handlers.base import APIHandler
-from tornadohub.marketplace import Marketplace, marketplace_for
+
+if TYPE_CHECKING:
+    from tornadohub.marketplace import Marketplace
 
 
 class MarketplaceAPIHandler(APIHandler):
     """Base of the marketplace routes: the app's :class:`Marketplace`, made on first use.
 
-    Nothing is fetched at startup; the first request loads the cache or the network.
+    Nothing is fetched at startup; the first request loads the cache or the network. The
+    module (and httpx with it) is imported then too, not at the hub's start.
     """
 
     @property
     def marketplace(self) -> Marketplace:
         market = self.settings.get("marketplace")
         if market is None:
+            from tornadohub.marketplace import marketplace_for
+
             options = self.hub.options
             market = self.settings.setdefault(
                 "marketplace",
@@ -28,7 +33,7 @@ class MarketplaceAPIHandler(APIHandler):
                     environ=options.environ,
                 ),
             )
-        return cast(Marketplace, market)
+        return cast("Marketplace", market)
 
 
 class MarketplaceHandler(MarketplaceAPIHandler):

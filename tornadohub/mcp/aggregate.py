@@ -32,12 +32,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import mcp_types as types
@@ -82,8 +84,17 @@ def server_id(name: str) -> str:
     return _NOT_ID_CHAR.sub("_", name)
 
 
-def assign_server_ids(names: Iterable[str]) -> dict[str, str]:
-    """Config name -> unique id, in iteration order; repeats get ``_1``, ``_2``, ..."""
+def assign_server_ids(names: Iterable[str]) -> Mapping[str, str]:
+    """Config name -> unique id, in iteration order; repeats get ``_1``, ``_2``, ...
+
+    Every forwarded call asks, and the configured names rarely change: the answer
+    is kept for the last few sets of names (read-only).
+    """
+    return _server_ids(tuple(names))
+
+
+@functools.lru_cache(maxsize=8)
+def _server_ids(names: tuple[str, ...]) -> Mapping[str, str]:
     ids: dict[str, str] = {}
     taken: set[str] = set()
     for name in names:
@@ -94,7 +105,7 @@ def assign_server_ids(names: Iterable[str]) -> dict[str, str]:
             candidate = f"{base}_{counter}"
         taken.add(candidate)
         ids[name] = candidate
-    return ids
+    return MappingProxyType(ids)
 
 
 def shorten(name: str, *, seed: str | None = None) -> str:

@@ -9,6 +9,7 @@ Resolved values are never logged: they are often credentials.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tornadohub.errors import PlaceholderError
-from tornadohub.processes import spawned
+from tornadohub.processes import spawned, spawning
 
 __all__ = [
     "CMD_TIMEOUT",
@@ -110,20 +111,28 @@ def run_shell(command: str, timeout: float = CMD_TIMEOUT) -> str:
     Raises :class:`PlaceholderError` ``cmd execution failed: ...`` on a nonzero
     exit, a timeout or when the shell cannot start.
     """
-    try:
-        proc = subprocess.Popen(
-            ["/bin/sh", "-c", command],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            start_new_session=True,
-        )
-    except OSError as exc:
-        raise PlaceholderError(f"cmd execution failed: {exc}") from exc
-    with proc, spawned(proc.pid):  # ours, never to be taken for an orphan
+    with contextlib.ExitStack() as own:
+        try:
+            with spawning():  # ours, never to be taken for an orphan
+                proc = subprocess.Popen(
+                    ["/bin/sh", "-c", command],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    encoding="utf-8",
+                    errors="replace",
+                    start_new_session=True,
+                )
+                own.enter_context(spawned(proc.pid))
+        except OSError as exc:
+            raise PlaceholderError(f"cmd execution failed: {exc}") from exc
+        return _finish(proc, timeout)
+
+
+def _finish(proc: subprocess.Popen[str], timeout: float) -> str:
+    """Wait for the ``${cmd:}`` shell; its trimmed stdout, or the error it failed with."""
+    with proc:
         try:
             stdout, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:

@@ -23,6 +23,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVarTuple, Unpack
@@ -38,6 +39,9 @@ _own: set[int] = set()
 #: Pids asyncio's child watcher waits for, from their spawn until it has reaped them.
 _watched: set[int] = set()
 _subreaper = False
+#: Spawns under way, whose pid is not known yet: their child must not pass for an orphan.
+_spawning = 0
+_spawning_lock = threading.Lock()
 
 
 def enable_subreaper() -> bool:
@@ -109,6 +113,25 @@ def _is_own(pid: int) -> bool:
 
 
 @contextlib.contextmanager
+def spawning() -> Iterator[None]:
+    """Hold orphan reaping off while a child is created and not yet marked :func:`spawned`.
+
+    Between fork and the moment the caller learns the pid (asyncio awaits the pipes
+    first) the new child is a child of the hub that no set knows: a concurrent
+    :func:`reap_orphans` would take it for an orphan. Orphans found meanwhile are
+    reaped by the next call.
+    """
+    global _spawning
+    with _spawning_lock:
+        _spawning += 1
+    try:
+        yield
+    finally:
+        with _spawning_lock:
+            _spawning -= 1
+
+
+@contextlib.contextmanager
 def spawned(pid: int) -> Iterator[None]:
     """Mark *pid* as the hub's own child while it lives."""
     _own.add(pid)
@@ -142,7 +165,7 @@ def descendants(pid: int) -> set[int]:
 
 def adopted_orphans() -> set[int]:
     """Processes re-parented to the hub that it did not spawn itself."""
-    if not _subreaper:
+    if not _subreaper or _spawning:
         return set()
     me = os.getpid()
     return {pid for pid, parent in _children_of().items() if parent == me and not _is_own(pid)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
 
 import pytest
@@ -45,3 +46,22 @@ async def test_a_watched_child_is_never_an_orphan(monkeypatch: pytest.MonkeyPatc
             await child.wait()
         restore()
     assert not isinstance(asyncio.get_child_watcher(), asyncio.PidfdChildWatcher)
+
+
+def test_no_child_passes_for_an_orphan_while_a_spawn_is_under_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A child whose pid nobody knows yet is a child of the hub, and the
+    # reaper must leave it alone until the spawn is over.
+    monkeypatch.setattr(processes, "_subreaper", True)
+    child = subprocess.Popen([sys.executable, "-c", CHILD], stdin=subprocess.PIPE)
+    try:
+        with processes.spawning():
+            assert processes.adopted_orphans() == set()
+        assert child.pid in processes.adopted_orphans()  # unknown, no spawn: an orphan
+        with processes.spawned(child.pid):
+            assert child.pid not in processes.adopted_orphans()
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        assert child.wait(timeout=20) == 3

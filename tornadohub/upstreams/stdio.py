@@ -34,6 +34,7 @@ from tornadohub.processes import (
     kill_and_reap,
     reap_orphans,
     spawned,
+    spawning,
 )
 from tornadohub.upstreams.base import RawChannel, Upstream
 
@@ -180,17 +181,18 @@ class StdioUpstream(Upstream):
         if not resolved.command:
             raise ValueError("missing command")
         enable_subreaper()
-        process = await asyncio.create_subprocess_exec(
-            resolved.command,
-            *resolved.args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=with_bundle_pythonpath(resolved.command, resolved.env),
-            cwd=resolved.cwd or None,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
+        with spawning():
+            process = await asyncio.create_subprocess_exec(
+                resolved.command,
+                *resolved.args,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=with_bundle_pythonpath(resolved.command, resolved.env),
+                cwd=resolved.cwd or None,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
         child = ChildProcess(process)
         self.child = child
         log.debug("%s started, pid %d", self.name, child.pid)

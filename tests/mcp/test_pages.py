@@ -20,9 +20,9 @@ import httpx
 import pytest
 from mcp.server.runner import serve_one
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
-from tornado import httpserver, netutil, web
+from tornado import web
 
-from tornadohub.handlers.mcp import default_handlers
+from tests.mcp.clients import mcp_app
 from tornadohub.mcp import pages
 from tornadohub.mcp.pages import ListPages
 from tornadohub.mcp.sessions import mcp_service
@@ -100,13 +100,8 @@ class FakeHub:
 
 @pytest.fixture
 async def app() -> AsyncIterator[tuple[web.Application, str]]:
-    application = web.Application(default_handlers, hub=FakeHub())
-    sockets = netutil.bind_sockets(0, "127.0.0.1")
-    server = httpserver.HTTPServer(application)
-    server.add_sockets(sockets)
-    yield application, f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
-    server.stop()
-    await server.close_all_connections()
+    async with mcp_app(FakeHub()) as served:
+        yield served
 
 
 def request(ident: int | str, method: str, params: dict[str, Any] | None) -> dict[str, Any]:

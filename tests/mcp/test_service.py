@@ -13,9 +13,9 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from tornado import httpserver, netutil, web
+from tornado import web
 
-from tornadohub.handlers.mcp import default_handlers
+from tests.mcp.clients import mcp_app
 from tornadohub.mcp import active_clients, close_mcp, endpoint_health
 
 INIT = {
@@ -45,13 +45,8 @@ class EmptyHub:
 
 @pytest.fixture
 async def app() -> AsyncIterator[tuple[web.Application, str]]:
-    application = web.Application(default_handlers, hub=EmptyHub())
-    sockets = netutil.bind_sockets(0, "127.0.0.1")
-    server = httpserver.HTTPServer(application)
-    server.add_sockets(sockets)
-    yield application, f"http://127.0.0.1:{sockets[0].getsockname()[1]}/mcp"
-    server.stop()
-    await server.close_all_connections()
+    async with mcp_app(EmptyHub()) as (application, base):
+        yield application, f"{base}/mcp"
 
 
 async def test_hooks_count_sessions_and_close_them(app: tuple[web.Application, str]) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import SERVERS, HubProcess, ServerProcess, free_port
+from tests.helpers import SERVERS, HubProcess, ServerProcess, fixture_server
 
 
 @pytest.fixture
@@ -68,11 +68,8 @@ def start_hub(hub_home: Path, tmp_path: Path) -> Iterator[Callable[..., HubProce
 
 @pytest.fixture
 def http_upstream() -> Iterator[ServerProcess]:
-    port = free_port()
-    server = ServerProcess([sys.executable, str(SERVERS / "http_server.py"), str(port)], port)
-    server.start()
-    yield server
-    server.stop()
+    with fixture_server("http_server.py") as server:
+        yield server
 
 
 def stdio_entry(script: str, **extra: Any) -> dict[str, Any]:

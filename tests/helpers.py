@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,32 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
+
+
+@contextlib.contextmanager
+def fixture_server(script: str, *args: str, port: int | None = None) -> Iterator[ServerProcess]:
+    """``tests/servers/<script> PORT *args`` listening on *port* (a free one by default)."""
+    port = free_port() if port is None else port
+    server = ServerProcess([sys.executable, str(SERVERS / script), str(port), *args], port)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def initialize_request(client: str, version: str = "2025-06-18") -> dict[str, Any]:
+    """A raw handshake-era ``initialize`` request (id 1) from client *client*."""
+    return {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": version,
+            "capabilities": {},
+            "clientInfo": {"name": client, "version": "1"},
+        },
+    }
 
 
 class HubProcess:

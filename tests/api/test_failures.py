@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import stdio_entry
-from tests.helpers import SERVERS, HubProcess, ServerProcess, alive, free_port, wait_until
+from tests.helpers import (
+    HubProcess,
+    alive,
+    fixture_server,
+    wait_until,
+)
 
 StartHub = Callable[..., HubProcess]
 WriteConfig = Callable[..., str]
@@ -208,11 +212,7 @@ def test_legacy_sse_and_modern_only_upstreams(
     start_hub: StartHub, write_config: WriteConfig, http_upstream: Any
 ) -> None:
     """Streamable HTTP first, then legacy SSE; a 2026-07-28-only server via server/discover."""
-    modern = ServerProcess(
-        [sys.executable, str(SERVERS / "modern_http_server.py"), str(port := free_port())], port
-    )
-    modern.start()
-    try:
+    with fixture_server("modern_http_server.py") as modern:
         sse_url = http_upstream.url.replace("/mcp", "/sse")
         hub = start_hub(write_config({"legacy": {"url": sse_url}, "modern": {"url": modern.url}}))
         for name in ("legacy", "modern"):
@@ -221,5 +221,3 @@ def test_legacy_sse_and_modern_only_upstreams(
         assert hub.server("legacy")["transportType"] == "sse"
         assert {t["name"] for t in hub.server("modern")["capabilities"]["tools"]} >= {"echo"}
         assert hub.stop() == 0
-    finally:
-        modern.stop()

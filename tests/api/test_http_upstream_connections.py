@@ -8,7 +8,6 @@ each POST's SSE response before its end, which used to cost one new connection p
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,7 +17,7 @@ import pytest
 from mcp import ClientSession, MCPError
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.helpers import SERVERS, HubProcess, ServerProcess, free_port
+from tests.helpers import HubProcess, ServerProcess, fixture_server
 
 StartHub = Callable[..., HubProcess]
 WriteConfig = Callable[..., str]
@@ -30,14 +29,9 @@ MAX_NEW_CONNECTIONS = 3
 
 @pytest.fixture(params=["handshake", "modern"])
 def upstream(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
-    port = free_port()
-    argv = [sys.executable, str(SERVERS / "counting_http_server.py"), str(port)]
-    if request.param == "modern":
-        argv.append("--modern")
-    server = ServerProcess(argv, port)
-    server.start()
-    yield server
-    server.stop()
+    extra = ("--modern",) if request.param == "modern" else ()
+    with fixture_server("counting_http_server.py", *extra) as server:
+        yield server
 
 
 def stats(server: ServerProcess) -> dict[str, int]:

@@ -7,14 +7,13 @@ state restore it. Shapes are compared with the captured golden responses.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.conftest import stdio_entry
-from tests.helpers import SERVERS, HubProcess, ServerProcess, free_port
+from tests.helpers import HubProcess, ServerProcess, fixture_server
 
 # Shapes captured from mcp-hub 4.2.1 (shared/contract/golden/rest), in its key order.
 SERVER_INFO_KEYS = [
@@ -64,11 +63,8 @@ EMPTY_CAPABILITIES: dict[str, list[Any]] = {
 
 @pytest.fixture(scope="module")
 def remote() -> Iterator[ServerProcess]:
-    port = free_port()
-    server = ServerProcess([sys.executable, str(SERVERS / "http_server.py"), str(port)], port)
-    server.start()
-    yield server
-    server.stop()
+    with fixture_server("http_server.py") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

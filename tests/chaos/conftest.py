@@ -34,7 +34,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import HubProcess, ServerProcess, alive, descendants, free_port, wait_until
+from tests.helpers import (
+    HubProcess,
+    ServerProcess,
+    alive,
+    descendants,
+    fixture_server,
+    free_port,
+    initialize_request,
+    wait_until,
+)
 
 CHAOS_SERVERS = Path(__file__).resolve().parent / "servers"
 
@@ -245,24 +254,22 @@ def tool_text(response: httpx.Response) -> str:
 @pytest.fixture
 def flaky_http() -> Iterator[tuple[ServerProcess, ServerProcess]]:
     """(the HTTP fixture server, the flaky proxy in front of it)."""
-    from tests.helpers import SERVERS
-
-    target_port = free_port()
-    target = ServerProcess(
-        [sys.executable, str(SERVERS / "http_server.py"), str(target_port)], target_port
-    )
-    target.start()
-    proxy_port = free_port()
-    proxy = ServerProcess(
-        [sys.executable, str(CHAOS_SERVERS / "flaky_proxy.py"), str(proxy_port), str(target_port)],
-        proxy_port,
-    )
-    try:
-        proxy.start()
-        yield target, proxy
-    finally:
-        proxy.stop()
-        target.stop()
+    with fixture_server("http_server.py") as target:
+        proxy_port = free_port()
+        proxy = ServerProcess(
+            [
+                sys.executable,
+                str(CHAOS_SERVERS / "flaky_proxy.py"),
+                str(proxy_port),
+                str(target.port),
+            ],
+            proxy_port,
+        )
+        try:
+            proxy.start()
+            yield target, proxy
+        finally:
+            proxy.stop()
 
 
 def set_mode(proxy: ServerProcess, mode: str) -> None:
@@ -275,16 +282,7 @@ def wait_gone(pids: set[int], timeout: float = 10.0) -> None:
 
 
 # ----------------------------------------------------------------------------- /mcp client
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "chaos", "version": "1"},
-    },
-}
+INITIALIZE = initialize_request("chaos")
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 

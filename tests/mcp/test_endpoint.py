@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sys
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -23,31 +22,25 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import stdio_entry
-from tests.helpers import SERVERS, HubProcess, ServerProcess, free_port, wait_until
+from tests.helpers import (
+    HubProcess,
+    ServerProcess,
+    fixture_server,
+    initialize_request,
+    wait_until,
+)
 from tests.hubs import running_hub
 from tests.mcp.clients import handshake
 
 ACCEPT = "application/json, text/event-stream"
 MODERN = "2026-07-28"
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "raw-test", "version": "0"},
-    },
-}
+INIT = initialize_request("raw-test", "2025-11-25")
 
 
 @pytest.fixture(scope="module")
 def remote() -> Iterator[ServerProcess]:
-    port = free_port()
-    server = ServerProcess([sys.executable, str(SERVERS / "http_server.py"), str(port)], port)
-    server.start()
-    yield server
-    server.stop()
+    with fixture_server("http_server.py") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -15,19 +15,11 @@ import httpx
 import pytest
 from tornado import web
 
+from tests.helpers import initialize_request
 from tests.mcp.clients import mcp_app
 from tornadohub.mcp import active_clients, close_mcp, endpoint_health
 
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "0"},
-    },
-}
+INIT = initialize_request("t")
 
 
 class EmptyHub:

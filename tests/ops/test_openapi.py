@@ -24,7 +24,7 @@ from marshmallow import Schema, fields, validate
 from tornado import web
 
 from tests.conftest import stdio_entry
-from tests.helpers import ROOT, HubProcess
+from tests.helpers import ROOT, HubProcess, initialize_request
 from tests.marketplace.fakeregistry import RegistryServer
 from tornadohub.handlers import default_handlers
 from tornadohub.handlers.openapi import describe, openapi_path
@@ -34,16 +34,7 @@ GOLDEN_REST = ROOT.parent / "shared" / "contract" / "golden" / "rest"
 #: Operations the live test does not call: the hub would exit.
 NOT_CALLED = {("post", "/api/hard-restart")}
 MCP_ACCEPT = {"Accept": "application/json, text/event-stream"}
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "openapi-test", "version": "1"},
-    },
-}
+INITIALIZE = initialize_request("openapi-test")
 
 JSONDoc = dict[str, Any]
 

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import stdio_entry
-from tests.helpers import EventStream, HubProcess, wait_until
+from tests.helpers import EventStream, HubProcess, initialize_request, wait_until
 from tornadohub.paths import workspaces_file_path
 
 StartHub = Callable[..., HubProcess]
@@ -25,16 +25,7 @@ WriteConfig = Callable[..., str]
 #: (nothing observable marks "in flight"; the log check afterwards proves it was).
 IN_FLIGHT_SECONDS = 1.0
 
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "shutdown-test", "version": "1"},
-    },
-}
+INITIALIZE = initialize_request("shutdown-test")
 
 
 class Call(threading.Thread):

@@ -54,7 +54,7 @@ from tornadohub.errors import UpstreamError
 from tornadohub.mcp.aggregate import DELIMITER
 from tornadohub.mcp.rounds import PARK_SECONDS, Exchange, Exchanges
 from tornadohub.upstreams import Upstream, UpstreamStatus
-from tornadohub.upstreams.base import UNSET, RawResult, Unset
+from tornadohub.upstreams.base import RawResult
 
 log = logging.getLogger("tornadohub.mcp")
 
@@ -332,7 +332,7 @@ class Relay:
             )
         if call.exchange is not None:
             return await call.exchange.ask(method, params)
-        result = await ask_session(call.ctx, method, params, missing)
+        result = await ask_session(call.ctx, method, params)
         elicitation_id = params.get("elicitationId")
         if (
             method == "elicitation/create"
@@ -392,20 +392,14 @@ class Relay:
         await asyncio.gather(*self._background, return_exceptions=True)
 
 
-async def ask_session(
-    ctx: Context,
-    method: str,
-    params: dict[str, Any],
-    missing: tuple[str, dict[str, Any]] | None | Unset = UNSET,
-) -> dict[str, Any]:
+async def ask_session(ctx: Context, method: str, params: dict[str, Any]) -> dict[str, Any]:
     """Send a server-to-client request on the session of *ctx*'s request; its raw result.
 
     Raises :class:`MCPError` when that session cannot take requests or lacks the
-    capability (*missing*, when the caller already worked it out).
+    capability.
     """
     session = ctx.session
-    if missing is UNSET:
-        missing = missing_capability(method, params, session.client_capabilities)
+    missing = missing_capability(method, params, session.client_capabilities)
     if not session.can_send_request:
         raise MCPError(
             types.INVALID_REQUEST,

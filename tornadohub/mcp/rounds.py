@@ -125,15 +125,12 @@ class Exchange:
 
 
 class Exchanges:
-    """The exchanges of one MCP view, by ``requestState`` token."""
+    """The open exchanges of the MCP endpoint (all its views), by ``requestState`` token."""
 
     def __init__(self, park_seconds: float) -> None:
         self.park_seconds = park_seconds
         self._exchanges: collections.OrderedDict[str, Exchange] = collections.OrderedDict()
         self._expiry: dict[str, asyncio.TimerHandle] = {}
-
-    def __len__(self) -> int:
-        return len(self._exchanges)
 
     def start(
         self,
@@ -145,7 +142,7 @@ class Exchanges:
         exchange = Exchange(secrets.token_urlsafe(24), method, target)
         exchange.task = asyncio.ensure_future(work(exchange))
         exchange.task.add_done_callback(exchange.finished)
-        exchange.task.add_done_callback(lambda task: _consume(task))
+        exchange.task.add_done_callback(_consume)
         self._exchanges[exchange.token] = exchange
         while len(self._exchanges) > MAX_PARKED:
             _token, oldest = self._exchanges.popitem(last=False)

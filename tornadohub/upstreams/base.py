@@ -36,15 +36,10 @@ from typing import Any, Final
 import anyio
 import mcp_types as types
 from mcp import ClientSession, MCPError
-from mcp.client.subscriptions import (
-    PromptsListChanged,
-    ResourcesListChanged,
-    ResourceUpdated,
-    SubscriptionLost,
-    ToolsListChanged,
-)
+from mcp.client.subscriptions import SubscriptionLost
 from mcp.client.subscriptions import listen as listen_upstream
 from mcp.shared.dispatcher import ProgressFnT
+from mcp.shared.subscriptions import event_to_notification
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, RootModel, ValidationError
 
@@ -684,8 +679,8 @@ class Upstream(ABC):
                 ):
                     pause = LISTEN_RETRY_INITIAL
                     relisten.start_soon(_wait_and_cancel, changed, relisten.cancel_scope)
-                    async for event in subscription:
-                        await self._on_listen_event(event)
+                    async for event in subscription:  # as the notification it stands for
+                        await self._on_message(event_to_notification(event, {}))
                     relisten.cancel_scope.cancel()
             except (MCPError, SubscriptionLost, TimeoutError) as exc:
                 log.info("%s: subscriptions/listen ended: %s", self.name, exc)
@@ -694,19 +689,6 @@ class Upstream(ABC):
             with anyio.move_on_after(pause):
                 await lost.wait()
             pause = min(pause * 2, LISTEN_RETRY_MAX)
-
-    async def _on_listen_event(self, event: Any) -> None:
-        if isinstance(event, ResourceUpdated):
-            params = types.ResourceUpdatedNotificationParams(uri=event.uri)
-            await self._on_message(types.ResourceUpdatedNotification(params=params))
-            return
-        keys = {
-            ToolsListChanged: ("tools",),
-            PromptsListChanged: ("prompts",),
-            ResourcesListChanged: ("resources", "resourceTemplates"),
-        }.get(type(event))
-        if keys is not None:
-            await self.refresh(keys)
 
     def _listen_to(self, method: str, uri: str) -> dict[str, Any]:
         """``resources/(un)subscribe`` at a 2026-07-28 upstream: change the listen filter."""

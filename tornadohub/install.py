@@ -16,13 +16,14 @@ import copy
 import json
 import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import json5
+
+from tornadohub.paths import write_atomic
 
 __all__ = [
     "InstallError",
@@ -409,19 +410,8 @@ def insert_server(text: str, key: str, entry: dict[str, Any], *, force: bool = F
 def _write_atomic(path: Path, text: str) -> None:
     """Replace the file's content in one step, keeping its mode; symlinks are followed."""
     target = Path(os.path.realpath(path))
-    target.parent.mkdir(parents=True, exist_ok=True)
     mode = target.stat().st_mode & 0o7777 if target.exists() else None
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_atomic(target, text, mode=mode)
 
 
 def add_server(

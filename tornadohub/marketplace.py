@@ -21,12 +21,9 @@ Nothing here imports tornado; all outbound HTTP goes through a short-lived
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import os
 import re
-import tempfile
 import time
 import unicodedata
 import urllib.parse
@@ -38,6 +35,7 @@ from typing import Any
 import httpx
 
 from tornadohub.errors import HubError, ValidationError
+from tornadohub.paths import write_atomic
 
 __all__ = [
     "CACHE_TTL_SECONDS",
@@ -588,7 +586,7 @@ class Marketplace:
             "sources": self.sources,
         }
         try:
-            await asyncio.to_thread(_write_atomic, self.cache_path, json.dumps(data))
+            await asyncio.to_thread(write_atomic, self.cache_path, json.dumps(data))
         except OSError as exc:
             log.warning("Could not write marketplace cache %s: %s", self.cache_path, exc)
 
@@ -717,19 +715,6 @@ class Marketplace:
                 if response.status_code >= 500:
                     raise _FetchError(url, f"HTTP {response.status_code}")
         return None
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def marketplace_for(

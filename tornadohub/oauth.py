@@ -22,7 +22,6 @@ import contextlib
 import json
 import logging
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -43,6 +42,7 @@ from mcp.shared.auth import (
 from pydantic import AnyUrl
 
 from tornadohub.errors import HubError, ValidationError
+from tornadohub.paths import write_atomic
 
 log = logging.getLogger("tornadohub.oauth")
 
@@ -75,16 +75,7 @@ class OAuthStore:
             self._write(data)
 
     def _write(self, data: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".oauth-", suffix=".json")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                json.dump(data, handle, indent=2)
-            os.replace(temp, self.path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        write_atomic(self.path, json.dumps(data, indent=2), mode=0o600)
 
 
 @dataclass

@@ -8,7 +8,9 @@ directory (``$XDG_<KIND>_HOME`` or its default) plus ``mcp-hub/<subdir>``.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -74,3 +76,27 @@ def marketplace_cache_path(
 ) -> Path:
     """The cached marketplace catalog served offline: ``<data>/cache/registry.json``."""
     return xdg_dir("data", "cache", home=home, environ=environ) / "registry.json"
+
+
+def write_atomic(path: Path, text: str, *, mode: int | None = None, durable: bool = False) -> None:
+    """Replace *path*'s content in one step: a reader sees the old file or the new, never half.
+
+    The text goes to a temporary file beside *path* (given *mode* before anything is
+    written, so secrets are never readable by others), which then replaces *path*;
+    *durable* also syncs it to disk first. The directory is created if missing.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        if mode is not None:
+            os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +25,7 @@ from typing import Any
 
 from tornadohub.errors import HubError
 from tornadohub.log import iso_timestamp
+from tornadohub.paths import write_atomic
 
 log = logging.getLogger("tornadohub.workspace")
 
@@ -173,27 +173,14 @@ class WorkspaceCache:
     def _write(self, workspaces: dict[str, dict[str, Any]]) -> None:
         """Replace the file atomically so readers never see a half-written map."""
         text = json.dumps(workspaces, indent=2, ensure_ascii=False)
-        tmp_name: str | None = None
         try:
-            fd, tmp_name = tempfile.mkstemp(
-                dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
-            )
-            with os.fdopen(fd, "w", encoding="utf-8") as tmp:
-                tmp.write(text)
-                tmp.flush()
-                os.fsync(tmp.fileno())
-            os.replace(tmp_name, self.path)
-            tmp_name = None
+            write_atomic(self.path, text, durable=True)
         except OSError as exc:
             raise HubError(
                 f"Failed to write workspace cache: {exc}",
                 code=WORKSPACE_ERROR,
                 data={"path": str(self.path)},
             ) from exc
-        finally:
-            if tmp_name is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp_name)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:

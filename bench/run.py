@@ -245,6 +245,19 @@ class CpuWindow:
 
 
 # ----------------------------------------------------------------------------- measurements
+async def timed_echo(session: Session, tool: str, message: str) -> tuple[bool, float]:
+    """One echo tools/call: whether it answered the message, and how long it took (ms)."""
+    t = time.perf_counter()
+    try:
+        result = await session.request(
+            "tools/call", {"name": tool, "arguments": {"message": message}}
+        )
+        ok = echo_ok(result, message)
+    except Exception:
+        ok = False
+    return ok, (time.perf_counter() - t) * 1000
+
+
 async def seq_calls(
     session: Session, tool: str, n: int, warmup: int, tag: str
 ) -> tuple[list[float], int]:
@@ -252,17 +265,7 @@ async def seq_calls(
     errors = 0
     for i in range(warmup + n):
         message = f"{tag}{i}"
-        t = time.perf_counter()
-        try:
-            ok = echo_ok(
-                await session.request(
-                    "tools/call", {"name": tool, "arguments": {"message": message}}
-                ),
-                message,
-            )
-        except Exception:
-            ok = False
-        dt = (time.perf_counter() - t) * 1000
+        ok, dt = await timed_echo(session, tool, message)
         if i >= warmup:
             lat.append(dt)
             errors += 0 if ok else 1
@@ -301,17 +304,8 @@ async def throughput(
             while time.perf_counter() < deadline[0]:
                 message = f"t{wid}-{i}"
                 i += 1
-                t = time.perf_counter()
-                try:
-                    ok = echo_ok(
-                        await session.request(
-                            "tools/call", {"name": tool, "arguments": {"message": message}}
-                        ),
-                        message,
-                    )
-                except Exception:
-                    ok = False
-                lat.append((time.perf_counter() - t) * 1000)
+                ok, dt = await timed_echo(session, tool, message)
+                lat.append(dt)
                 errors[0] += 0 if ok else 1
 
         async with CpuWindow(pid) as window:

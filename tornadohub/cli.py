@@ -18,7 +18,7 @@ from tornadohub import CONTRACT_VERSION, __version__
 if TYPE_CHECKING:
     from tornadohub.auth import Keyring
 
-SUBCOMMANDS = ("serve", "check-config", "add")
+SUBCOMMANDS = ("serve", "check-config", "add", "lb-config")
 
 
 class _VersionAction(argparse.Action):
@@ -132,6 +132,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     add.add_argument("--force", action="store_true", help="replace an existing entry")
     _add_marketplace(add)
+
+    lb = commands.add_parser(
+        "lb-config",
+        help="print the load balancer config for several hubs (cluster mode)",
+        description="Print the nginx config that routes each MCP session to the hub that"
+        " owns it and everything else round-robin.",
+    )
+    lb.add_argument("--nginx", action="store_true", required=True, help="nginx (the only one)")
+    lb.add_argument(
+        "--nodes",
+        required=True,
+        metavar="ID=HOST:PORT,...",
+        help="every hub: its --node-id and the address nginx reaches it at",
+    )
+    lb.add_argument("--listen", default="8080", help="nginx listen address (default 8080)")
+    lb.add_argument("--server-name", default="_", help="nginx server_name (default _)")
     return parser
 
 
@@ -186,6 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(_normalise_argv(sys.argv[1:] if argv is None else argv))
     if args.command == "check-config":
         return check_config(args.config)
+    if args.command == "lb-config":
+        return lb_config(args)
     if args.command == "add":
         from tornadohub.install import run_add
 
@@ -212,6 +230,18 @@ def check_config(paths: list[str]) -> int:
         print(f"{len(errors)} error(s) in {', '.join(paths)}", file=sys.stderr)
         return 1
     print(f"OK: {', '.join(paths)}")
+    return 0
+
+
+def lb_config(args: argparse.Namespace) -> int:
+    from tornadohub.cluster.lb_config import parse_nodes, render_nginx
+
+    try:
+        nodes = parse_nodes(args.nodes)
+    except ValueError as exc:
+        print(f"Error: --nodes: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(render_nginx(nodes, listen=args.listen, server_name=args.server_name))
     return 0
 
 

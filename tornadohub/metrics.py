@@ -432,3 +432,151 @@ def refresh() -> None:
     """
     if _binding is not None:
         _binding.sync()
+
+
+# =============================================================================== cluster mode
+# Cluster state (tornadohub.cluster). These series live in their own registry, which
+# joins REGISTRY only when the hub runs in cluster mode (enable_cluster_metrics()), so an
+# embedded hub's /metrics stays exactly as it was. Gauges that describe the cluster as a
+# whole (members, config revision) are read with max() across nodes, not sum().
+class RedisOp(enum.StrEnum):
+    """The Redis operation of ``mcphub_redis_op_duration_seconds`` (the ``op`` label)."""
+
+    ping = "ping"
+    heartbeat = "heartbeat"
+    lease = "lease"
+    xadd = "xadd"
+    xread = "xread"
+    xrange = "xrange"
+    config = "config"
+    cas = "cas"
+    adopt = "adopt"
+    tokens = "tokens"
+    lock = "lock"
+
+
+class ForwardReason(enum.StrEnum):
+    misrouted = "misrouted"  # a session request that reached a node other than its owner
+    node_param = "node_param"  # a REST call for one named node (?node=h2)
+
+
+class ConfigApplyOutcome(enum.StrEnum):
+    ok = "ok"
+    error = "error"
+    timeout = "timeout"
+
+
+CLUSTER_REGISTRY = CollectorRegistry(auto_describe=True)
+REDIS_OP_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.25, 1.0, 2.5)
+
+
+def _cluster_gauge(name: str, documentation: str, labels: Iterable[str] = ()) -> Gauge:
+    return Gauge(name, documentation, labels, namespace=NAMESPACE, registry=CLUSTER_REGISTRY)
+
+
+def _cluster_counter(name: str, documentation: str, labels: Iterable[str] = ()) -> Counter:
+    return Counter(name, documentation, labels, namespace=NAMESPACE, registry=CLUSTER_REGISTRY)
+
+
+CLUSTER_NODE_INFO = _cluster_gauge(
+    "cluster_node_info",
+    "1, labelled with this node's id, cluster and boot epoch",
+    ["node_id", "cluster", "epoch"],
+)
+CLUSTER_MODE = _cluster_gauge("cluster_mode", "1 in cluster mode, 0 while degraded (no Redis)")
+REDIS_UP = _cluster_gauge("redis_up", "1 while Redis answers, 0 while the breaker is not closed")
+REDIS_BREAKER_STATE = _cluster_gauge(
+    "redis_breaker_state", "The Redis circuit breaker: 0 closed, 1 half-open, 2 open"
+)
+REDIS_OP_DURATION = Histogram(
+    "redis_op_duration_seconds",
+    "Redis operations of the control plane that succeeded, by operation, and their duration",
+    ["op"],
+    namespace=NAMESPACE,
+    registry=CLUSTER_REGISTRY,
+    buckets=REDIS_OP_BUCKETS,
+)
+REDIS_OP_FAILURES = _cluster_counter(
+    "redis_op_failures", "Redis operations that failed or timed out, by operation", ["op"]
+)
+CLUSTER_NODES = _cluster_gauge("cluster_nodes", "Live cluster members this node sees (itself too)")
+CLUSTER_LEADER = _cluster_gauge("cluster_leader", "1 on the node holding the leader lease")
+FORWARDED_REQUESTS = _cluster_counter(
+    "cluster_forwarded_requests", "Requests forwarded to another node, by reason", ["reason"]
+)
+FORWARD_DURATION = Histogram(
+    "cluster_forward_duration_seconds",
+    "Forwarded requests, until the owner's reply started",
+    namespace=NAMESPACE,
+    registry=CLUSTER_REGISTRY,
+    buckets=HTTP_REQUEST_BUCKETS,
+)
+HOP_REJECTED = _cluster_counter(
+    "cluster_hop_rejected", "Internal hops refused, by reason", ["reason"]
+)
+SESSIONS_ADOPTED = _cluster_counter(
+    "cluster_sessions_adopted", "Sessions of a dead node this node adopted"
+)
+SESSION_IDS_REJECTED = _cluster_counter(
+    "session_ids_rejected", "Session ids answered 404 before any lookup, by reason", ["reason"]
+)
+EVENTS_FANOUT_LAG = Histogram(
+    "cluster_events_fanout_lag_seconds",
+    "From an event's XADD (Redis clock) to its delivery on this node",
+    namespace=NAMESPACE,
+    registry=CLUSTER_REGISTRY,
+    buckets=REDIS_OP_BUCKETS,
+)
+CONFIG_REVISION = _cluster_gauge("cluster_config_revision", "The config revision this node runs")
+CONFIG_APPLY = _cluster_counter(
+    "cluster_config_apply", "Config revisions this node applied, by outcome", ["outcome"]
+)
+
+for _op in RedisOp:
+    REDIS_OP_DURATION.labels(op=_op.value)
+    REDIS_OP_FAILURES.labels(op=_op.value)
+for _forward in ForwardReason:
+    FORWARDED_REQUESTS.labels(reason=_forward.value)
+for _outcome in ConfigApplyOutcome:
+    CONFIG_APPLY.labels(outcome=_outcome.value)
+_cluster_enabled = False
+
+
+def enable_cluster_metrics(node_id: str, cluster: str, epoch: str) -> None:
+    """Serve the cluster series on ``/metrics`` from now on (cluster mode only)."""
+    global _cluster_enabled
+    from tornadohub.cluster.hop import HopRejection  # pure modules: no redis import
+    from tornadohub.cluster.session_ids import Rejection
+
+    for hop_reason in HopRejection:
+        HOP_REJECTED.labels(reason=hop_reason.value)
+    for sid_reason in Rejection:
+        SESSION_IDS_REJECTED.labels(reason=sid_reason.value)
+    CLUSTER_NODE_INFO.clear()
+    CLUSTER_NODE_INFO.labels(node_id=node_id, cluster=cluster, epoch=epoch).set(1)
+    if not _cluster_enabled:
+        REGISTRY.register(CLUSTER_REGISTRY)
+        _cluster_enabled = True
+
+
+def disable_cluster_metrics() -> None:
+    """Stop serving the cluster series (tests; a hub leaving cluster mode)."""
+    global _cluster_enabled
+    if _cluster_enabled:
+        REGISTRY.unregister(CLUSTER_REGISTRY)
+        _cluster_enabled = False
+
+
+def redis_op(op: RedisOp, seconds: float | None) -> None:
+    """One control-plane Redis operation: its duration, or None when it failed."""
+    if seconds is None:
+        REDIS_OP_FAILURES.labels(op=op.value).inc()
+    else:
+        REDIS_OP_DURATION.labels(op=op.value).observe(seconds)
+
+
+def redis_breaker(state: int) -> None:
+    """The breaker moved to *state* (0 closed, 1 half-open, 2 open)."""
+    REDIS_BREAKER_STATE.set(state)
+    REDIS_UP.set(1 if state == 0 else 0)
+    CLUSTER_MODE.set(1 if state == 0 else 0)

@@ -27,7 +27,8 @@ if [[ $PIN == 1 ]]; then
         | grep -v '^tornadohub' >"$BUILD/constraints.txt" || true
     pip_args+=(--constraint "$BUILD/constraints.txt")
 fi
-"$PYTHON" -m pip install "${pip_args[@]}" --target "$SITE" .
+# The cluster extra too (redis-py, pure Python): one pyz runs embedded or in a cluster.
+"$PYTHON" -m pip install "${pip_args[@]}" --target "$SITE" ".[cluster]"
 
 # Console scripts of the dependencies point at the build interpreter; the pyz never uses them.
 rm -rf "$SITE/bin"

@@ -1,0 +1,202 @@
+"""Upstream OAuth tokens shared by every node, refreshed by one node at a time.
+
+Without sharing, N nodes each hold and rotate their own tokens; with rotating refresh
+tokens a second concurrent refresh replays a rotated token and the authorization
+server revokes the whole family. So the token set lives in Redis (one hash per
+upstream: ``rev`` and the set sealed with AES-GCM under the cluster's token key, bound
+to the upstream and the revision), and a refresh is single-flight across nodes:
+
+1. read the tokens; if their revision is newer than the one found stale, use them;
+2. else take the lock (``SET NX PX``, released by compare-and-delete) and read again;
+3. still stale: refresh (bounded by the lock's lifetime, so the lock cannot lapse
+   while the refresh runs), store ``rev + 1``, release;
+4. lock taken by another node: wait for its new revision (or for the lock to go).
+
+The SDK's own single-flight is a per-process lock; this is the cross-node one. The
+seam is ``mcp.client.auth.TokenStorage`` (wired with ``oauth.py`` in phase 2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from tornadohub.cluster.control import Redis, RedisControl
+from tornadohub.cluster.errors import ClusterUnavailableError
+from tornadohub.cluster.keyspace import Keyspace
+from tornadohub.cluster.secret import ClusterKeys
+from tornadohub.metrics import RedisOp
+
+NONCE_BYTES = 12
+
+# KEYS[1] tokens hash. ARGV: expected rev, new rev, sealed. Returns the stored rev, or
+# -current rev - 1 when the expected rev is not current.
+PUT_LUA = """
+local rev = tonumber(redis.call('HGET', KEYS[1], 'rev')) or 0
+if rev ~= tonumber(ARGV[1]) then return -rev - 1 end
+redis.call('HSET', KEYS[1], 'rev', ARGV[2], 'sealed', ARGV[3])
+return tonumber(ARGV[2])
+"""
+
+# KEYS[1] lock. ARGV: our lock value. Deletes it only if it is still ours.
+UNLOCK_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class TokenSealError(Exception):
+    """The stored token set cannot be opened (another cluster's secret, or corrupt)."""
+
+
+class RefreshWaitError(ClusterUnavailableError):
+    """Another node held the refresh lock for longer than we could wait."""
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    rev: int
+    tokens: dict[str, Any]
+
+
+class SharedTokens:
+    """Sealed upstream token sets in Redis, with a cross-node single-flight refresh."""
+
+    def __init__(
+        self,
+        control: RedisControl,
+        keyspace: Keyspace,
+        keys: ClusterKeys,
+        node_id: str,
+        *,
+        lock_ttl: float = 10.0,
+        poll_interval: float = 0.05,
+    ) -> None:
+        self.control = control
+        self.keyspace = keyspace
+        self.keys = keys
+        self.node_id = node_id
+        self.lock_ttl = lock_ttl
+        self.poll_interval = poll_interval
+        self._put = control.script(PUT_LUA)
+        self._unlock = control.script(UNLOCK_LUA)
+
+    # ------------------------------------------------------------ sealing
+    def seal(self, upstream: str, rev: int, tokens: dict[str, Any]) -> str:
+        keys = self.keys.current
+        nonce = os.urandom(NONCE_BYTES)
+        plain = json.dumps(tokens, separators=(",", ":")).encode()
+        sealed = AESGCM(keys.token).encrypt(nonce, plain, f"tok|{upstream}|{rev}".encode())
+        return f"{keys.kid}.{base64.urlsafe_b64encode(nonce + sealed).decode()}"
+
+    def open(self, upstream: str, rev: int, sealed: str) -> dict[str, Any]:
+        kid, _, body = sealed.partition(".")
+        keys = self.keys.by_kid(kid)
+        if keys is None:
+            raise TokenSealError("sealed with an unknown key")
+        try:
+            blob = base64.urlsafe_b64decode(body)
+            plain = AESGCM(keys.token).decrypt(
+                blob[:NONCE_BYTES], blob[NONCE_BYTES:], f"tok|{upstream}|{rev}".encode()
+            )
+            tokens = json.loads(plain)
+        except (InvalidTag, ValueError, binascii.Error):
+            raise TokenSealError("the token set does not open") from None
+        if not isinstance(tokens, dict):
+            raise TokenSealError("the token set is not an object")
+        return tokens
+
+    # ------------------------------------------------------------ storage
+    async def get(self, upstream: str) -> TokenRecord | None:
+        """The shared token set of *upstream*, or None if there is none (or it won't open)."""
+        key = self.keyspace.oauth(upstream)
+
+        async def read(redis: Redis) -> list[Any]:
+            return list(await redis.hmget(key, ["rev", "sealed"]))
+
+        rev_text, sealed = await self.control.call(RedisOp.tokens, read)
+        if rev_text is None or sealed is None:
+            return None
+        rev = int(rev_text)
+        try:
+            return TokenRecord(rev, self.open(upstream, rev, str(sealed)))
+        except TokenSealError:
+            return None
+
+    async def put(self, upstream: str, tokens: dict[str, Any], *, expected_rev: int) -> int | None:
+        """Store *tokens* as revision ``expected_rev + 1``; None if *expected_rev* is stale."""
+        rev = expected_rev + 1
+        keys = [self.keyspace.oauth(upstream)]
+        args: list[str | int] = [expected_rev, rev, self.seal(upstream, rev, tokens)]
+        stored = await self.control.call(
+            RedisOp.tokens, lambda redis: self._put(keys=keys, args=args, client=redis)
+        )
+        return int(stored) if int(stored) >= 0 else None
+
+    # ------------------------------------------------------------ refresh
+    async def refresh(
+        self,
+        upstream: str,
+        *,
+        stale_rev: int,
+        refresh: Callable[[TokenRecord | None], Awaitable[dict[str, Any]]],
+        wait: float | None = None,
+    ) -> TokenRecord:
+        """Tokens newer than *stale_rev*: another node's fresh ones, or ours from *refresh*.
+
+        *refresh* gets the current record (None: none stored) and returns the new token
+        set; it runs on one node at a time across the cluster. Raises
+        :class:`RefreshWaitError` after *wait* seconds (default: 1.5 x the lock's
+        lifetime) behind another node's lock, ClusterUnavailableError when Redis is out
+        (the caller then refreshes on its own, as a single node would).
+        """
+        deadline = time.monotonic() + (self.lock_ttl * 1.5 if wait is None else wait)
+        lock_key = self.keyspace.oauth_lock(upstream)
+        me = f"{self.node_id}:{base64.urlsafe_b64encode(os.urandom(9)).decode()}"
+        lock_ms = int(self.lock_ttl * 1000)
+        while True:
+            current = await self.get(upstream)
+            if current is not None and current.rev > stale_rev:
+                return current
+            taken = await self.control.call(
+                RedisOp.lock, lambda redis: redis.set(lock_key, me, nx=True, px=lock_ms)
+            )
+            if taken:
+                try:
+                    return await self._refresh_locked(upstream, stale_rev, refresh)
+                finally:
+                    await self.control.call(
+                        RedisOp.lock,
+                        lambda redis: self._unlock(keys=[lock_key], args=[me], client=redis),
+                    )
+            if time.monotonic() >= deadline:
+                raise RefreshWaitError(f"another node is still refreshing the tokens of {upstream}")
+            await asyncio.sleep(self.poll_interval)
+
+    async def _refresh_locked(
+        self,
+        upstream: str,
+        stale_rev: int,
+        refresh: Callable[[TokenRecord | None], Awaitable[dict[str, Any]]],
+    ) -> TokenRecord:
+        current = await self.get(upstream)
+        if current is not None and current.rev > stale_rev:
+            return current  # refreshed by the node that held the lock before us
+        # Leave a margin: past the lock's lifetime another node could start refreshing.
+        async with asyncio.timeout(self.lock_ttl * 0.8):
+            tokens = await refresh(current)
+        base = current.rev if current is not None else 0
+        stored = await self.put(upstream, tokens, expected_rev=base)
+        if stored is None:  # only a writer without the lock could do this
+            raise ClusterUnavailableError(f"the tokens of {upstream} changed during a refresh")
+        return TokenRecord(stored, tokens)

@@ -1,0 +1,130 @@
+"""Shared OAuth tokens: sealed at rest, one refresh across nodes, waiters get its result."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from tests.cluster.services import RedisServer
+from tornadohub.cluster.control import RedisControl
+from tornadohub.cluster.keyspace import Keyspace
+from tornadohub.cluster.secret import ClusterKeys
+from tornadohub.cluster.tokens import RefreshWaitError, SharedTokens, TokenRecord
+
+Make = Callable[..., RedisControl]
+UPSTREAM = "https://mcp.example.com/mcp"
+FIRST = {"access_token": "AT-1", "refresh_token": "RT-1", "expires_in": 3600}
+
+
+class AuthorizationServer:
+    """Rotating refresh tokens: each RT works once; a replay would revoke the family."""
+
+    def __init__(self) -> None:
+        self.grants: list[str] = []
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def refresh(self, current: TokenRecord | None) -> dict[str, Any]:
+        assert current is not None
+        used = current.tokens["refresh_token"]
+        assert used not in self.grants, "refresh token replayed: family revoked"
+        self.grants.append(used)
+        self.entered.set()
+        await self.release.wait()
+        n = len(self.grants) + 1
+        return {"access_token": f"AT-{n}", "refresh_token": f"RT-{n}", "expires_in": 3600}
+
+
+def shared(control: Make, keyspace: Keyspace, keys: ClusterKeys, node_id: str) -> SharedTokens:
+    return SharedTokens(control(timeout=1.0), keyspace, keys, node_id, lock_ttl=5.0)
+
+
+async def test_one_refresh_across_nodes(
+    control: Make, keyspace: Keyspace, cluster_keys: ClusterKeys
+) -> None:
+    nodes = [shared(control, keyspace, cluster_keys, f"h{i}") for i in (1, 2, 3)]
+    assert await nodes[0].put(UPSTREAM, FIRST, expected_rev=0) == 1
+    server = AuthorizationServer()
+    # All three find AT-1 expired at once.
+    refreshes = [
+        asyncio.create_task(node.refresh(UPSTREAM, stale_rev=1, refresh=server.refresh))
+        for node in nodes
+    ]
+    async with asyncio.timeout(5):
+        await server.entered.wait()
+    others = [task for task in refreshes if not task.done()]
+    done, _ = await asyncio.wait(others, timeout=0.3)  # the others wait, they do not refresh
+    assert not done and len(server.grants) == 1
+    server.release.set()
+    results = await asyncio.gather(*refreshes)
+    assert server.grants == ["RT-1"]
+    assert {(r.rev, r.tokens["access_token"]) for r in results} == {(2, "AT-2")}
+    current = await nodes[2].get(UPSTREAM)
+    assert current is not None and current.tokens["refresh_token"] == "RT-2"
+
+
+async def test_tokens_are_sealed_at_rest(
+    control: Make, keyspace: Keyspace, cluster_keys: ClusterKeys, redis_server: RedisServer
+) -> None:
+    node = shared(control, keyspace, cluster_keys, "h1")
+    await node.put(UPSTREAM, FIRST, expected_rev=0)
+    raw = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+    try:
+        stored = {str(k): str(v) for k, v in (await raw.hgetall(keyspace.oauth(UPSTREAM))).items()}
+        assert stored["rev"] == "1" and "AT-1" not in str(stored) and "RT-1" not in str(stored)
+        # A sealed set moved to another upstream's key does not open there.
+        for name in ("rev", "sealed"):
+            await raw.hset(keyspace.oauth("https://other/mcp"), name, stored[name])
+    finally:
+        await raw.aclose()
+    assert await node.get("https://other/mcp") is None
+    other_cluster = ClusterKeys.from_secrets(b"another secret, long enough: 32+", "test")
+    assert await shared(control, keyspace, other_cluster, "h2").get(UPSTREAM) is None
+
+
+async def test_a_stale_writer_cannot_overwrite(
+    control: Make, keyspace: Keyspace, cluster_keys: ClusterKeys
+) -> None:
+    node = shared(control, keyspace, cluster_keys, "h1")
+    assert await node.put(UPSTREAM, FIRST, expected_rev=0) == 1
+    assert await node.put(UPSTREAM, {"access_token": "late"}, expected_rev=0) is None
+    current = await node.get(UPSTREAM)
+    assert current is not None and current.tokens == FIRST
+
+
+async def test_a_failed_refresh_releases_the_lock(
+    control: Make, keyspace: Keyspace, cluster_keys: ClusterKeys
+) -> None:
+    h1, h2 = (shared(control, keyspace, cluster_keys, f"h{i}") for i in (1, 2))
+    await h1.put(UPSTREAM, FIRST, expected_rev=0)
+
+    async def failing(_: TokenRecord | None) -> dict[str, Any]:
+        raise RuntimeError("authorization server said no")
+
+    with pytest.raises(RuntimeError):
+        await h1.refresh(UPSTREAM, stale_rev=1, refresh=failing)
+
+    async def works(_: TokenRecord | None) -> dict[str, Any]:
+        return {"access_token": "AT-2"}
+
+    result = await h2.refresh(UPSTREAM, stale_rev=1, refresh=works, wait=0.5)
+    assert result.rev == 2  # got the lock at once: h1 had released it
+
+
+async def test_waiting_for_a_stuck_refresher_is_bounded(
+    control: Make, keyspace: Keyspace, cluster_keys: ClusterKeys
+) -> None:
+    h1, h2 = (shared(control, keyspace, cluster_keys, f"h{i}") for i in (1, 2))
+    await h1.put(UPSTREAM, FIRST, expected_rev=0)
+    server = AuthorizationServer()
+    stuck = asyncio.create_task(h1.refresh(UPSTREAM, stale_rev=1, refresh=server.refresh))
+    async with asyncio.timeout(5):
+        await server.entered.wait()
+    with pytest.raises(RefreshWaitError):
+        await h2.refresh(UPSTREAM, stale_rev=1, refresh=server.refresh, wait=0.3)
+    server.release.set()
+    assert (await stuck).rev == 2

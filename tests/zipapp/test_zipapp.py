@@ -137,6 +137,30 @@ def test_pyz_is_reproducible_and_starts(pyz: Path, tmp_path: Path, hub_home: Pat
     assert version.stdout.splitlines() == ["4.2.1", "tornadohub 0.1.0"]
 
 
+def test_pyz_bundles_cluster_mode(pyz: Path, tmp_path: Path, hub_home: Path) -> None:
+    """The cluster extra (redis-py) is in the pyz: one file runs embedded or in a cluster."""
+    python = base_interpreter()
+    env = clean_env(python, tmp_path, home=hub_home)
+    probe = subprocess.run(
+        [python, "-S", str(pyz), "-c", "import tornadohub.cluster.streams, redis; print('ok')"],
+        cwd=tmp_path,
+        env={**env, "SHIV_INTERPRETER": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert probe.returncode == 0 and probe.stdout.strip() == "ok", probe.stderr
+    lb = subprocess.run(
+        [python, str(pyz), "lb-config", "--nginx", "--nodes", "h1=10.0.0.1:8080"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert lb.returncode == 0 and '"~^h1\\."  hub_node_h1;' in lb.stdout, lb.stderr
+
+
 def test_pyz_serves_python_stdio_servers_from_the_bundle(pyz_hub: PyzHub, tmp_path: Path) -> None:
     health = pyz_hub.wait_ready(timeout=60)
     assert {s["name"]: s["status"] for s in health["servers"]} == {

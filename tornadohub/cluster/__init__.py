@@ -20,5 +20,6 @@ Modules, each one concern:
 * :mod:`.membership`, :mod:`.leader`, :mod:`.streams`, :mod:`.config_store`,
   :mod:`.adoption`, :mod:`.tokens`: heartbeats and members, the leader lease,
   ``/api/events`` over Redis Streams, config revisions, adoption claims, and shared
-  upstream OAuth tokens with a single-flight refresh lock.
+  upstream OAuth tokens with a single-flight refresh lock;
+* :mod:`.node`: all of the above for one hub node, started, drained and stopped as one.
 """

@@ -106,7 +106,9 @@ class ClusterNode:
             },
             block=STREAM_BLOCK_SECONDS,
         )
-        self._tasks: list[asyncio.Task[None]] = []
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._lease: asyncio.Task[None] | None = None
+        self._tail: asyncio.Task[None] | None = None
         self._remove_breaker_listener = self.control.add_listener(self._on_breaker)
         self.draining = False
 
@@ -145,27 +147,19 @@ class ClusterNode:
             await self.membership.join()
         except ClusterUnavailableError as exc:
             log.warning("starting degraded, as a single node: %s", exc.message)
-        for name, loop in (
-            ("heartbeat", self.membership.run()),
-            ("leader", self.leader.run()),
-            ("streams", self.tail.run()),
-        ):
-            self._tasks.append(asyncio.create_task(loop, name=f"cluster-{name}"))
+        self._heartbeat = asyncio.create_task(self.membership.run(), name="cluster-heartbeat")
+        self._lease = asyncio.create_task(self.leader.run(), name="cluster-lease")
+        self._tail = asyncio.create_task(self.tail.run(), name="cluster-streams")
 
     async def drain(self) -> None:
         """SIGTERM: leave the membership now and give up the lease (peers take over)."""
         self.draining = True
-        for task in self._tasks[:2]:  # no more heartbeats or renewals
-            task.cancel()
-        await asyncio.gather(*self._tasks[:2], return_exceptions=True)
+        await _cancel(self._heartbeat, self._lease)  # no more heartbeats or renewals
         await self.membership.leave()
         await self.leader.release()
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        await _cancel(self._heartbeat, self._lease, self._tail)
         self._remove_breaker_listener()
         await self.control.close()
         metrics.disable_cluster_metrics()
@@ -181,3 +175,10 @@ class ClusterNode:
                 self._on_rejoin()
             except Exception:
                 log.exception("rejoin callback failed")
+
+
+async def _cancel(*tasks: asyncio.Task[None] | None) -> None:
+    running = [task for task in tasks if task is not None]
+    for task in running:
+        task.cancel()
+    await asyncio.gather(*running, return_exceptions=True)

@@ -16,7 +16,7 @@ import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from tornadohub.cluster.errors import ClusterConfigError
@@ -105,7 +105,13 @@ _SETTINGS: tuple[tuple[str, str, str, str], ...] = (
 ENV_PREFIX = "TORNADOHUB_"
 
 
-def add_arguments(parser: argparse.ArgumentParser | Any) -> None:
+class _ArgumentContainer(Protocol):
+    """An argparse parser or argument group."""
+
+    def add_argument(self, *names: str, **options: Any) -> argparse.Action: ...
+
+
+def add_arguments(parser: _ArgumentContainer) -> None:
     """Add the cluster flags to *parser* (or an argument group); all default to None."""
     for flag, dest, env, help_text in _SETTINGS:
         text = f"{help_text} (env {ENV_PREFIX}{env}"

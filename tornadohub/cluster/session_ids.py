@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import enum
 import hashlib
 import json
@@ -242,7 +243,7 @@ class SessionIds:
         )
         session_id = self._seal(state)
         if len(session_id) > MAX_ID_CHARS:
-            light = SessionState(**{**state.__dict__, "upstream_sessions": (), "portable": False})
+            light = dataclasses.replace(state, upstream_sessions=(), portable=False)
             session_id = self._seal(light)
         return session_id
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
 from collections.abc import Callable
 
 import pytest
+from tornado.ioloop import IOLoop
 
 from tests.cluster.services import RedisServer, eventually
 from tornadohub import metrics
@@ -32,6 +34,20 @@ def gauge(name: str) -> float | None:
 
 async def ping(client: RedisControl) -> object:
     return await client.call(RedisOp.ping, lambda redis: redis.ping())
+
+
+async def test_runs_on_tornados_own_loop(control: Make) -> None:
+    """No thread, no second loop: Tornado's IOLoop is the asyncio loop redis-py runs on."""
+    assert IOLoop.current().asyncio_loop is asyncio.get_running_loop()  # type: ignore[attr-defined]
+    client = control()
+    answered: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+    async def from_a_tornado_callback() -> None:
+        answered.set_result(await client.ping())
+
+    IOLoop.current().add_callback(from_a_tornado_callback)
+    async with asyncio.timeout(5):
+        assert await answered
 
 
 async def test_breaker_opens_when_redis_dies_and_closes_when_it_returns(

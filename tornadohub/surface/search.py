@@ -1,0 +1,301 @@
+"""Lexical, deterministic tool search: BM25 over names, descriptions and parameters.
+
+Why hand-written rather than a library: the well-known Python BM25 packages
+build an immutable index over a whole corpus (every change means a rebuild)
+and bring numpy; a hub's catalog changes one server at a time, and the whole
+ranker here is about as long as the glue a library would need. No network, no
+model, no dependency.
+
+How a tool becomes a document (:func:`tool_terms`):
+
+* text is split on anything not a letter or digit, then on ``camelCase``
+  and letter/digit boundaries (``server__get_fileContents`` gives ``server``,
+  ``get``, ``file``, ``contents``), lower-cased, stop words dropped, and
+  reduced by a light suffix stemmer (:func:`stem`: plurals, ``-ing``, ``-ed``,
+  ``-ation``, final ``e``), so "searching files" meets ``search_file``;
+* fields are weighted by repeating their terms (integer weights, so every
+  sum is exact and the ranking cannot depend on the order servers came in):
+  the tool's own name x3, its title x2, the server's name, the description and
+  the input schema's top-level parameter names and descriptions x1.
+
+Ranking is Okapi BM25 (k1 = 1.2, b = 0.75) with the usual non-negative idf.
+A query term of 4 or more characters also matches the longer index terms it
+begins (``repo`` finds ``repository``) at half weight. Ties are broken by the
+tool's public name, so equal input always gives equal output.
+
+The index is incremental: :meth:`ToolIndex.replace_server` re-tokenizes one
+server's tools only, and statistics that depend on the whole catalog (average
+length, idf, the sorted vocabulary) are recomputed lazily on the next search.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["SearchHit", "ToolIndex", "query_terms", "stem", "tokenize", "tool_terms"]
+
+K1 = 1.2
+B = 0.75
+PREFIX_MIN = 4
+PREFIX_WEIGHT = 0.5
+PREFIX_MAX_TERMS = 32
+
+NAME_WEIGHT = 3
+TITLE_WEIGHT = 2
+TEXT_WEIGHT = 1
+
+_WORD = re.compile(r"[A-Za-z0-9]+")
+# camelCase, PascalCase, ACRONYMWord, digits
+_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+_VOWEL = re.compile(r"[aeiouy]")
+
+STOP_WORDS = frozenset(
+    """
+    a an and any are as at be by can could do does for from how i if in into is it its
+    me my of on or our please should so some such than that the their them then there
+    these this those to use using via want was we what when where which while who will
+    with would you your
+    """.split()
+)
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case words of *text*, split at punctuation, ``_``, camelCase and digits."""
+    return [part.lower() for word in _WORD.findall(text) for part in _PART.findall(word)]
+
+
+def stem(word: str) -> str:
+    """A light English suffix stemmer: enough for plurals and verb forms of tool words.
+
+    ``files``/``file`` -> ``fil``, ``searching``/``searches`` -> ``search``,
+    ``created``/``creation``/``create`` -> ``creat``, ``running`` -> ``run``.
+    """
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith("sses"):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    for suffix in ("ing", "ed"):
+        base = word[: -len(suffix)]
+        if word.endswith(suffix) and len(base) >= 3 and _VOWEL.search(base):
+            word = base
+            if word[-1] == word[-2] and word[-1] not in "lsz":
+                word = word[:-1]  # running -> run, committed -> commit
+            break
+    if word.endswith("ation") and len(word) > 7:
+        word = word[:-5] + "at"
+    if word.endswith("e") and len(word) > 3:
+        word = word[:-1]
+    return word
+
+
+def _terms(text: str) -> list[str]:
+    return [stem(token) for token in tokenize(text) if token not in STOP_WORDS]
+
+
+def query_terms(query: str) -> list[str]:
+    """The distinct index terms of a query, in order."""
+    return list(dict.fromkeys(_terms(query)))
+
+
+def tool_terms(tool: Mapping[str, Any], name: str, server: str) -> Counter[str]:
+    """Weighted term counts of one tool definition (*name*: the upstream's own name)."""
+    counts: Counter[str] = Counter()
+
+    def add(text: Any, weight: int) -> None:
+        if isinstance(text, str) and text:
+            for term in _terms(text):
+                counts[term] += weight
+
+    add(name, NAME_WEIGHT)
+    add(tool.get("title"), TITLE_WEIGHT)
+    annotations = tool.get("annotations")
+    if isinstance(annotations, Mapping) and annotations.get("title") != tool.get("title"):
+        add(annotations.get("title"), TITLE_WEIGHT)
+    add(server, TEXT_WEIGHT)
+    add(tool.get("description"), TEXT_WEIGHT)
+    schema = tool.get("inputSchema")
+    properties = schema.get("properties") if isinstance(schema, Mapping) else None
+    if isinstance(properties, Mapping):
+        for parameter, spec in properties.items():
+            add(parameter, TEXT_WEIGHT)
+            if isinstance(spec, Mapping):
+                add(spec.get("description"), TEXT_WEIGHT)
+    return counts
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One ranked tool: its public name, server, score and published definition."""
+
+    name: str
+    server: str
+    score: float
+    definition: Mapping[str, Any]
+
+
+@dataclass
+class _Document:
+    server: str
+    definition: Mapping[str, Any]
+    terms: Counter[str]
+    length: int
+
+
+@dataclass
+class _ServerEntry:
+    tools: Sequence[tuple[str, Mapping[str, Any]]]
+    keys: list[str] = field(default_factory=list)
+
+
+class ToolIndex:
+    """An incremental BM25 index of tools, keyed by public name, grouped by server."""
+
+    def __init__(self) -> None:
+        self._docs: dict[str, _Document] = {}
+        self._postings: dict[str, dict[str, int]] = {}
+        self._servers: dict[str, _ServerEntry] = {}
+        self._total_length = 0
+        # derived from the whole catalog, rebuilt on the first search after a change
+        self._norms: dict[str, float] | None = None
+        self._weights: dict[str, tuple[float, list[tuple[str, float]]]] = {}
+        self._vocabulary: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    @property
+    def servers(self) -> list[str]:
+        return list(self._servers)
+
+    # -- updates ------------------------------------------------------------
+
+    def replace_server(self, server: str, tools: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """Index *server*'s tools, replacing what it had.
+
+        Each tool is ``(its upstream's own name, its published definition)``; the
+        definition's ``name`` is the public name results are keyed by. A public
+        name already taken by another server's tool is skipped (the catalog
+        never publishes two tools under one name).
+        """
+        self.remove_server(server)
+        entry = _ServerEntry(tools=tools)
+        for original, definition in tools:
+            key = definition.get("name")
+            if not isinstance(key, str) or key in self._docs:
+                continue
+            terms = tool_terms(definition, original, server)
+            self._docs[key] = _Document(server, definition, terms, sum(terms.values()))
+            for term, count in terms.items():
+                self._postings.setdefault(term, {})[key] = count
+            self._total_length += self._docs[key].length
+            entry.keys.append(key)
+        self._servers[server] = entry
+        self._invalidate()
+
+    def remove_server(self, server: str) -> None:
+        entry = self._servers.pop(server, None)
+        if entry is None:
+            return
+        for key in entry.keys:
+            document = self._docs.pop(key)
+            self._total_length -= document.length
+            for term in document.terms:
+                postings = self._postings[term]
+                del postings[key]
+                if not postings:
+                    del self._postings[term]
+        self._invalidate()
+
+    def sync(self, catalog: Mapping[str, Sequence[tuple[str, Mapping[str, Any]]]]) -> list[str]:
+        """Make the index hold exactly *catalog* (server -> tools); return the servers re-indexed.
+
+        A server whose tool list is the same object or equal to the indexed one
+        is left alone, so a catalog rebuild after one server changed costs one
+        server's worth of tokenizing.
+        """
+        for server in [s for s in self._servers if s not in catalog]:
+            self.remove_server(server)
+        changed = []
+        for server, tools in catalog.items():
+            entry = self._servers.get(server)
+            if entry is not None and (entry.tools is tools or list(entry.tools) == list(tools)):
+                continue
+            self.replace_server(server, tools)
+            changed.append(server)
+        return changed
+
+    def _invalidate(self) -> None:
+        self._norms = None
+        self._weights = {}
+        self._vocabulary = None
+
+    # -- search -------------------------------------------------------------
+
+    def search(self, query: str, limit: int = 10) -> list[SearchHit]:
+        """The best *limit* tools for *query*, best first; ``[]`` when nothing matches."""
+        if limit <= 0 or not self._docs:
+            return []
+        scores: dict[str, float] = {}
+        for term, factor in self._expand(query_terms(query)):
+            idf, weights = self._term_weights(term)
+            boost = idf * factor
+            for key, weight in weights:
+                scores[key] = scores.get(key, 0.0) + boost * weight
+        best = heapq.nsmallest(
+            limit, scores.items(), key=lambda item: (-round(item[1], 9), item[0])
+        )
+        return [
+            SearchHit(key, self._docs[key].server, score, self._docs[key].definition)
+            for key, score in best
+            if score > 0
+        ]
+
+    def _expand(self, terms: Iterable[str]) -> list[tuple[str, float]]:
+        """Each query term at full weight, plus index terms it begins at half weight."""
+        expanded: dict[str, float] = {}
+        for term in terms:
+            expanded[term] = max(expanded.get(term, 0.0), 1.0)
+            if len(term) < PREFIX_MIN:
+                continue
+            vocabulary = self._sorted_vocabulary()
+            start = bisect.bisect_right(vocabulary, term)
+            for candidate in vocabulary[start : start + PREFIX_MAX_TERMS]:
+                if not candidate.startswith(term):
+                    break
+                expanded[candidate] = max(expanded.get(candidate, 0.0), PREFIX_WEIGHT)
+        return [(term, factor) for term, factor in expanded.items() if term in self._postings]
+
+    def _sorted_vocabulary(self) -> list[str]:
+        if self._vocabulary is None:
+            self._vocabulary = sorted(self._postings)
+        return self._vocabulary
+
+    def _term_weights(self, term: str) -> tuple[float, list[tuple[str, float]]]:
+        """idf and each document's BM25 term weight, cached until the next change."""
+        cached = self._weights.get(term)
+        if cached is not None:
+            return cached
+        if self._norms is None:
+            average = self._total_length / len(self._docs)
+            self._norms = {
+                key: K1 * (1 - B + B * document.length / average)
+                for key, document in self._docs.items()
+            }
+        norms = self._norms
+        postings = self._postings[term]
+        count = len(self._docs)
+        idf = math.log(1 + (count - len(postings) + 0.5) / (len(postings) + 0.5))
+        weights = [(key, tf * (K1 + 1) / (tf + norms[key])) for key, tf in postings.items()]
+        self._weights[term] = (idf, weights)
+        return idf, weights

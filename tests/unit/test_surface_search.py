@@ -93,9 +93,24 @@ def names(index: ToolIndex, query: str, limit: int = 5) -> list[str]:
 
 
 def test_tokenize_splits_snake_camel_namespaces_and_digits() -> None:
-    assert tokenize("github__getFileContents") == ["github", "get", "file", "contents"]
+    assert tokenize("github__getFileContents") == [
+        "github",
+        "get",
+        "file",
+        "contents",
+        "getfilecontents",  # a mixed-case word is also kept whole
+    ]
     assert tokenize("browser_take-screenshot.v2") == ["browser", "take", "screenshot", "v", "2"]
-    assert tokenize("parseHTTPResponse OAuth2") == ["parse", "http", "response", "o", "auth", "2"]
+    assert tokenize("parseHTTPResponse OAuth2") == [
+        "parse",
+        "http",
+        "response",
+        "parsehttpresponse",
+        "o",
+        "auth",
+        "2",
+    ]
+    assert tokenize("JavaScript javascript") == ["java", "script", "javascript", "javascript"]
     assert tokenize("") == []
 
 
@@ -148,11 +163,13 @@ def test_ranking_expectations(query: str, expected: str) -> None:
     assert names(build(), query)[0] == expected
 
 
-def test_prefix_of_a_query_term_matches_longer_words() -> None:
+def test_an_unknown_query_term_matches_the_words_it_begins() -> None:
     index = build()
-    # "repo" is a parameter name; "repositori" (repositories) is found by prefix too
-    assert "github__search_repositories" in names(index, "repo", 10)
-    assert names(build(), "screens")[0] == "browser__browser_take_screenshot"
+    assert names(index, "reposit")[0] == "github__search_repositories"
+    assert names(index, "screens")[0] == "browser__browser_take_screenshot"
+    # a term the index knows is not expanded: "repo" is a parameter of create_issue only
+    assert names(index, "repo", 10) == ["github__create_issue"]
+    assert index.search("rep") == []  # too short to expand
 
 
 def test_no_match_empty_query_and_limits() -> None:

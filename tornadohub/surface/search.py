@@ -10,31 +10,37 @@ How a tool becomes a document (:func:`tool_terms`):
 
 * text is split on anything not a letter or digit, then on ``camelCase``
   and letter/digit boundaries (``server__get_fileContents`` gives ``server``,
-  ``get``, ``file``, ``contents``), lower-cased, stop words dropped, and
-  reduced by a light suffix stemmer (:func:`stem`: plurals, ``-ing``, ``-ed``,
-  ``-ation``, final ``e``), so "searching files" meets ``search_file``;
-* fields are weighted by repeating their terms (integer weights, so every
-  sum is exact and the ranking cannot depend on the order servers came in):
-  the tool's own name x3, its title x2, the server's name, the description and
-  the input schema's top-level parameter names and descriptions x1.
+  ``get``, ``file``, ``contents``; a mixed-case word is also kept whole),
+  lower-cased, stop words dropped, and reduced by a light suffix stemmer
+  (:func:`stem`: plurals, ``-ing``, ``-ed``, ``-ation``, final ``e``), so
+  "searching files" meets ``search_file``;
+* the terms are counted per field (:data:`FIELDS`): the tool's own name and
+  title, the server's name, the description, and the input schema's top-level
+  parameter names and descriptions.
 
-Ranking is Okapi BM25 (k1 = 1.2, b = 0.75) with the usual non-negative idf.
-A query term of 4 or more characters also matches the longer index terms it
-begins (``repo`` finds ``repository``) at half weight. Ties are broken by the
-tool's public name, so equal input always gives equal output.
+Ranking is BM25F: per field, term counts are weighted and normalised by the
+field's length against its catalog average, summed, then saturated (k1 = 1.2)
+and multiplied by the usual non-negative idf. Names weigh 3 and are barely
+length-normalised, so a long description cannot drown a tool whose name says
+what the query asks. A query term of 4 or more characters that no tool
+contains is replaced by the index terms it begins, at half weight (``kube``
+finds ``kubectl`` and ``kubernetes``). Counts and lengths are integers and a
+document's score depends only on it and the catalog's totals, so the ranking
+does not depend on the order servers came and went; ties are broken by public
+name.
 
 The index is incremental: :meth:`ToolIndex.replace_server` re-tokenizes one
-server's tools only, and statistics that depend on the whole catalog (average
-length, idf, the sorted vocabulary) are recomputed lazily on the next search.
+server's tools only, and what depends on the whole catalog (average field
+lengths, idf, the sorted vocabulary) is recomputed lazily on the next search.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 import math
 import re
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,14 +48,28 @@ from typing import Any
 __all__ = ["SearchHit", "ToolIndex", "query_terms", "stem", "tokenize", "tool_terms"]
 
 K1 = 1.2
-B = 0.75
 PREFIX_MIN = 4
 PREFIX_WEIGHT = 0.5
 PREFIX_MAX_TERMS = 32
 
-NAME_WEIGHT = 3
-TITLE_WEIGHT = 2
-TEXT_WEIGHT = 1
+
+@dataclass(frozen=True)
+class Field:
+    """A part of a tool definition: its weight and how much its length is normalised."""
+
+    name: str
+    weight: float
+    b: float
+
+
+#: BM25F fields, in the order of a document's per-field counts.
+FIELDS = (
+    Field("name", 3.0, 0.3),  # the tool's own name and title: short, the strongest signal
+    Field("server", 1.0, 0.0),
+    Field("description", 1.0, 0.75),
+    Field("parameters", 1.0, 0.75),  # top-level parameter names and their descriptions
+)
+NAME, SERVER, DESCRIPTION, PARAMETERS = range(len(FIELDS))
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
 # camelCase, PascalCase, ACRONYMWord, digits
@@ -67,10 +87,24 @@ STOP_WORDS = frozenset(
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-case words of *text*, split at punctuation, ``_``, camelCase and digits."""
-    return [part.lower() for word in _WORD.findall(text) for part in _PART.findall(word)]
+    """Lower-case words of *text*, split at punctuation, ``_``, camelCase and digits.
+
+    A mixed-case word is also kept whole (``JavaScript`` gives ``java``, ``script``
+    and ``javascript``), since people write it both ways.
+    """
+    tokens: list[str] = []
+    for word in _WORD.findall(text):
+        if word.isalpha() and (word.islower() or word.isupper()):
+            tokens.append(word.lower())  # the common case, without the second regex
+            continue
+        parts = _PART.findall(word)
+        tokens.extend(part.lower() for part in parts)
+        if len(parts) > 1 and word.isalpha():
+            tokens.append(word.lower())
+    return tokens
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str:
     """A light English suffix stemmer: enough for plurals and verb forms of tool words.
 
@@ -108,29 +142,32 @@ def query_terms(query: str) -> list[str]:
     return list(dict.fromkeys(_terms(query)))
 
 
-def tool_terms(tool: Mapping[str, Any], name: str, server: str) -> Counter[str]:
-    """Weighted term counts of one tool definition (*name*: the upstream's own name)."""
-    counts: Counter[str] = Counter()
+def tool_terms(tool: Mapping[str, Any], name: str, server: str) -> dict[str, list[int]]:
+    """Term counts per field (:data:`FIELDS` order) of one tool; *name*: the upstream's own."""
+    counts: dict[str, list[int]] = {}
 
-    def add(text: Any, weight: int) -> None:
+    def add(text: Any, field_index: int) -> None:
         if isinstance(text, str) and text:
             for term in _terms(text):
-                counts[term] += weight
+                per_field = counts.get(term)
+                if per_field is None:
+                    per_field = counts[term] = [0] * len(FIELDS)
+                per_field[field_index] += 1
 
-    add(name, NAME_WEIGHT)
-    add(tool.get("title"), TITLE_WEIGHT)
+    add(name, NAME)
+    add(tool.get("title"), NAME)
     annotations = tool.get("annotations")
     if isinstance(annotations, Mapping) and annotations.get("title") != tool.get("title"):
-        add(annotations.get("title"), TITLE_WEIGHT)
-    add(server, TEXT_WEIGHT)
-    add(tool.get("description"), TEXT_WEIGHT)
+        add(annotations.get("title"), NAME)
+    add(server, SERVER)
+    add(tool.get("description"), DESCRIPTION)
     schema = tool.get("inputSchema")
     properties = schema.get("properties") if isinstance(schema, Mapping) else None
     if isinstance(properties, Mapping):
         for parameter, spec in properties.items():
-            add(parameter, TEXT_WEIGHT)
+            add(parameter, PARAMETERS)
             if isinstance(spec, Mapping):
-                add(spec.get("description"), TEXT_WEIGHT)
+                add(spec.get("description"), PARAMETERS)
     return counts
 
 
@@ -148,8 +185,8 @@ class SearchHit:
 class _Document:
     server: str
     definition: Mapping[str, Any]
-    terms: Counter[str]
-    length: int
+    terms: dict[str, list[int]]  # term -> count per field
+    lengths: list[int]  # terms per field
 
 
 @dataclass
@@ -163,12 +200,12 @@ class ToolIndex:
 
     def __init__(self) -> None:
         self._docs: dict[str, _Document] = {}
-        self._postings: dict[str, dict[str, int]] = {}
+        self._postings: dict[str, dict[str, list[int]]] = {}
         self._servers: dict[str, _ServerEntry] = {}
-        self._total_length = 0
+        self._field_lengths = [0] * len(FIELDS)  # summed over all documents
         # derived from the whole catalog, rebuilt on the first search after a change
-        self._norms: dict[str, float] | None = None
-        self._weights: dict[str, tuple[float, list[tuple[str, float]]]] = {}
+        self._norms: dict[str, list[float]] | None = None
+        self._weights: dict[str, list[tuple[str, float]]] = {}
         self._vocabulary: list[str] | None = None
 
     def __len__(self) -> int:
@@ -195,10 +232,12 @@ class ToolIndex:
             if not isinstance(key, str) or key in self._docs:
                 continue
             terms = tool_terms(definition, original, server)
-            self._docs[key] = _Document(server, definition, terms, sum(terms.values()))
-            for term, count in terms.items():
-                self._postings.setdefault(term, {})[key] = count
-            self._total_length += self._docs[key].length
+            lengths = [sum(counts[i] for counts in terms.values()) for i in range(len(FIELDS))]
+            self._docs[key] = _Document(server, definition, terms, lengths)
+            for term, counts in terms.items():
+                self._postings.setdefault(term, {})[key] = counts
+            for i, length in enumerate(lengths):
+                self._field_lengths[i] += length
             entry.keys.append(key)
         self._servers[server] = entry
         self._invalidate()
@@ -209,7 +248,8 @@ class ToolIndex:
             return
         for key in entry.keys:
             document = self._docs.pop(key)
-            self._total_length -= document.length
+            for i, length in enumerate(document.lengths):
+                self._field_lengths[i] -= length
             for term in document.terms:
                 postings = self._postings[term]
                 del postings[key]
@@ -247,11 +287,10 @@ class ToolIndex:
         if limit <= 0 or not self._docs:
             return []
         scores: dict[str, float] = {}
+        get = scores.get
         for term, factor in self._expand(query_terms(query)):
-            idf, weights = self._term_weights(term)
-            boost = idf * factor
-            for key, weight in weights:
-                scores[key] = scores.get(key, 0.0) + boost * weight
+            for key, weight in self._term_weights(term):
+                scores[key] = get(key, 0.0) + factor * weight
         best = heapq.nsmallest(
             limit, scores.items(), key=lambda item: (-round(item[1], 9), item[0])
         )
@@ -262,11 +301,15 @@ class ToolIndex:
         ]
 
     def _expand(self, terms: Iterable[str]) -> list[tuple[str, float]]:
-        """Each query term at full weight, plus index terms it begins at half weight."""
+        """Each query term at full weight; one the index lacks by the index terms it begins.
+
+        Only unknown terms are expanded: measured on the bench, expanding every term
+        (``open`` -> ``openapi``) costs more precision than it gains.
+        """
         expanded: dict[str, float] = {}
         for term in terms:
             expanded[term] = max(expanded.get(term, 0.0), 1.0)
-            if len(term) < PREFIX_MIN:
+            if len(term) < PREFIX_MIN or term in self._postings:
                 continue
             vocabulary = self._sorted_vocabulary()
             start = bisect.bisect_right(vocabulary, term)
@@ -281,21 +324,36 @@ class ToolIndex:
             self._vocabulary = sorted(self._postings)
         return self._vocabulary
 
-    def _term_weights(self, term: str) -> tuple[float, list[tuple[str, float]]]:
-        """idf and each document's BM25 term weight, cached until the next change."""
+    def _field_norms(self) -> dict[str, list[float]]:
+        """Per document and field: weight / BM25F length normalisation (lazily, per change)."""
+        if self._norms is None:
+            count = len(self._docs)
+            averages = [total / count for total in self._field_lengths]
+            self._norms = {
+                key: [
+                    spec.weight / (1 - spec.b + spec.b * length / average) if average else 0.0
+                    for spec, length, average in zip(
+                        FIELDS, document.lengths, averages, strict=True
+                    )
+                ]
+                for key, document in self._docs.items()
+            }
+        return self._norms
+
+    def _term_weights(self, term: str) -> list[tuple[str, float]]:
+        """Each document's BM25 score for *term* (idf included), cached until the next change."""
         cached = self._weights.get(term)
         if cached is not None:
             return cached
-        if self._norms is None:
-            average = self._total_length / len(self._docs)
-            self._norms = {
-                key: K1 * (1 - B + B * document.length / average)
-                for key, document in self._docs.items()
-            }
-        norms = self._norms
+        norms = self._field_norms()
         postings = self._postings[term]
         count = len(self._docs)
         idf = math.log(1 + (count - len(postings) + 0.5) / (len(postings) + 0.5))
-        weights = [(key, tf * (K1 + 1) / (tf + norms[key])) for key, tf in postings.items()]
-        self._weights[term] = (idf, weights)
-        return idf, weights
+        fields = range(len(FIELDS))
+        weights = []
+        for key, counts in postings.items():
+            scale = norms[key]
+            tf = sum(counts[i] * scale[i] for i in fields if counts[i])
+            weights.append((key, idf * tf * (K1 + 1) / (tf + K1)))
+        self._weights[term] = weights
+        return weights

@@ -207,6 +207,17 @@ def test_ranking_is_deterministic_whatever_the_insertion_order() -> None:
             assert [(h.name, round(h.score, 9)) for h in index.search(query, 20)] == expected[query]
 
 
+def test_a_name_outweighs_repeated_mentions_in_a_description() -> None:
+    catalog = {
+        "s": entries(
+            "s",
+            tool("take_screenshot", "Capture the visible page as an image."),
+            tool("page_report", "Report on a page: screenshot status, screenshot size, links."),
+        )
+    }
+    assert names(build(catalog), "screenshot") == ["s__take_screenshot", "s__page_report"]
+
+
 def test_ties_break_by_name() -> None:
     twins = entries("s", tool("beta_tool", "same words"), tool("alpha_tool", "same words"))
     hits = build({"s": twins}).search("same words", 5)
@@ -232,6 +243,8 @@ def test_replace_and_remove_server_update_results() -> None:
 
 def test_incremental_index_equals_a_fresh_one() -> None:
     index = build()
+    for query in ["read file", "page", "click element", "issue"]:
+        index.search(query)  # fill the lazy caches before changing the catalog
     index.replace_server("files", entries("files", tool("read_file", "Read a file.")))
     index.remove_server("github")
     fresh = build(
@@ -240,6 +253,9 @@ def test_incremental_index_equals_a_fresh_one() -> None:
             "browser": CATALOG["browser"],
         }
     )
+    index.search("click element")  # and again after the first changes
+    index.replace_server("new", entries("new", tool("click_here", "Click a page element.")))
+    fresh.replace_server("new", entries("new", tool("click_here", "Click a page element.")))
     for query in ["read file", "page", "click element", "issue"]:
         assert [(h.name, h.score) for h in index.search(query, 10)] == [
             (h.name, h.score) for h in fresh.search(query, 10)

@@ -262,6 +262,22 @@ def test_incremental_index_equals_a_fresh_one() -> None:
         ]
 
 
+def test_a_changed_definition_is_tokenized_again() -> None:
+    index = build()
+    assert index.search("teleport") == []
+    files = [
+        (original, {**definition, "description": "Teleport the file."})
+        if original == "move_file"
+        else (original, definition)
+        for original, definition in CATALOG["files"]
+    ]
+    index.replace_server("files", files)
+    assert names(index, "teleport") == ["files__move_file"]
+    # same public name, other upstream name: tokenized again too
+    index.replace_server("files", [("warp_file", files[4][1])])
+    assert names(index, "warp") == ["files__move_file"]
+
+
 def test_sync_reindexes_only_changed_servers() -> None:
     index = ToolIndex()
     assert sorted(index.sync(CATALOG)) == sorted(CATALOG)

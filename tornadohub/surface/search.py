@@ -184,6 +184,7 @@ class SearchHit:
 @dataclass
 class _Document:
     server: str
+    original: str
     definition: Mapping[str, Any]
     terms: dict[str, list[int]]  # term -> count per field
     lengths: list[int]  # terms per field
@@ -204,7 +205,8 @@ class ToolIndex:
         self._servers: dict[str, _ServerEntry] = {}
         self._field_lengths = [0] * len(FIELDS)  # summed over all documents
         # derived from the whole catalog, rebuilt on the first search after a change
-        self._norms: dict[str, list[float]] | None = None
+        self._averages: list[float] | None = None
+        self._norms: dict[str, list[float]] = {}
         self._weights: dict[str, list[tuple[str, float]]] = {}
         self._vocabulary: list[str] | None = None
 
@@ -223,17 +225,25 @@ class ToolIndex:
         Each tool is ``(its upstream's own name, its published definition)``; the
         definition's ``name`` is the public name results are keyed by. A public
         name already taken by another server's tool is skipped (the catalog
-        never publishes two tools under one name).
+        never publishes two tools under one name). A tool whose definition did
+        not change keeps its terms: after a ``list_changed`` only the changed
+        tools are tokenized again.
         """
+        previous = self._servers.get(server)
+        reusable = {key: self._docs[key] for key in previous.keys} if previous else {}
         self.remove_server(server)
         entry = _ServerEntry(tools=tools)
         for original, definition in tools:
             key = definition.get("name")
             if not isinstance(key, str) or key in self._docs:
                 continue
-            terms = tool_terms(definition, original, server)
-            lengths = [sum(counts[i] for counts in terms.values()) for i in range(len(FIELDS))]
-            self._docs[key] = _Document(server, definition, terms, lengths)
+            old = reusable.get(key)
+            if old is not None and old.original == original and old.definition == definition:
+                terms, lengths = old.terms, old.lengths  # unchanged: no need to tokenize again
+            else:
+                terms = tool_terms(definition, original, server)
+                lengths = [sum(counts[i] for counts in terms.values()) for i in range(len(FIELDS))]
+            self._docs[key] = _Document(server, original, definition, terms, lengths)
             for term, counts in terms.items():
                 self._postings.setdefault(term, {})[key] = counts
             for i, length in enumerate(lengths):
@@ -276,7 +286,8 @@ class ToolIndex:
         return changed
 
     def _invalidate(self) -> None:
-        self._norms = None
+        self._averages = None
+        self._norms = {}
         self._weights = {}
         self._vocabulary = None
 
@@ -324,35 +335,35 @@ class ToolIndex:
             self._vocabulary = sorted(self._postings)
         return self._vocabulary
 
-    def _field_norms(self) -> dict[str, list[float]]:
-        """Per document and field: weight / BM25F length normalisation (lazily, per change)."""
-        if self._norms is None:
+    def _field_norms(self, key: str) -> list[float]:
+        """Per field of one document: weight / BM25F length normalisation (cached per change)."""
+        norms = self._norms.get(key)
+        if norms is not None:
+            return norms
+        if self._averages is None:
             count = len(self._docs)
-            averages = [total / count for total in self._field_lengths]
-            self._norms = {
-                key: [
-                    spec.weight / (1 - spec.b + spec.b * length / average) if average else 0.0
-                    for spec, length, average in zip(
-                        FIELDS, document.lengths, averages, strict=True
-                    )
-                ]
-                for key, document in self._docs.items()
-            }
-        return self._norms
+            self._averages = [total / count for total in self._field_lengths]
+        norms = [
+            spec.weight / (1 - spec.b + spec.b * length / average) if average else 0.0
+            for spec, length, average in zip(
+                FIELDS, self._docs[key].lengths, self._averages, strict=True
+            )
+        ]
+        self._norms[key] = norms
+        return norms
 
     def _term_weights(self, term: str) -> list[tuple[str, float]]:
         """Each document's BM25 score for *term* (idf included), cached until the next change."""
         cached = self._weights.get(term)
         if cached is not None:
             return cached
-        norms = self._field_norms()
         postings = self._postings[term]
         count = len(self._docs)
         idf = math.log(1 + (count - len(postings) + 0.5) / (len(postings) + 0.5))
         fields = range(len(FIELDS))
         weights = []
         for key, counts in postings.items():
-            scale = norms[key]
+            scale = self._field_norms(key)
             tf = sum(counts[i] * scale[i] for i in fields if counts[i])
             weights.append((key, idf * tf * (K1 + 1) / (tf + K1)))
         self._weights[term] = weights

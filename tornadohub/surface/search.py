@@ -229,43 +229,58 @@ class ToolIndex:
         not change keeps its terms: after a ``list_changed`` only the changed
         tools are tokenized again.
         """
-        previous = self._servers.get(server)
-        reusable = {key: self._docs[key] for key in previous.keys} if previous else {}
-        self.remove_server(server)
+        previous = self._servers.pop(server, None)
+        old_keys = set(previous.keys) if previous else set()
         entry = _ServerEntry(tools=tools)
+        incoming: list[tuple[str, str, Mapping[str, Any]]] = []
         for original, definition in tools:
             key = definition.get("name")
-            if not isinstance(key, str) or key in self._docs:
+            if not isinstance(key, str):
                 continue
-            old = reusable.get(key)
+            old = self._docs.get(key) if key in old_keys else None
             if old is not None and old.original == original and old.definition == definition:
-                terms, lengths = old.terms, old.lengths  # unchanged: no need to tokenize again
+                old_keys.discard(key)  # unchanged: its terms and postings stay as they are
+                entry.keys.append(key)
             else:
-                terms = tool_terms(definition, original, server)
-                lengths = [sum(counts[i] for counts in terms.values()) for i in range(len(FIELDS))]
-            self._docs[key] = _Document(server, original, definition, terms, lengths)
-            for term, counts in terms.items():
-                self._postings.setdefault(term, {})[key] = counts
-            for i, length in enumerate(lengths):
-                self._field_lengths[i] += length
-            entry.keys.append(key)
+                incoming.append((key, original, definition))
+        for key in old_keys:
+            self._remove_document(key)
+        for key, original, definition in incoming:
+            if key not in self._docs:
+                self._add_document(key, server, original, definition)
+                entry.keys.append(key)
         self._servers[server] = entry
-        self._invalidate()
+        if old_keys or incoming:
+            self._invalidate()
 
     def remove_server(self, server: str) -> None:
         entry = self._servers.pop(server, None)
         if entry is None:
             return
         for key in entry.keys:
-            document = self._docs.pop(key)
-            for i, length in enumerate(document.lengths):
-                self._field_lengths[i] -= length
-            for term in document.terms:
-                postings = self._postings[term]
-                del postings[key]
-                if not postings:
-                    del self._postings[term]
+            self._remove_document(key)
         self._invalidate()
+
+    def _add_document(
+        self, key: str, server: str, original: str, definition: Mapping[str, Any]
+    ) -> None:
+        terms = tool_terms(definition, original, server)
+        lengths = [sum(counts[i] for counts in terms.values()) for i in range(len(FIELDS))]
+        self._docs[key] = _Document(server, original, definition, terms, lengths)
+        for term, counts in terms.items():
+            self._postings.setdefault(term, {})[key] = counts
+        for i, length in enumerate(lengths):
+            self._field_lengths[i] += length
+
+    def _remove_document(self, key: str) -> None:
+        document = self._docs.pop(key)
+        for i, length in enumerate(document.lengths):
+            self._field_lengths[i] -= length
+        for term in document.terms:
+            postings = self._postings[term]
+            del postings[key]
+            if not postings:
+                del self._postings[term]
 
     def sync(self, catalog: Mapping[str, Sequence[tuple[str, Mapping[str, Any]]]]) -> list[str]:
         """Make the index hold exactly *catalog* (server -> tools); return the servers re-indexed.

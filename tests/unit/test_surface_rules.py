@@ -268,6 +268,13 @@ def test_profile_parsing() -> None:
     assert coding.visible("prompts", "github", "delete_repo")  # only tools are filtered
     everything = profiles["everything"]
     assert not everything.search and everything.admits("anything") and not everything.filters
+    assert coding.to_json() == {
+        "name": "coding",
+        "endpoint": "/profiles/coding/mcp",
+        "servers": ["filesystem", "github"],
+        "search": True,
+    }
+    assert everything.to_json()["servers"] is None
 
 
 def test_profile_resource_filter_covers_templates_with_the_server_qualifier() -> None:

@@ -37,11 +37,16 @@ from typing import Any
 
 from tornadohub.surface.filters import FILTER_KEYS, PatternFilter, parse_filter
 
-__all__ = ["PROFILE_NAME", "Profile", "parse_profiles", "qualified_name"]
+__all__ = ["PROFILE_NAME", "Profile", "endpoint_path", "parse_profiles", "qualified_name"]
 
 PROFILE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}")
 _KEYS = ("servers", "tools", "prompts", "resources", "search")
 _QUALIFIER = "__"
+
+
+def endpoint_path(name: str) -> str:
+    """Where a profile is served (both transports, both protocol eras)."""
+    return f"/profiles/{name}/mcp"
 
 
 def qualified_name(server_id: str, ident: str) -> str:
@@ -66,6 +71,15 @@ class Profile:
         """Whether the profile shows the item *ident* of *kind* from server *server_id*."""
         rule = self.filters.get(kind)
         return rule is None or rule.allows(qualified_name(server_id, ident))
+
+    def to_json(self) -> dict[str, Any]:
+        """How ``/api/health`` and the OpenAPI document describe the profile."""
+        return {
+            "name": self.name,
+            "endpoint": endpoint_path(self.name),
+            "servers": sorted(self.servers) if self.servers is not None else None,
+            "search": self.search,
+        }
 
 
 def _parse_one(

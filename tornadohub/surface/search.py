@@ -197,7 +197,7 @@ class _ServerEntry:
 
 
 class ToolIndex:
-    """An incremental BM25 index of tools, keyed by public name, grouped by server."""
+    """An incremental BM25F index of tools, keyed by public name, grouped by server."""
 
     def __init__(self) -> None:
         self._docs: dict[str, _Document] = {}
@@ -286,8 +286,8 @@ class ToolIndex:
         """Make the index hold exactly *catalog* (server -> tools); return the servers re-indexed.
 
         A server whose tool list is the same object or equal to the indexed one
-        is left alone, so a catalog rebuild after one server changed costs one
-        server's worth of tokenizing.
+        is left alone, and within a changed server only the changed tools are
+        tokenized again, so a catalog rebuild after one ``list_changed`` is cheap.
         """
         for server in [s for s in self._servers if s not in catalog]:
             self.remove_server(server)

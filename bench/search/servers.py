@@ -36,10 +36,11 @@ class NpmServer:
 
 _DEAD = "http://127.0.0.1:9"  # discard port: nothing listens there
 
-# Left out because they do not list their tools offline: @modelcontextprotocol/server-gitlab,
-# @supabase/mcp-server-supabase and @stripe/mcp (need their remote service at start-up),
-# @modelcontextprotocol/server-redis (exits without a Redis), @azure-devops/mcp (native
-# keytar module: needs install scripts), @heroku/mcp-server 1.2.8 (broken SDK import),
+# Left out because they cannot list their tools here: @supabase/mcp-server-supabase and
+# @stripe/mcp (fetch their tools from their remote service), @modelcontextprotocol/server-gitlab
+# 2025.4.25 (an inputSchema without "type": the SDK client rejects the list),
+# @modelcontextprotocol/server-redis (exits without a Redis), @azure-devops/mcp (native keytar
+# module: needs install scripts), @heroku/mcp-server 1.2.8 (broken SDK import),
 # @neondatabase/mcp-server-neon 0.6.5 (does not install).
 NPM_SERVERS: tuple[NpmServer, ...] = (
     # the reference servers

@@ -36,12 +36,10 @@ from tests.conformance.install import (
     CONFORMANCE_2025,
     CONFORMANCE_2026,
     INSPECTOR,
-    MIN_NODE,
     TS_SDK,
     Package,
-    missing,
 )
-from tests.conformance.install import node as find_node
+from tests.conformance.node import require_node
 from tests.conftest import stdio_entry
 from tests.helpers import HubProcess
 from tests.hubs import running_hub
@@ -52,21 +50,9 @@ TOTAL = re.compile(r"Total: (\d+) passed, (\d+) failed")
 SUITE_TIMEOUT = 300
 
 
-def _node() -> Path:
-    node = find_node()
-    absent = missing()
-    if node is None or absent:
-        names = ", ".join(package.spec for package in absent) or f"node >= {MIN_NODE}"
-        message = f"not installed: {names} (run `make conformance`)"
-        if os.environ.get("TORNADOHUB_CONFORMANCE") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    return node
-
-
 @pytest.fixture(scope="module")
 def node() -> Path:
-    return _node()
+    return require_node()
 
 
 @pytest.fixture(scope="module")

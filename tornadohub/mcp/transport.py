@@ -190,9 +190,20 @@ class ResponseWriter(Protocol):
 
 
 def encode(message: JSONRPCMessage) -> bytes:
+    """The wire form of every JSON-RPC message ``/mcp`` sends, in JSON bodies and SSE alike.
+
+    A request or notification without params leaves the member out: JSON-RPC has no
+    ``"params": null``, and the TypeScript SDK drops such a message (reporting it only to
+    ``onerror``), so its clients would never see e.g. ``tools/list_changed``. Nothing else
+    changes: unset fields stay out, explicit values (``result: {}``, nulls inside results
+    and error data) go out as they are.
+    """
     if isinstance(message, EncodedResponse):  # a cached list page: already encoded
         return message.wire
-    return message.model_dump_json(by_alias=True, exclude_unset=True).encode()
+    bare = isinstance(message, JSONRPCRequest | JSONRPCNotification) and message.params is None
+    return message.model_dump_json(
+        by_alias=True, exclude_unset=True, exclude={"params"} if bare else None
+    ).encode()
 
 
 def sse_frame(event: Event) -> bytes:

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import json5
-from marshmallow import INCLUDE, Schema, ValidationError, fields, validates_schema
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validates, validates_schema
 from mcp_types.version import SUPPORTED_PROTOCOL_VERSIONS
 
 from tornadohub.errors import ConfigError
+from tornadohub.placeholders import env_cycle
 
 __all__ = [
     "KEY_FIELDS",
@@ -57,6 +58,7 @@ _MISSING_COMMAND = "missing command value"
 _BAD_COMMAND = "has invalid command config"
 _BAD_URL = "has invalid url"
 _BAD_ENV = "has invalid environment config"
+_ENV_CYCLE = "has a circular env reference: {}"
 _BAD_HEADERS = "has invalid headers config"
 _BAD_ARGS = "has invalid args config"
 _BAD_CWD = "has invalid cwd config"
@@ -214,6 +216,13 @@ class _ServerSchema(Schema):
         _BAD_PROTOCOL.format(", ".join(SUPPORTED_PROTOCOL_VERSIONS)),
         allow_none=True,
     )
+
+    @validates("env")
+    def _check_env_references(self, value: Any, **kwargs: Any) -> None:
+        """Entries may refer to each other, but not in a circle (``A -> B -> A``)."""
+        cycle = env_cycle(value) if isinstance(value, Mapping) else None
+        if cycle is not None:
+            raise ValidationError(_ENV_CYCLE.format(cycle))
 
     @validates_schema(pass_original=True, skip_on_field_errors=False)
     def _check_transport(self, data: Mapping[str, Any], original_data: Any, **kwargs: Any) -> None:

@@ -15,7 +15,7 @@ import math
 import os
 import signal
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ __all__ = [
     "DEFAULT_ENV_KEYS",
     "MAX_DEPTH",
     "ResolvedServer",
+    "env_cycle",
     "parse_hub_env",
     "predefined_variables",
     "resolve_server",
@@ -231,6 +232,143 @@ class _Resolver:
         return value
 
 
+def _references(text: str) -> Iterator[str]:
+    """The names the placeholders of *text* look up, as far as they can be known unresolved.
+
+    Names inside ``${cmd: ...}`` count; a name computed from another placeholder
+    (``${${WHICH}}``) cannot be known, only the names it is computed from.
+    """
+    index = 0
+    while (start := text.find("${", index)) >= 0:
+        end = _matching_brace(text, start + 2)
+        if end < 0:
+            index = start + 2
+            continue
+        content = text[start + 2 : end].strip()
+        index = end + 1
+        if content.startswith("cmd:"):
+            yield from _references(content[4:])
+        elif "${" in content:
+            yield from _references(content)
+        else:
+            yield content[4:].strip() if content.startswith("env:") else content
+
+
+def _env_graph(env: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Each ``env`` entry and the other entries it refers to (its own name is inherited)."""
+    graph: dict[str, list[str]] = {}
+    for key, value in env.items():
+        names = _references(value) if isinstance(value, str) else iter(())
+        graph[key] = list(dict.fromkeys(n for n in names if n in env and n != key))
+    return graph
+
+
+def _env_order(env: Mapping[str, Any]) -> list[str]:
+    """The ``env`` keys, each after the entries it refers to.
+
+    Raises :class:`PlaceholderError` naming the first circle (``A -> B -> A``).
+    Iterative depth-first search: a long chain of entries cannot exhaust the stack.
+    """
+    graph = _env_graph(env)
+    order: list[str] = []
+    done: set[str] = set()
+    for root in graph:
+        if root in done:
+            continue
+        path = [root]
+        pending = [iter(graph[root])]
+        while pending:
+            key = next(pending[-1], None)
+            if key is None:
+                pending.pop()
+                done.add(path[-1])
+                order.append(path.pop())
+            elif key in path:
+                circle = [*path[path.index(key) :], key]
+                raise PlaceholderError(f"Circular env reference: {' -> '.join(circle)}")
+            elif key not in done:
+                path.append(key)
+                pending.append(iter(graph[key]))
+    return order
+
+
+def env_cycle(env: Mapping[str, Any]) -> str | None:
+    """``A -> B -> A`` when entries of *env* refer to each other in a circle, else None.
+
+    For ``check-config`` and the config loader: found without resolving anything.
+    """
+    try:
+        _env_order(env)
+    except PlaceholderError as exc:
+        return exc.message.removeprefix("Circular env reference: ")
+    return None
+
+
+class _EnvScope(Mapping[str, str]):
+    """The base context with an entry's own ``env`` on top, each entry resolved once.
+
+    Entries refer to each other in any order. An entry referring to its own name
+    means the inherited value (``"PATH": "/opt/bin:${PATH}"``), as ``null`` does.
+    Entries are resolved in :func:`_env_order`; a name only known once resolved
+    (``${${WHICH}}``) is resolved when first looked up, and a circle found that
+    way is an error naming it too.
+    """
+
+    def __init__(
+        self,
+        raw: Mapping[str, Any],
+        base: Mapping[str, str],
+        run_cmd: RunCmd,
+        public: frozenset[str],
+    ) -> None:
+        self.raw = raw
+        self.base = base
+        self.resolved: dict[str, str] = {}
+        self.chain: list[str] = []  # entries being resolved, outermost first
+        self.tracker = _Tracker(_Resolver(self, run_cmd, public.difference(raw)))
+
+    def resolve_all(self) -> dict[str, str]:
+        """Every entry, in the order of ``env``."""
+        for key in _env_order(self.raw):
+            self._entry(key)
+        return {key: self.resolved[key] for key in self.raw}
+
+    def __getitem__(self, name: str) -> str:
+        if name in self.resolved:
+            return self.resolved[name]
+        if name not in self.raw or (self.chain and self.chain[-1] == name):
+            return self.base[name]
+        return self._entry(name)
+
+    def _entry(self, name: str) -> str:
+        if name in self.resolved:
+            return self.resolved[name]
+        if name in self.chain:
+            circle = [*self.chain[self.chain.index(name) :], name]
+            raise PlaceholderError(f"Circular env reference: {' -> '.join(circle)}")
+        if len(self.chain) > MAX_DEPTH:
+            raise PlaceholderError(f"Placeholder nesting deeper than {MAX_DEPTH} levels")
+        value = self.raw[name]
+        self.chain.append(name)
+        try:
+            if value is None or value == "":
+                resolved = self.tracker.inherit(name, f"Variable '{name}' not found")
+            elif isinstance(value, str):
+                resolved = self.tracker.field(value)
+            else:
+                resolved = _scalar(value, f"env value for '{name}'")
+        finally:
+            self.chain.pop()
+        self.resolved[name] = resolved
+        return resolved
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**self.base, **self.raw})
+
+    def __len__(self) -> int:
+        return len({**self.base, **self.raw})
+
+
 def resolve_string(value: str, context: Mapping[str, str], *, run_cmd: RunCmd = run_shell) -> str:
     """Resolve the placeholders of one string against ``context`` (strict mode).
 
@@ -321,7 +459,11 @@ def resolve_server(
     cwd: str,
     run_cmd: RunCmd = run_shell,
 ) -> ResolvedServer:
-    """Resolve ``env`` first (single pass), then args, headers, url, command and cwd.
+    """Resolve ``env`` first, then args, headers, url, command and cwd against it.
+
+    ``env`` entries may refer to each other in any order (mcp-hub resolves each
+    against the hub's variables only, contrary to its docs); a circle of them is a
+    :class:`PlaceholderError` naming it (``Circular env reference: A -> B -> A``).
 
     Raises :class:`PlaceholderError` with mcp-hub's message on the first
     unresolved variable or failed command; values already resolved are
@@ -329,23 +471,17 @@ def resolve_server(
     """
     predefined = predefined_variables(cwd)
     context: dict[str, str] = {**predefined, **environ, **hub_env}
+    raw_env = config.get("env")
+    if raw_env is None:
+        raw_env = {}
+    elif not isinstance(raw_env, Mapping):
+        raise PlaceholderError("Invalid env: expected an object")
     public = frozenset(k for k in predefined if k not in environ and k not in hub_env)
-    base = _Tracker(_Resolver(context, run_cmd, public))
-    tracker = base
+    scope = _EnvScope(raw_env, context, run_cmd, public)
+    base = tracker = scope.tracker
     try:
-        # env: every value against the base context only; siblings are invisible.
-        env: dict[str, str] = {}
-        raw_env = config.get("env")
-        if isinstance(raw_env, Mapping):
-            for key, value in raw_env.items():
-                if value is None or value == "":
-                    env[key] = base.inherit(key, f"Variable '{key}' not found")
-                elif isinstance(value, str):
-                    env[key] = base.field(value)
-                else:
-                    env[key] = _scalar(value, f"env value for '{key}'")
-        elif raw_env is not None:
-            raise PlaceholderError("Invalid env: expected an object")
+        # env: entries may refer to each other (and to the context), in any order.
+        env = scope.resolve_all()
 
         tracker = _Tracker(_Resolver({**context, **env}, run_cmd, public.difference(env)))
         tracker.secrets.update(base.secrets)

@@ -72,6 +72,7 @@ def test_check_config_reports_every_error(tmp_path: Path) -> None:
                     "a": {"command": "x", "url": "http://h/"},
                     "b": {"env": "nope", "command": "y"},
                     "c": {},
+                    "d": {"command": "z", "env": {"A": "${B}", "B": "${C}", "C": "${A}"}},
                 }
             }
         )
@@ -81,6 +82,7 @@ def test_check_config_reports_every_error(tmp_path: Path) -> None:
     assert "Server 'a' cannot mix stdio and sse fields" in result.stderr
     assert "Server 'b' has invalid environment config" in result.stderr
     assert "Server 'c' must include either command (for stdio) or url (for sse)" in result.stderr
+    assert "Server 'd' has a circular env reference: A -> B -> C -> A" in result.stderr
 
 
 def test_serve_subcommand_and_config_merge(

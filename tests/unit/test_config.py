@@ -233,6 +233,10 @@ def errors_of(tmp_path: Path, entry: Any) -> list[str]:
             {"command": "x", "env": {"A": {"nested": 1}}},
             "Server 's' has invalid environment config",
         ),
+        (
+            {"command": "x", "env": {"A": "${B}", "B": "x${cmd: echo ${env:A}}"}},
+            "Server 's' has a circular env reference: A -> B -> A",
+        ),
         ({"url": "http://a.test", "headers": "x"}, "Server 's' has invalid headers config"),
         ({"url": "http://a.test", "headers": {"A": None}}, "Server 's' has invalid headers config"),
         ({"url": "not a url"}, "Server 's' has invalid url"),
@@ -288,6 +292,7 @@ def test_validation_messages(tmp_path: Path, entry: Any, message: str) -> None:
     "entry",
     [
         {"command": "x", "env": {"A": None, "B": "", "C": 1, "D": True, "E": "${X}"}},
+        {"command": "x", "env": {"URL": "u:${PW}", "PW": "${cmd: pw}", "PATH": "/b:${PATH}"}},
         {"command": "x", "env": None, "cwd": None, "disabled": None},
         {"command": "x", "disabled": False, "name": "Shown", "autoApprove": ["t"]},
         {"command": "x", "dev": {"enabled": False, "watch": ["**/*.py"], "cwd": "/srv/app"}},

@@ -13,6 +13,7 @@ from tornadohub.placeholders import (
     CMD_TIMEOUT,
     DEFAULT_ENV_KEYS,
     ResolvedServer,
+    env_cycle,
     parse_hub_env,
     predefined_variables,
     resolve_server,
@@ -219,12 +220,81 @@ def test_context_priority_predefined_environ_hub_env() -> None:
     assert resolved.args == ["from-environ", "hub", HUB_CWD]
 
 
-def test_env_single_pass_siblings_invisible() -> None:
-    with pytest.raises(PlaceholderError, match=r"^Variable 'A' not found$"):
-        resolve({"command": "x", "env": {"A": "x", "B": "${A}-y"}})
-    resolved = resolve({"command": "x", "env": {"A": "x", "B": "${A}-y"}}, hub_env={"A": "hub"})
-    assert resolved.env["A"] == "x"
-    assert resolved.env["B"] == "hub-y"
+def test_documented_example_resolves_references_between_env_entries() -> None:
+    """mcp-hub's docs example; mcp-hub 4.2.1 fails it with "Variable 'DB_PASSWORD' not found"."""
+    fake = FakeCmd({"op read op://vault/db/password": "s3cret-pw"})
+    resolved = resolve(
+        {
+            "command": "x",
+            "env": {
+                "DB_URL": "postgresql://user:${DB_PASSWORD}@localhost/myapp",
+                "DB_PASSWORD": "${cmd: op read op://vault/db/password}",
+                "FALLBACK_VAR": None,
+            },
+        },
+        environ={**ENVIRON, "FALLBACK_VAR": "from-hub"},
+        run_cmd=fake,
+    )
+    assert resolved.env["DB_URL"] == "postgresql://user:s3cret-pw@localhost/myapp"
+    assert resolved.env["DB_PASSWORD"] == "s3cret-pw"
+    assert resolved.env["FALLBACK_VAR"] == "from-hub"
+    assert fake.calls == ["op read op://vault/db/password"]  # once, though used twice
+    assert resolved.redact("url postgresql://user:s3cret-pw@localhost/myapp") == "url ***"
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"A": "a", "B": "${A}-b", "C": "${B}-c"},
+        {"C": "${B}-c", "B": "${A}-b", "A": "a"},
+        {"B": "${env:A}-b", "C": "${ B }-c", "A": "a"},
+    ],
+)
+def test_env_entries_refer_to_each_other_in_any_order(env: dict[str, str]) -> None:
+    resolved = resolve({"command": "x", "env": env, "args": ["${C}"]})
+    assert {key: resolved.env[key] for key in "ABC"} == {"A": "a", "B": "a-b", "C": "a-b-c"}
+    assert list(resolved.env)[-3:] == list(env)  # the child sees them in the file's order
+    assert resolved.args == ["a-b-c"]
+
+
+def test_env_entries_shadow_the_hub_and_their_own_name_inherits() -> None:
+    resolved = resolve(
+        {
+            "command": "x",
+            "env": {
+                "PATH": "/opt/tool/bin:${PATH}",  # its own name: the hub's value
+                "HOME": "/srv/tool",
+                "CACHE": "${HOME}/cache",  # a sibling beats the hub's variable
+                "ME": "${USER}",
+                "USER": "",
+            },
+        },
+    )
+    assert resolved.env["PATH"] == "/opt/tool/bin:/usr/bin:/bin"
+    assert resolved.env["CACHE"] == "/srv/tool/cache"
+    assert resolved.env["ME"] == resolved.env["USER"] == "me"
+
+
+@pytest.mark.parametrize(
+    ("env", "cycle"),
+    [
+        ({"A": "${B}", "B": "${A}"}, "A -> B -> A"),
+        ({"X": "x", "A": "${B}", "B": "${C}-${X}", "C": "pre-${A}"}, "A -> B -> C -> A"),
+        ({"A": "${cmd: echo ${B}}", "B": "${env:A}"}, "A -> B -> A"),
+        # a name computed from another entry: found while resolving
+        ({"WHICH": "B", "A": "${${WHICH}}", "B": "${A}"}, "A -> B -> A"),
+    ],
+)
+def test_env_circle_is_an_error_naming_it(env: dict[str, str], cycle: str) -> None:
+    with pytest.raises(PlaceholderError) as info:
+        resolve({"command": "x", "env": env}, run_cmd=no_cmd)
+    assert info.value.message == f"Circular env reference: {cycle}"
+
+
+def test_env_cycle_is_found_without_resolving() -> None:
+    assert env_cycle({"A": "${B}", "B": "${cmd: never-run ${A}}"}) == "A -> B -> A"
+    assert env_cycle({"A": "${A}", "B": "${A}", "C": None, "D": 1}) is None
+    assert env_cycle({"A": "${${B}}", "B": "A"}) is None  # only known once resolved
 
 
 def test_env_null_and_empty_inherit() -> None:

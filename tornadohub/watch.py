@@ -27,7 +27,16 @@ OnChange = Callable[[set[Path]], Awaitable[None]]
 
 
 def glob_to_regex(pattern: str) -> re.Pattern[str]:
-    """Translate a ``**``-style glob (relative, ``/``-separated) to a regex."""
+    """Translate a glob (relative, ``/``-separated) to a regex matching whole paths.
+
+    ``**`` spans directories, ``*`` and ``?`` stay within one; ``{a,b}`` is either
+    alternative (nested, in directory parts too: ``{src,lib}/**/*.{ts,js}``), as in
+    the globs mcp-hub documents. A brace without a comma, or unclosed, is literal.
+    """
+    return re.compile(_translate(pattern) + r"\Z")
+
+
+def _translate(pattern: str) -> str:
     out = []
     i = 0
     while i < len(pattern):
@@ -43,10 +52,38 @@ def glob_to_regex(pattern: str) -> re.Pattern[str]:
         elif pattern[i] == "?":
             out.append("[^/]")
             i += 1
+        elif pattern[i] == "{" and (group := _brace_group(pattern, i)) is not None:
+            alternatives, i = group
+            out.append("(?:" + "|".join(_translate(a) for a in alternatives) + ")")
         else:
             out.append(re.escape(pattern[i]))
             i += 1
-    return re.compile("".join(out) + r"\Z")
+    return "".join(out)
+
+
+def _brace_group(pattern: str, start: int) -> tuple[list[str], int] | None:
+    """The alternatives of the ``{...}`` opening at *start* and the index after it.
+
+    None when it is not closed or has no comma at its own level (then it is literal).
+    """
+    depth = 0
+    alternatives: list[str] = []
+    begin = start + 1
+    for index in range(start, len(pattern)):
+        char = pattern[index]
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                if not alternatives:
+                    return None
+                alternatives.append(pattern[begin:index])
+                return alternatives, index + 1
+        elif char == "," and depth == 1:
+            alternatives.append(pattern[begin:index])
+            begin = index + 1
+    return None
 
 
 class Watcher:

@@ -194,15 +194,21 @@ def test_config_file_created_after_start_is_picked_up(
     assert hub.server("late")["status"] == "connected"
 
 
+@pytest.mark.parametrize(
+    "globs",
+    [["**/*.py"], ["{pkg,lib}/**/*.{js,py}"]],  # braces: the form mcp-hub's docs use
+    ids=["stars", "braces"],
+)
 def test_dev_mode_restarts_on_file_change(
     start_hub: StartHub,
     write_config: WriteConfig,
     streams: Callable[[HubProcess], EventStream],
     tmp_path: Path,
+    globs: list[str],
 ) -> None:
     src = tmp_path / "src"
     (src / "pkg").mkdir(parents=True)
-    entry = stdio_entry("everything_stdio.py", dev={"cwd": str(src), "watch": ["**/*.py"]})
+    entry = stdio_entry("everything_stdio.py", dev={"cwd": str(src), "watch": globs})
     hub = start_hub(write_config({"dev": entry}))
     first_pid = hub.api(
         "POST", "/api/servers/tools", {"server_name": "dev", "tool": "pid", "arguments": {}}

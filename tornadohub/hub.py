@@ -13,7 +13,8 @@ import enum
 import json
 import logging
 import os
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from tornadohub.upstreams import (
     create_upstream,
 )
 from tornadohub.upstreams.base import iso_now
+from tornadohub.upstreams.supervisor import CLOSE_SECONDS, Supervisor, Want, connect_failure
 from tornadohub.watch import (
     DEFAULT_DEV_GLOBS,
     Watcher,
@@ -120,7 +122,10 @@ class Hub:
             "port": options.port,
         }
         self.config: HubConfig | None = None
+        #: name -> the server's current Upstream (replaced on config changes; read it fresh).
         self.upstreams: dict[str, Upstream] = {}
+        #: name -> the one object through which every lifecycle change of that server goes.
+        self._supervisors: dict[str, Supervisor] = {}
         self.shutdown_requested = asyncio.Event()
         self._change_listeners: list[Callable[[Upstream, str], None]] = []
         self._notification_listeners: list[Callable[[Upstream, Any], None]] = []
@@ -209,7 +214,13 @@ class Hub:
             self.events.subscription_event(f"{what[:-1]}_list_changed", **payload)
         elif what == "status":
             log.debug("%s is %s", upstream.name, upstream.status.value)
-            spontaneous = upstream.name not in self._busy
+            supervisor = self._supervisors.get(upstream.name)
+            spontaneous = (
+                upstream.name not in self._busy
+                and supervisor is not None
+                and supervisor.upstream is upstream
+                and not supervisor.busy
+            )
             if spontaneous and self.state in (HubState.ready, HubState.restarted):
                 self.events.subscription_event(
                     "servers_updated",
@@ -229,9 +240,21 @@ class Hub:
         self.set_state(HubState.ready)
 
     def _build_upstreams(self, config: HubConfig) -> None:
-        self.upstreams = {name: self._new_upstream(entry) for name, entry in config.servers.items()}
+        self._supervisors = {
+            name: self._new_supervisor(entry) for name, entry in config.servers.items()
+        }
+        self._sync_upstreams()
         for error in config.errors:
             log.error("Invalid server config: %s", error, extra={"code": "CONFIG_ERROR"})
+
+    def _new_supervisor(self, entry: ServerEntry) -> Supervisor:
+        return Supervisor(
+            self._new_upstream(entry), self._new_upstream, lambda *_: self._sync_upstreams()
+        )
+
+    def _sync_upstreams(self) -> None:
+        """Point :attr:`upstreams` at each supervisor's current upstream (a new dict)."""
+        self.upstreams = {name: s.upstream for name, s in self._supervisors.items()}
 
     def _new_upstream(self, entry: ServerEntry) -> Upstream:
         return create_upstream(
@@ -243,9 +266,9 @@ class Hub:
         )
 
     async def _start_all(self) -> None:
-        enabled = [u for u in self.upstreams.values() if not u.disabled]
-        results = await self._each(enabled, Upstream.start)
-        failed = [u.name for u, r in zip(enabled, results, strict=True) if isinstance(r, Exception)]
+        enabled = [s for s in self._supervisors.values() if not s.upstream.disabled]
+        results = await self._each(enabled, Supervisor.start)
+        failed = [s.name for s, r in zip(enabled, results, strict=True) if isinstance(r, Exception)]
         total = len(self.upstreams)
         log.info(
             "%d/%d servers started successfully",
@@ -264,20 +287,22 @@ class Hub:
         self._sync_dev_watchers()
 
     async def _each(
-        self, upstreams: list[Upstream], action: Callable[[Upstream], Any]
+        self, supervisors: list[Supervisor], action: Callable[[Supervisor], Any]
     ) -> list[Any]:
-        """Run *action* on every upstream in parallel, reporting (not raising) failures."""
-        names = {u.name for u in upstreams}
+        """Run *action* on every server in parallel, reporting (not raising) failures."""
+        names = {s.name for s in supervisors}
         self._busy |= names
         try:
             return list(
-                await asyncio.gather(*(action(u) for u in upstreams), return_exceptions=True)
+                await asyncio.gather(*(action(s) for s in supervisors), return_exceptions=True)
             )
         finally:
             self._busy -= names
 
-    async def _stop_all(self) -> None:
-        await self._each(list(self.upstreams.values()), lambda u: u.stop(disable=u.disabled))
+    async def _close_all(self) -> None:
+        """Stop every server for good, within :data:`CLOSE_SECONDS` whatever they do."""
+        deadline = time.monotonic() + CLOSE_SECONDS
+        await self._each(list(self._supervisors.values()), lambda s: s.close(deadline))
 
     async def shutdown(self) -> None:
         """Stop watchers and every server (reaping every child); safe to call twice.
@@ -293,7 +318,7 @@ class Hub:
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
-        await self._stop_all()
+        await self._close_all()
         self.set_state(HubState.stopped)
         self.events.close_all()
 
@@ -302,11 +327,18 @@ class Hub:
         async with self._reload_lock:
             self.set_state(HubState.restarting)
             config = load_config(self.options.config_paths)
-            await self._stop_all()
+            old = set(self._supervisors)
             self.config = config
-            self._build_upstreams(config)
-            await self._start_all()
-            self.set_state(HubState.restarted, has_restarted=True)
+            pending = self._reconcile(
+                config,
+                added=[n for n in config.servers if n not in old],
+                removed=[n for n in old if n not in config.servers],
+                modified=[n for n in config.servers if n in old],
+            )
+            for error in config.errors:
+                log.error("Invalid server config: %s", error, extra={"code": "CONFIG_ERROR"})
+        await pending
+        self.set_state(HubState.restarted, has_restarted=True)
 
     # ------------------------------------------------------ graceful stop
     @property
@@ -457,29 +489,73 @@ class Hub:
                 return
             changes = diff.to_json()
             self.events.subscription_event("servers_updating", changes=changes)
-            await self._apply(new, diff.added, diff.removed, diff.modified)
+            toggled = [
+                name
+                for name in diff.modified
+                if diff.details.get(name, {}).get("modifiedFields") == ["disabled"]
+            ]
+            pending = self._reconcile(
+                new, added=diff.added, removed=diff.removed, modified=diff.modified, toggled=toggled
+            )
             for error in new.errors:
                 log.error("Invalid server config: %s", error, extra={"code": "CONFIG_ERROR"})
-            self.events.subscription_event("servers_updated", changes=changes)
+        await pending  # outside the lock: a later edit may supersede these intents at once
+        self.events.subscription_event("servers_updated", changes=changes)
 
-    async def _apply(
-        self, new: HubConfig, added: list[str], removed: list[str], modified: list[str]
-    ) -> None:
-        gone = [self.upstreams[n] for n in removed if n in self.upstreams]
-        changed = [self.upstreams[n] for n in modified if n in self.upstreams]
-        await self._each(gone + changed, lambda u: u.stop(disable=u.disabled))
-        previous = self.upstreams
-        upstreams: dict[str, Upstream] = {}
+    def _reconcile(
+        self,
+        new: HubConfig,
+        *,
+        added: list[str],
+        removed: list[str],
+        modified: list[str],
+        toggled: Sequence[str] = (),
+    ) -> asyncio.Future[Any]:
+        """Give every server its intent from *new*; a future of all of them being reached.
+
+        A server whose only change is ``disabled`` keeps its upstream and is started or
+        stopped; other modified ones get a new upstream. Removed servers leave the
+        registry at once and are stopped for good.
+        """
+        previous = self._supervisors
+        supervisors: dict[str, Supervisor] = {}
         for name, entry in new.servers.items():
             if name in previous and name not in modified:
-                previous[name].entry = entry
-                upstreams[name] = previous[name]
+                previous[name].upstream.entry = entry
+            supervisors[name] = previous.get(name) or self._new_supervisor(entry)
+        self._supervisors = supervisors
+        self._sync_upstreams()
+        work: list[Any] = []
+        for name in removed:
+            if name in previous:
+                work.append(self._busy_while(name, previous[name].close()))
+        for name in modified:
+            supervisor, entry = supervisors[name], new.servers[name]
+            if name not in previous:
+                continue
+            if name in toggled:
+                supervisor.upstream.entry = entry
+                action = supervisor.stop(disable=True) if entry.disabled else supervisor.start()
             else:
-                upstreams[name] = self._new_upstream(entry)
-        self.upstreams = upstreams
-        to_start = [upstreams[n] for n in [*added, *modified] if not upstreams[n].disabled]
-        await self._each(to_start, Upstream.start)
-        self._sync_dev_watchers()
+                action = supervisor.apply(entry)
+            work.append(self._busy_while(name, action))
+        for name in added:
+            if not new.servers[name].disabled:
+                work.append(self._busy_while(name, supervisors[name].start()))
+
+        async def finish() -> None:
+            await asyncio.gather(*work, return_exceptions=True)
+            self._sync_dev_watchers()
+
+        return asyncio.ensure_future(finish())
+
+    async def _busy_while(self, name: str, action: Awaitable[Any]) -> Any:
+        """Await *action* with *name* marked busy (its status changes are not spontaneous)."""
+        self._busy.add(name)
+        try:
+            return await action
+        finally:
+            self._busy.discard(name)
 
     def _sync_dev_watchers(self) -> None:
         """One dev watcher per enabled STDIO server with ``dev.enabled``."""
@@ -512,16 +588,15 @@ class Hub:
         common = {"changes": {"modified": [name]}, "reason": "dev_file_change", "files": relative}
         self.events.subscription_event("servers_updating", **common)
         log.info("%s: files changed, restarting", name, extra={"data": {"files": relative}})
-        self._busy.add(name)
+        supervisor = self._supervisors[name]
         try:
-            await upstream.stop()
-            await upstream.start()
-        except Exception as exc:
-            self.events.subscription_event("servers_updated", **common, error=str(exc))
+            await self._busy_while(name, supervisor.restart())
+            if supervisor.upstream.status is not UpstreamStatus.connected:
+                raise connect_failure(supervisor.upstream)
+        except HubError as exc:
+            self.events.subscription_event("servers_updated", **common, error=exc.message)
             return
-        finally:
-            self._busy.discard(name)
-        caps = upstream.capabilities
+        caps = supervisor.upstream.capabilities
         self.events.subscription_event(
             "servers_updated", **common, newCapabilities={k: list(v) for k, v in caps.items()}
         )
@@ -595,29 +670,42 @@ class Hub:
         return [u.info() for u in self.upstreams.values()]
 
     # --------------------------------------------------------------- commands
+    def _supervisor(self, name: Any, **context: Any) -> Supervisor:
+        supervisor = self._supervisors.get(name) if isinstance(name, str) else None
+        if supervisor is None:
+            raise ServerNotFoundError(str(name), **context)
+        return supervisor
+
     async def start_server(self, name: str) -> dict[str, Any]:
-        """Enable (in memory only, like mcp-hub) and connect one server."""
+        """Enable (in memory only, like mcp-hub) and connect one server.
+
+        Returns once this start (or a later intent for the server) has been carried out;
+        a start superseded by a stop reports the current state instead of an error.
+        """
         self._busy.add(str(name))  # any JSON value may arrive; get() answers 404
         try:
-            upstream = self.get(name)
+            supervisor = self._supervisor(name)
+            upstream = supervisor.upstream
             if upstream.entry.config.get("disabled") is True:
                 upstream.entry = _with_config(upstream.entry, disabled=False)
-            await upstream.start()
+            await supervisor.start()
             self._sync_dev_watchers()
-            return upstream.info()
+            return supervisor.upstream.info()
         finally:
             self._busy.discard(str(name))
             self.events.subscription_event("servers_updated", changes={"modified": [name]})
 
     async def stop_server(self, name: str, *, disable: bool = False) -> dict[str, Any]:
+        """Stop one server (``disable``: and mark it disabled, in memory); cancels a start."""
         self._busy.add(str(name))  # any JSON value may arrive; get() answers 404
         try:
-            upstream = self.get(name)
+            supervisor = self._supervisor(name)
             if disable:
+                upstream = supervisor.upstream
                 upstream.entry = _with_config(upstream.entry, disabled=True)
-            await upstream.stop(disable=disable)
+            await supervisor.stop(disable=disable)
             self._sync_dev_watchers()
-            return upstream.info()
+            return supervisor.upstream.info()
         finally:
             self._busy.discard(str(name))
             self.events.subscription_event("servers_updated", changes={"modified": [name]})
@@ -627,11 +715,12 @@ class Hub:
 
         A flow that ended (a bad callback, a restart) is started afresh.
         """
-        upstream = self.get(name)
+        supervisor = self._supervisor(name)
+        upstream = supervisor.upstream
         if upstream.authorization_url is None and upstream.status is UpstreamStatus.unauthorized:
             with contextlib.suppress(UpstreamConnectionError):
-                await upstream.start()
-        url = upstream.authorization_url
+                await supervisor.start()
+        url = supervisor.upstream.authorization_url
         if not url:
             raise HubError(
                 f"No authorization URL available for server '{name}'",
@@ -647,8 +736,8 @@ class Hub:
         """The user's redirect came back: resume that server's flow and wait for it."""
         self._busy.add(name)
         try:
-            upstream = self.get(name)
-            oauth = getattr(upstream, "oauth", None)
+            supervisor = self._supervisor(name)
+            oauth = getattr(supervisor.upstream, "oauth", None)
             if oauth is None or oauth.pending is None:
                 raise HubError(
                     f"No authorization in progress for server '{name}'",
@@ -656,12 +745,10 @@ class Hub:
                     data={"server": name},
                     status=409,
                 )
-            await upstream.resume_attempt(lambda: oauth.complete(code, state, iss), timeout=60)
-            if upstream.status is not UpstreamStatus.connected:
-                raise UpstreamConnectionError(
-                    f'Failed to connect to "{name}" MCP server: {upstream.error}',
-                    data={"server": name, "error": upstream.error},
-                )
+            await supervisor.resume(lambda: oauth.complete(code, state, iss), timeout=60)
+            upstream = supervisor.upstream
+            if supervisor.want is Want.running and upstream.status is not UpstreamStatus.connected:
+                raise connect_failure(upstream)
             return upstream.info()
         finally:
             self._busy.discard(name)

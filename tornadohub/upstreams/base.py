@@ -48,6 +48,7 @@ from tornadohub.config import ServerEntry
 from tornadohub.errors import HubError, PlaceholderError, UpstreamConnectionError, UpstreamError
 from tornadohub.oauth import OAuthStore
 from tornadohub.placeholders import ResolvedServer, resolve_server
+from tornadohub.upstreams.diagnostics import Redactor
 
 log = logging.getLogger("tornadohub.upstream")
 
@@ -175,6 +176,9 @@ SUBSCRIPTION_METHODS = frozenset({"resources/subscribe", "resources/unsubscribe"
 LISTEN_RETRY_INITIAL = 1.0
 LISTEN_RETRY_MAX = 60.0
 
+#: How long :meth:`Upstream.stop` waits for the owner task before cancelling it.
+STOP_SECONDS = 10.0
+
 #: A connection that worked this long is reconnected at once when it drops.
 STABLE_SECONDS = 5.0
 
@@ -239,6 +243,8 @@ class Upstream(ABC):
         self._retry_now = anyio.Event()
         self._attempt_done: asyncio.Future[None] | None = None
         self._resolved: ResolvedServer | None = None
+        #: Hides literal secrets (header values) and URL credentials in every message.
+        self._redactor = Redactor()
         self._connect_scope: anyio.CancelScope | None = None
         self._served_since: float | None = None
         self._names: dict[str, tuple[list[Any], frozenset[str]]] = {}
@@ -298,12 +304,13 @@ class Upstream(ABC):
         """Whether an owner task exists (connecting, connected or backing off)."""
         return self._owner is not None and not self._owner.done()
 
-    async def start(self) -> None:
-        """Start the owner task (if needed) and wait for the first attempt's outcome.
+    def launch(self) -> asyncio.Future[None]:
+        """Start the owner task (if needed); the future of its next attempt's outcome.
 
-        Raises :class:`UpstreamConnectionError` when that attempt fails; the owner
-        keeps retrying in the background unless the failure cannot heal by itself
-        (invalid config, unresolvable placeholder, 401).
+        Synchronous, so that the owner exists as soon as this returns (a stop that
+        follows always finds it). Raises :class:`UpstreamConnectionError` at once for
+        an entry that cannot connect (invalid config). A running owner that is backing
+        off retries at once.
         """
         if self.entry.error is not None:
             self.error = self.entry.error
@@ -312,43 +319,72 @@ class Upstream(ABC):
                 f'Failed to connect to "{self.name}" MCP server: {self.entry.error}',
                 data={"server": self.name, "error": self.entry.error},
             )
+        loop = asyncio.get_running_loop()
         if self.status is UpstreamStatus.connected and self.running:
-            return
+            done: asyncio.Future[None] = loop.create_future()
+            done.set_result(None)
+            return done
         if not self.running:
             self._stop_requested = anyio.Event()
-            self._attempt_done = asyncio.get_running_loop().create_future()
+            self._attempt_done = loop.create_future()
             self._owner = asyncio.create_task(self._own(), name=f"upstream:{self.name}")
         elif self._attempt_done is None or self._attempt_done.done():
-            self._attempt_done = asyncio.get_running_loop().create_future()
+            self._attempt_done = loop.create_future()
             self._retry_now.set()  # skip the rest of a backoff wait
-        await asyncio.shield(self._attempt_done)
+        return self._attempt_done
+
+    async def start(self) -> None:
+        """Start the owner task (if needed) and wait for the first attempt's outcome.
+
+        Raises :class:`UpstreamConnectionError` when that attempt fails; the owner
+        keeps retrying in the background unless the failure cannot heal by itself
+        (invalid config, unresolvable placeholder, 401). Lifecycle changes go through
+        the server's :class:`~tornadohub.upstreams.supervisor.Supervisor`.
+        """
+        await asyncio.shield(self.launch())
         if self.status not in (UpstreamStatus.connected, UpstreamStatus.unauthorized):
+            reason = self.error or f"status is {self.status.value}"
             raise UpstreamConnectionError(
-                f'Failed to connect to "{self.name}" MCP server: {self.error}',
-                data={"server": self.name, "error": self.error},
+                f'Failed to connect to "{self.name}" MCP server: {reason}',
+                data={"server": self.name, "error": reason},
             )
 
     async def stop(self, *, disable: bool = False) -> None:
-        """Stop the owner task, close the transport and wait until it is gone."""
+        """Stop the owner task, close the transport and wait until it is gone.
+
+        Bounded: an owner still running after :data:`STOP_SECONDS` is cancelled.
+        """
         self._stop_requested.set()
         owner = self._owner
         if owner is not None and not owner.done():
             try:
-                await asyncio.wait_for(asyncio.shield(owner), timeout=15)
+                await asyncio.wait_for(asyncio.shield(owner), timeout=STOP_SECONDS)
             except TimeoutError:
-                log.warning("%s did not stop within 15 s; cancelling", self.name)
+                log.warning("%s did not stop within %g s; cancelling", self.name, STOP_SECONDS)
                 owner.cancel()
-                with contextlib.suppress(BaseException):
-                    await owner
-        self._owner = None
+                await asyncio.wait({owner}, timeout=STOP_SECONDS)
+        if self._owner is owner:
+            self._owner = None
         self._reset()
         self.error = None if self.entry.error is None else self.entry.error
         self._set_status(UpstreamStatus.disabled if disable else UpstreamStatus.disconnected)
 
+    async def kill(self) -> None:
+        """Last resort (a shutdown deadline passed): cancel the owner, waiting briefly."""
+        owner, self._owner = self._owner, None
+        self._stop_requested.set()
+        if owner is not None and not owner.done():
+            owner.cancel()
+            await asyncio.wait({owner}, timeout=1.0)
+        self._reset()
+        self._set_status(UpstreamStatus.disconnected)
+
     async def resume_attempt(self, trigger: Callable[[], None], timeout: float) -> None:
         """Run *trigger* (e.g. hand an OAuth code to the waiting flow), then wait until
         the owner's attempt succeeds or fails."""
-        done = self._attempt_done = asyncio.get_running_loop().create_future()
+        done = self._attempt_done
+        if done is None or done.done():
+            done = self._attempt_done = asyncio.get_running_loop().create_future()
         trigger()
         try:
             await asyncio.wait_for(asyncio.shield(done), timeout)
@@ -399,10 +435,10 @@ class Upstream(ABC):
                 self._set_status(UpstreamStatus.unauthorized)
                 retry = False
             except PlaceholderError as exc:
-                self.error = exc.message
+                self.error = self._redact(exc.message)
                 retry = False
             except Exception as exc:  # every transport failure, and anyio's ExceptionGroups
-                self.error = self._redact(describe_exception(exc))
+                self.error = self._redact(self.describe_failure(exc)) or type(exc).__name__
             finally:
                 self._reset()
             if self._stop_requested.is_set():
@@ -435,6 +471,7 @@ class Upstream(ABC):
             cwd=self.env.cwd,
         )
         self._resolved = resolved
+        self._redactor = Redactor(str(value) for value in resolved.headers.values())
         lost = anyio.Event()
         # stop() must also interrupt a connect in progress (a slow server, or an OAuth
         # flow waiting for the user), not only a connection that is serving.
@@ -481,6 +518,11 @@ class Upstream(ABC):
     def lost_reason(self) -> str:
         """Why the transport ended; subclasses know better (exit codes)."""
         return "Connection closed"
+
+    def describe_failure(self, exc: BaseException) -> str:
+        """Why an attempt failed, for ``error``; subclasses add what the server said
+        (exit code and stderr, HTTP status and body). Redacted by the caller."""
+        return describe_exception(exc)
 
     @contextlib.asynccontextmanager
     async def _open_session(
@@ -837,7 +879,7 @@ class Upstream(ABC):
 
     def _redact(self, text: str) -> str:
         resolved = self._resolved
-        return resolved.redact(text) if resolved is not None else text
+        return self._redactor(resolved.redact(text) if resolved is not None else text)
 
 
 def _speak_for_the_caller(session: ClientSession) -> None:

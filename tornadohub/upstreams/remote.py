@@ -36,15 +36,32 @@ log = logging.getLogger("tornadohub.upstream")
 HTTP_TIMEOUT = httpx2.Timeout(30.0, read=300.0)
 
 
+#: How much of an error response's body its server's ``error`` quotes.
+BODY_EXCERPT_CHARS = 200
+
+
 class _StatusWatch:
-    """Remembers whether any response of this attempt was a 401."""
+    """Remembers whether any response of this attempt was a 401, and the last error
+    response (status, reason and the start of its body) for the server's ``error``."""
 
     def __init__(self) -> None:
         self.unauthorized = False
+        self.failure: str | None = None
 
     async def __call__(self, response: httpx2.Response) -> None:
-        if response.status_code == 401:
+        status = response.status_code
+        if status == 401:
             self.unauthorized = True
+        if status < 400 or status == 405:  # 405: no GET stream, which is allowed
+            return
+        try:
+            await response.aread()
+            body = " ".join(response.text.split())
+        except Exception:  # the body is a courtesy; the status is what matters
+            body = ""
+        excerpt = body[:BODY_EXCERPT_CHARS] + ("…" if len(body) > BODY_EXCERPT_CHARS else "")
+        reason = f"HTTP {status} {response.reason_phrase}".rstrip()
+        self.failure = f"{reason}: {excerpt}" if excerpt else reason
 
 
 class RemoteUpstream(Upstream):
@@ -59,6 +76,13 @@ class RemoteUpstream(Upstream):
         self._transport_kind = "streamable-http"
         #: OAuth state while an authorization-code flow may be needed.
         self.oauth: OAuthSession | None = None
+        #: The last HTTP error response of the current attempt (see :class:`_StatusWatch`).
+        self._http_failure: str | None = None
+
+    def describe_failure(self, exc: BaseException) -> str:
+        """An HTTP error response says more than the exception it caused."""
+        failure, self._http_failure = self._http_failure, None
+        return failure or describe_exception(exc)
 
     def _auth(self, resolved: ResolvedServer) -> httpx2.Auth | None:
         """The OAuth provider for this server, unless it authenticates by static headers.
@@ -121,6 +145,7 @@ class RemoteUpstream(Upstream):
         """Try Streamable HTTP; on any failure but 401 try the legacy SSE transport."""
         async with contextlib.AsyncExitStack() as stack:
             self._transport_kind = "streamable-http"
+            self._http_failure = None
             # The first attempt gets its own "lost" event: a failed attempt ends its
             # transport, which must not read as the loss of the fallback's session.
             first_lost = anyio.Event()
@@ -131,7 +156,11 @@ class RemoteUpstream(Upstream):
             except UnauthorizedError:
                 raise
             except Exception as exc:  # includes anyio's exception groups
-                log.debug("%s: Streamable HTTP failed (%s); trying SSE", self.name, exc)
+                log.debug(
+                    "%s: Streamable HTTP failed (%s); trying SSE",
+                    self.name,
+                    self._redact(describe_exception(exc)),
+                )
                 self._transport_kind = "sse"
                 session = await stack.enter_async_context(super()._open_session(resolved, lost))
             else:
@@ -169,6 +198,7 @@ class RemoteUpstream(Upstream):
         except Exception as exc:
             if watch.unauthorized:
                 raise UnauthorizedError(f"Unauthorized: {describe_exception(exc)}") from None
+            self._http_failure = watch.failure or self._http_failure
             raise
 
 

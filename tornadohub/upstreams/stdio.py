@@ -3,8 +3,9 @@
 The hub spawns the child itself (rather than through the SDK's ``stdio_client``)
 because it must know the pid and process group: stopping a server kills the whole
 group and reaps it, a dead child flips the status at once, stderr lines go to the
-hub log with the server name, and garbage or oversized stdout lines are dropped
-without killing the session.
+hub log with the server name (redacted), and garbage or oversized stdout lines are
+dropped without killing the session (a flood of them is logged as a count). A server
+that dies says why: its exit code and the last lines of its stderr become its error.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from tornadohub.processes import (
     spawned,
     spawning,
 )
-from tornadohub.upstreams.base import RawChannel, Upstream
+from tornadohub.upstreams.base import RawChannel, Upstream, describe_exception
+from tornadohub.upstreams.diagnostics import NoiseLimiter, OutputTail
 
 log = logging.getLogger("tornadohub.upstream")
 
@@ -45,6 +47,9 @@ MAX_LINE_BYTES = 64 * 1024 * 1024
 READ_CHUNK = 256 * 1024
 #: Close stdin, then wait this long before SIGTERM, then as long again before SIGKILL.
 GRACE_SECONDS = 2.0
+#: After the process is gone, how long its stderr may take to reach EOF (grandchildren
+#: may hold it open).
+STDERR_DRAIN_SECONDS = 1.0
 
 
 def bundled_site_packages() -> str | None:
@@ -110,6 +115,8 @@ class ChildProcess:
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
         self.pid = process.pid
+        #: Set once the hub signalled the group: an exit after that is not the server's own.
+        self.signalled = False
 
     @property
     def returncode(self) -> int | None:
@@ -134,6 +141,7 @@ class ChildProcess:
         if stdin is not None and not stdin.is_closing():
             stdin.close()
         if not await self._wait(GRACE_SECONDS):
+            self.signalled = True
             self.signal_group(signal.SIGTERM)
             if not await self._wait(GRACE_SECONDS):
                 self.signal_group(signal.SIGKILL)
@@ -161,6 +169,9 @@ class StdioUpstream(Upstream):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.child: ChildProcess | None = None
+        #: The last stderr lines of the current (or last) process, redacted.
+        self.stderr_tail = OutputTail()
+        self._junk = NoiseLimiter()
 
     @property
     def pid(self) -> int | None:
@@ -169,10 +180,33 @@ class StdioUpstream(Upstream):
     def lost_reason(self) -> str:
         code = self.child.returncode if self.child is not None else None
         if code is None:
-            return "Connection closed"
-        if code < 0:
-            return f"Server process exited on signal {-code}"
-        return f"Server process exited with code {code}"
+            reason = "Connection closed"
+        elif code < 0:
+            reason = f"Server process exited on signal {-code}"
+        else:
+            reason = f"Server process exited with code {code}"
+        return self._with_stderr(reason)
+
+    def describe_failure(self, exc: BaseException) -> str:
+        """A process that died by itself is the cause: say its exit code and stderr."""
+        child = self.child
+        died = child is not None and child.returncode is not None and not child.signalled
+        if died and describe_exception(exc) != "Connection timed out":
+            return self.lost_reason()
+        return self._with_stderr(describe_exception(exc))
+
+    def _with_stderr(self, reason: str) -> str:
+        tail = self.stderr_tail.text()
+        return f"{reason}; stderr: {tail}" if tail else reason
+
+    async def kill(self) -> None:
+        """Shutdown deadline passed: SIGKILL the whole group at once, then drop the owner."""
+        child = self.child
+        if child is not None and child.returncode is None:
+            child.signalled = True
+            kill_and_reap(descendants(child.pid))
+            child.signal_group(signal.SIGKILL)
+        await super().kill()
 
     @contextlib.asynccontextmanager
     async def _open_transport(
@@ -195,6 +229,7 @@ class StdioUpstream(Upstream):
             )
         child = ChildProcess(process)
         self.child = child
+        self.stderr_tail.clear()
         log.debug("%s started, pid %d", self.name, child.pid)
         read_send, read_recv = anyio.create_memory_object_stream[SessionMessage | Exception](16)
         write_send, write_recv = anyio.create_memory_object_stream[SessionMessage](16)
@@ -206,12 +241,13 @@ class StdioUpstream(Upstream):
             await stdin.drain()
 
         self.raw = RawChannel(write_line)
+        # stderr is read to its end after the process is gone: its last lines say why.
+        stderr = asyncio.create_task(self._pump_stderr(process))
         with spawned(child.pid):
             try:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._pump_stdout, process, read_send, lost)
                     tg.start_soon(self._pump_stdin, process, write_recv, lost)
-                    tg.start_soon(self._pump_stderr, process)
                     try:
                         yield read_recv, write_send
                     finally:
@@ -221,6 +257,8 @@ class StdioUpstream(Upstream):
                 self.raw = None
                 with anyio.CancelScope(shield=True):
                     await child.terminate()
+                    await asyncio.wait({stderr}, timeout=STDERR_DRAIN_SECONDS)
+                    stderr.cancel()
                     for stream in (read_send, read_recv, write_send, write_recv):
                         await stream.aclose()
                 log.debug("%s stopped, pid %d, exit %s", self.name, child.pid, child.returncode)
@@ -236,6 +274,7 @@ class StdioUpstream(Upstream):
         skipping = False  # inside a line already over the limit: drop up to its newline
         try:
             while chunk := await process.stdout.read(READ_CHUNK):
+                await asyncio.sleep(0)  # a flooding server must not hold the loop
                 start = 0
                 while (newline := chunk.find(b"\n", start)) != -1:
                     if skipping:
@@ -258,14 +297,18 @@ class StdioUpstream(Upstream):
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             pass
         finally:
+            self._report_junk(self._junk.flush())
             lost.set()
             await sink.aclose()
 
     def _parse_line(self, line: bytes) -> SessionMessage | None:
         """One stdout line: a message for the SDK session, or None (a raw reply, or junk)."""
-        if not line.strip():
+        stripped = line.lstrip()
+        if not stripped:
             return None
         try:
+            if stripped[:1] not in (b"{", b"["):
+                raise ValueError("not JSON-RPC")  # most junk, without a JSON parse
             decoded = json.loads(line)
             raw = self.raw
             if raw is not None and raw.take(decoded):
@@ -274,9 +317,21 @@ class StdioUpstream(Upstream):
                 types.jsonrpc_message_adapter.validate_python(decoded, by_name=False)
             )
         except (ValueError, RecursionError):
-            text = line[:200].decode("utf-8", "replace")
-            log.warning("%s wrote non-JSON-RPC output to stdout: %s", self.name, text)
+            admitted, suppressed = self._junk.admit()
+            self._report_junk(suppressed)
+            if admitted:
+                text = self._redact(line[:200].decode("utf-8", "replace"))
+                log.warning("%s wrote non-JSON-RPC output to stdout: %s", self.name, text)
             return None
+
+    def _report_junk(self, suppressed: int) -> None:
+        if suppressed:
+            log.warning(
+                "%s: %d non-JSON lines suppressed",
+                self.name,
+                suppressed,
+                extra={"data": {"server": self.name, "suppressed": suppressed}},
+            )
 
     async def _pump_stdin(
         self,
@@ -302,6 +357,7 @@ class StdioUpstream(Upstream):
                 continue
             if not line:
                 return
-            text = line.decode("utf-8", "replace").rstrip()
+            text = self._redact(line.decode("utf-8", "replace").rstrip())
             if text:
+                self.stderr_tail.add(text)
                 log.warning("%s stderr: %s", self.name, text, extra={"data": {"server": self.name}})

@@ -48,7 +48,7 @@ from tornadohub.config import ServerEntry
 from tornadohub.errors import HubError, PlaceholderError, UpstreamConnectionError, UpstreamError
 from tornadohub.oauth import OAuthStore
 from tornadohub.placeholders import ResolvedServer, resolve_server
-from tornadohub.upstreams.diagnostics import Redactor
+from tornadohub.upstreams.diagnostics import Redactor, url_secrets
 
 log = logging.getLogger("tornadohub.upstream")
 
@@ -471,7 +471,9 @@ class Upstream(ABC):
             cwd=self.env.cwd,
         )
         self._resolved = resolved
-        self._redactor = Redactor(str(value) for value in resolved.headers.values())
+        self._redactor = Redactor(
+            [*(str(value) for value in resolved.headers.values()), *url_secrets(resolved.url)]
+        )
         lost = anyio.Event()
         # stop() must also interrupt a connect in progress (a slow server, or an OAuth
         # flow waiting for the user), not only a connection that is serving.

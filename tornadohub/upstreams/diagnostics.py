@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import re
 import time
+import urllib.parse
 from collections.abc import Iterable
 
 #: A URL: scheme, optional ``userinfo@``, host and path, optional query.
@@ -44,6 +45,20 @@ def redact_urls(text: str) -> str:
     if "://" not in text:
         return text
     return _URL.sub(_strip_url, text)
+
+
+def url_secrets(url: str | None) -> list[str]:
+    """The credentials a URL carries (user, password, query values), for a :class:`Redactor`:
+    a server may echo them without the rest of the URL."""
+    if not url:
+        return []
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return []
+    found = [parts.username or "", parts.password or ""]
+    found += [value for _, value in urllib.parse.parse_qsl(parts.query)]
+    return [secret for secret in found if secret]
 
 
 class Redactor:
@@ -108,6 +123,10 @@ class NoiseLimiter:
             return True, ended
         self._suppressed += 1
         return False, ended
+
+    def seconds_left(self) -> float:
+        """Until the current window ends (when its count is due)."""
+        return max(0.0, self._started + self.window - time.monotonic())
 
     def flush(self) -> int:
         """Lines suppressed and not yet reported (the output ended)."""

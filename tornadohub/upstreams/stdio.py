@@ -172,6 +172,7 @@ class StdioUpstream(Upstream):
         #: The last stderr lines of the current (or last) process, redacted.
         self.stderr_tail = OutputTail()
         self._junk = NoiseLimiter()
+        self._junk_report: asyncio.TimerHandle | None = None
 
     @property
     def pid(self) -> int | None:
@@ -297,6 +298,9 @@ class StdioUpstream(Upstream):
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             pass
         finally:
+            if self._junk_report is not None:
+                self._junk_report.cancel()
+                self._junk_report = None
             self._report_junk(self._junk.flush())
             lost.set()
             await sink.aclose()
@@ -322,7 +326,15 @@ class StdioUpstream(Upstream):
             if admitted:
                 text = self._redact(line[:200].decode("utf-8", "replace"))
                 log.warning("%s wrote non-JSON-RPC output to stdout: %s", self.name, text)
+            elif self._junk_report is None:  # the count is due when the window ends
+                self._junk_report = asyncio.get_running_loop().call_later(
+                    self._junk.seconds_left(), self._junk_window_ended
+                )
             return None
+
+    def _junk_window_ended(self) -> None:
+        self._junk_report = None
+        self._report_junk(self._junk.flush())
 
     def _report_junk(self, suppressed: int) -> None:
         if suppressed:

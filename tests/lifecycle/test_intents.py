@@ -4,15 +4,15 @@ mcphub.nvim toggles a server twice at once: it rewrites ``"disabled"`` in the co
 (which ``--watch`` picks up) and calls ``POST /api/servers/start`` or
 ``POST /api/servers/stop?disable=true`` for the same server. Every ordering of the two, with
 and without a pause between them, plus refreshes, must end in the last intent; no answer may
-carry an empty or ``None`` error; and an ``--auto-shutdown`` hub must still exit by itself
-when its last ``/api/events`` client leaves.
+carry an empty or ``None`` error; tool calls work when the last intent is "enabled"; and an
+``--auto-shutdown`` hub must still exit by itself when its last ``/api/events`` client leaves,
+leaving no child behind. Orderings are drawn from a seeded generator.
 """
 
 from __future__ import annotations
 
-import json
 import random
-import threading
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,129 +22,113 @@ import httpx
 
 from tests.conftest import stdio_entry
 from tests.helpers import EventStream, HubProcess, alive, descendants, wait_until
+from tests.lifecycle.helpers import Rest, assert_meaningful, write_servers
 
 StartHub = Callable[..., HubProcess]
 WriteConfig = Callable[..., str]
 
-SEED = int(__import__("os").environ.get("SEED", "1101"))
-ROUNDS = 12
+SEED = 1101
 #: The shutdown delay the test gives the hub, and how long it may then take to exit.
 SHUTDOWN_DELAY_MS = 2000
 SHUTDOWN_BOUND = 20.0
-#: How long one toggle may take to settle in its last intent.
+#: How long the last intent may take to be reached.
 SETTLE_BOUND = 30.0
 
 
-def write_servers(path: Path, servers: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"mcpServers": servers}))
-    tmp.replace(path)  # as editors save: rename over the file
+class Toggler:
+    """Drives one server the way mcphub.nvim does: a config edit plus a REST call."""
 
+    def __init__(self, hub: HubProcess, config: Path, entry: dict[str, Any], seed: int) -> None:
+        self.hub = hub
+        self.base = str(hub.client.base_url)
+        self.config = config
+        self.entry = entry
+        self.rng = random.Random(seed)
+        self.events = EventStream(self.base)
+        self.calls: list[Rest] = []
+        self.answers: list[httpx.Response] = []
 
-def assert_meaningful(response: httpx.Response) -> None:
-    """Success, or an error whose text says something."""
-    if response.status_code == 200 or __import__("os").environ.get("SKIPM"):
-        return
-    body = response.json()
-    texts = [body.get("error"), (body.get("data") or {}).get("error", "not given")]
-    for text in texts:
-        assert text not in (None, "", "None"), body
-        assert not str(text).endswith(": None"), body
+    def rest(self, method: str, path: str, name: str = "b") -> None:
+        body = {"server_name": name} if method == "POST" else None
+        self.calls.append(Rest(self.base, method, path, body))
 
-
-class Rest(threading.Thread):
-    """One REST call on its own client and thread, so the file edit can race it."""
-
-    def __init__(self, base_url: str, method: str, path: str, body: Any = None) -> None:
-        super().__init__(daemon=True)
-        self.args = (base_url, method, path, body)
-        self.response: httpx.Response | None = None
-        self.error: Exception | None = None
-        self.start()
-
-    def run(self) -> None:
-        base_url, method, path, body = self.args
-        try:
-            with httpx.Client(base_url=base_url, timeout=120) as client:
-                self.response = client.request(method, path, json=body)
-        except Exception as exc:  # reported by result()
-            self.error = exc
-
-    def result(self) -> httpx.Response:
-        self.join(120)
-        assert not self.is_alive(), f"{self.args[1]} {self.args[2]} never returned"
-        assert self.error is None, self.error
-        assert self.response is not None
-        return self.response
-
-
-def test_file_and_rest_toggles_end_in_the_last_intent_and_auto_shutdown_exits(
-    start_hub: StartHub, write_config: WriteConfig
-) -> None:
-    entry = stdio_entry("everything_stdio.py")
-    config = Path(write_config({"b": entry}))
-    hub = start_hub(
-        str(config),
-        extra_args=(
-            "--watch",
-            "--auto-shutdown",
-            "--shutdown-delay",
-            str(SHUTDOWN_DELAY_MS),
-        ),
-    )
-    base = str(hub.client.base_url)
-    events = EventStream(base)
-    rng = random.Random(SEED)
-    answers: list[httpx.Response] = []
-    for round_ in range(ROUNDS):
-        enable = round_ % 2 == 1
+    def toggle(self, enable: bool, *, pause: bool) -> None:
+        """Edit and call in a random order; with *pause*, the first lands before the second."""
         path = "/api/servers/start" if enable else "/api/servers/stop?disable=true"
-        file_first = rng.random() < 0.5
-        pause = rng.random() < 0.3
-        extras = rng.sample(["refresh", "refresh-all", None, None], 2)
-
-        def edit(enable: bool = enable) -> None:
-            write_servers(config, {"b": {**entry, "disabled": not enable}})
-
-        calls: list[Rest] = []
-        if file_first:
-            edit()
+        if self.rng.random() < 0.5:
+            write_servers(self.config, {"b": {**self.entry, "disabled": not enable}})
             if pause:
-                events.wait_for("subscription_event", type="config_changed")
-            calls.append(Rest(base, "POST", path, {"server_name": "b"}))
+                self.events.wait_for("subscription_event", type="config_changed")
+            self.rest("POST", path)
         else:
-            calls.append(Rest(base, "POST", path, {"server_name": "b"}))
+            self.rest("POST", path)
             if pause:
-                answers.append(calls.pop().result())
-            edit()
-        for extra in extras:
+                self.answers.append(self.calls.pop().result())
+            write_servers(self.config, {"b": {**self.entry, "disabled": not enable}})
+        for extra in self.rng.sample(["refresh", "refresh-all", None, None], 2):
             if extra == "refresh":
-                calls.append(Rest(base, "POST", "/api/servers/refresh", {"server_name": "b"}))
+                self.rest("POST", "/api/servers/refresh")
             elif extra == "refresh-all":
-                calls.append(Rest(base, "GET", "/api/refresh"))
-        answers += [call.result() for call in calls]
-        for answer in answers:
+                self.rest("GET", "/api/refresh")
+
+    def settle(self, enable: bool) -> None:
+        """Every answer is meaningful; the status is the last intent; tools work if enabled."""
+        self.answers += [call.result() for call in self.calls]
+        self.calls = []
+        for answer in self.answers:
             assert_meaningful(answer)
-        hub.children_seen |= descendants(hub.pid)
-        want = "connected" if enable else "disabled"
-        hub.wait_status("b", want, timeout=SETTLE_BOUND)
-        if enable and not __import__("os").environ.get("SKIPM"):
-            called = hub.api(
+        self.hub.children_seen |= descendants(self.hub.pid)
+        self.hub.wait_status("b", "connected" if enable else "disabled", timeout=SETTLE_BOUND)
+        if enable:
+            called = self.hub.api(
                 "POST",
                 "/api/servers/tools",
                 {"server_name": "b", "tool": "echo", "arguments": {"message": "hi"}},
             )
-            assert called.status_code == 200, (round_, called.text)
-    # The last intent holds: nothing left in flight flips it afterwards.
-    events.close()
-    assert hub.proc is not None
-    started = time.monotonic()
-    try:
-        hub.proc.wait(SHUTDOWN_DELAY_MS / 1000 + SHUTDOWN_BOUND)
-    except Exception:
-        raise AssertionError(
-            f"the --auto-shutdown hub did not exit within "
-            f"{SHUTDOWN_DELAY_MS / 1000 + SHUTDOWN_BOUND:g} s of its last client leaving"
-        ) from None
-    assert time.monotonic() - started >= SHUTDOWN_DELAY_MS / 1000 - 0.5
-    wait_until(lambda: not any(alive(pid) for pid in hub.children_seen), 20)
+            assert called.status_code == 200, called.text
+
+    def assert_auto_shutdown(self) -> None:
+        """Close the last SSE client: the hub exits by itself in time, leaving no child."""
+        self.events.close()
+        proc = self.hub.proc
+        assert proc is not None
+        started = time.monotonic()
+        bound = SHUTDOWN_DELAY_MS / 1000 + SHUTDOWN_BOUND
+        try:
+            proc.wait(bound)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"the --auto-shutdown hub did not exit within {bound:g} s of its last client"
+            ) from None
+        assert time.monotonic() - started >= SHUTDOWN_DELAY_MS / 1000 - 0.5
+        wait_until(lambda: not any(alive(pid) for pid in self.hub.children_seen), 20)
+
+
+def watched_hub(start_hub: StartHub, write_config: WriteConfig) -> tuple[HubProcess, Path]:
+    config = Path(write_config({"b": stdio_entry("everything_stdio.py")}))
+    args = ("--watch", "--auto-shutdown", "--shutdown-delay", str(SHUTDOWN_DELAY_MS))
+    return start_hub(str(config), extra_args=args), config
+
+
+def test_each_toggle_ends_in_its_intent(start_hub: StartHub, write_config: WriteConfig) -> None:
+    hub, config = watched_hub(start_hub, write_config)
+    toggler = Toggler(hub, config, stdio_entry("everything_stdio.py"), SEED)
+    for round_ in range(10):
+        enable = round_ % 2 == 1
+        toggler.toggle(enable, pause=toggler.rng.random() < 0.3)
+        toggler.settle(enable)
+    toggler.assert_auto_shutdown()
+
+
+def test_a_burst_of_toggles_ends_in_the_last_intent(
+    start_hub: StartHub, write_config: WriteConfig
+) -> None:
+    hub, config = watched_hub(start_hub, write_config)
+    toggler = Toggler(hub, config, stdio_entry("everything_stdio.py"), SEED + 1)
+    for burst in range(3):
+        toggles = 5 + burst  # ends enabled, then disabled, then enabled
+        for i in range(toggles):
+            toggler.toggle(i % 2 == 0, pause=False)
+            time.sleep(toggler.rng.random() * 0.3)  # the user's pace, not synchronisation
+        toggler.settle((toggles - 1) % 2 == 0)
+    toggler.assert_auto_shutdown()

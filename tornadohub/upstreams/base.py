@@ -310,7 +310,7 @@ class Upstream(ABC):
         Synchronous, so that the owner exists as soon as this returns (a stop that
         follows always finds it). Raises :class:`UpstreamConnectionError` at once for
         an entry that cannot connect (invalid config). A running owner that is backing
-        off retries at once.
+        off retries at once; one serving, or waiting for the user to authorize, is left be.
         """
         if self.entry.error is not None:
             self.error = self.entry.error
@@ -320,7 +320,8 @@ class Upstream(ABC):
                 data={"server": self.name, "error": self.entry.error},
             )
         loop = asyncio.get_running_loop()
-        if self.status is UpstreamStatus.connected and self.running:
+        settled = (UpstreamStatus.connected, UpstreamStatus.unauthorized)
+        if self.status in settled and self.running:  # serving, or waiting for the user
             done: asyncio.Future[None] = loop.create_future()
             done.set_result(None)
             return done

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tornadohub import CONTRACT_VERSION, __version__, metrics
+from tornadohub import CONTRACT_VERSION, __version__, metrics, processes
 from tornadohub.config import HubConfig, ServerEntry, diff_configs, load_config
 from tornadohub.errors import (
     ConfigError,
@@ -319,6 +319,7 @@ class Hub:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         await self._close_all()
+        processes.kill_all_spawned()  # a ${cmd:} shell must not hold the exit
         self.set_state(HubState.stopped)
         self.events.close_all()
 

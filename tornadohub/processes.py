@@ -183,6 +183,25 @@ def kill_and_reap(pids: set[int]) -> None:
                 os.waitpid(pid, 0)
 
 
+def kill_all_spawned() -> int:
+    """Last step of a shutdown: SIGKILL the group of every child the hub still owns.
+
+    Servers are stopped before this; what is left is a server past its stop deadline or a
+    ``${cmd: ...}`` shell still running, whose worker thread would otherwise hold the
+    process's exit until the command times out. Returns how many were killed.
+    """
+    pids = set(_own)
+    for pid in pids:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+    if pids:
+        log.warning("killed %d process(es) still running at shutdown: %s", len(pids), pids)
+    return len(pids)
+
+
 def _parent(pid: int) -> int | None:
     """The parent pid from ``/proc/<pid>/stat`` (None once the process is gone)."""
     try:

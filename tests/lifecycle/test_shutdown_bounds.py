@@ -1,7 +1,8 @@
 """Shutdown completes within its bound whatever the servers are doing (issue 11 §1).
 
-One hub holds a server hanging in ``initialize`` (a REST start waiting on it), one
-crash-looping with backoff, one waiting for the user to finish OAuth and one connected.
+One hub holds a server hanging in ``initialize`` (a REST start waiting on it), one whose
+``${cmd: ...}`` placeholder is still running, one crash-looping with backoff, one waiting
+for the user to finish OAuth and one connected.
 SIGTERM, ``--auto-shutdown`` and ``/api/hard-restart`` must each end the process within
 :data:`SHUTDOWN_BOUND` seconds with no child left.
 """
@@ -44,14 +45,21 @@ def busy_hub(
     loops["args"] += ["1", "always dying"]
     servers = {
         "hangs": {**stdio_entry("hang_on_init.py"), "disabled": True},
+        "resolves": {
+            **stdio_entry("hang_on_init.py", env={"X": "${cmd: sleep 120}"}),
+            "disabled": True,
+        },
         "loops": loops,
         "oauth": {"url": auth.mcp_url},
         "fine": stdio_entry("everything_stdio.py"),
     }
     hub = start_hub(write_config(servers), extra_args=extra_args)
     hub.wait_status("oauth", "unauthorized")
-    hung = Rest(str(hub.client.base_url), "POST", "/api/servers/start", {"server_name": "hangs"})
+    base = str(hub.client.base_url)
+    hung = Rest(base, "POST", "/api/servers/start", {"server_name": "hangs"})
+    Rest(base, "POST", "/api/servers/start", {"server_name": "resolves"})
     hub.wait_status("hangs", "connecting")
+    hub.wait_status("resolves", "connecting")
     wait_until(lambda: hub.log_text().count("loops disconnected") >= 2, 30)
     hub.children_seen |= descendants(hub.pid)
     return hub, hung

@@ -464,13 +464,26 @@ class Upstream(ABC):
         self._finish_attempt()
 
     async def _connect_and_serve(self) -> None:
-        resolved = await asyncio.to_thread(
-            resolve_server,
-            self.entry.config,
-            environ=self.env.environ,
-            hub_env=self.env.hub_env,
-            cwd=self.env.cwd,
+        # A stop must not wait for a slow ${cmd: ...}: its thread is left to finish alone.
+        resolving = asyncio.ensure_future(
+            asyncio.to_thread(
+                resolve_server,
+                self.entry.config,
+                environ=self.env.environ,
+                hub_env=self.env.hub_env,
+                cwd=self.env.cwd,
+            )
         )
+        stopped = asyncio.ensure_future(self._stop_requested.wait())
+        try:
+            await asyncio.wait({resolving, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            if not resolving.done():
+                resolving.add_done_callback(_consume)
+        if not resolving.done():
+            return  # stop requested
+        resolved = resolving.result()
         self._resolved = resolved
         self._redactor = Redactor(
             [*(str(value) for value in resolved.headers.values()), *url_secrets(resolved.url)]
@@ -1033,6 +1046,12 @@ def _spawn_progress(callback: ProgressFnT, params: dict[str, Any]) -> None:
     task = asyncio.ensure_future(report())
     _PROGRESS_TASKS.add(task)
     task.add_done_callback(_PROGRESS_TASKS.discard)
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    """Retrieve an abandoned future's outcome, so that asyncio does not log it."""
+    if not future.cancelled():
+        future.exception()
 
 
 class ConnectionLost(Exception):

@@ -19,15 +19,19 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import json5
 
 from tornadohub.paths import write_atomic
 
+if TYPE_CHECKING:
+    from tornadohub.marketplace import Marketplace
+
 __all__ = [
     "InstallError",
     "Installed",
+    "add_from_marketplace",
     "add_server",
     "build_entry",
     "default_config_path",
@@ -461,6 +465,28 @@ def add_server(
     )
 
 
+async def add_from_marketplace(
+    market: Marketplace,
+    mcp_id: str,
+    path: Path,
+    *,
+    key: str | None = None,
+    installation: str | None = None,
+    params: Mapping[str, str] | None = None,
+    force: bool = False,
+) -> Installed:
+    """Look *mcp_id* up in *market* and write its entry into *path*: ``mcp-hub add`` and
+    ``POST /api/marketplace/add`` both come here. The file is written off the event loop."""
+    import asyncio
+
+    server = await market.server(mcp_id)
+    if server is None:
+        raise InstallError(f"'{mcp_id}' is not in the marketplace ({', '.join(market.sources)})")
+    return await asyncio.to_thread(
+        add_server, server, path, key=key, installation=installation, params=params, force=force
+    )
+
+
 def run_add(
     mcp_id: str,
     *,
@@ -488,13 +514,10 @@ def run_add(
     path = Path(configs[0]) if configs else default_config_path()
     try:
         values = parse_params(params)
-        server = asyncio.run(market.server(mcp_id))
-        if server is None:
-            raise InstallError(
-                f"'{mcp_id}' is not in the marketplace ({', '.join(market.sources)})"
+        done = asyncio.run(
+            add_from_marketplace(
+                market, mcp_id, path, key=key, installation=installation, params=values, force=force
             )
-        done = add_server(
-            server, path, key=key, installation=installation, params=values, force=force
         )
     except HubError as exc:
         detail = exc.data.get("error")

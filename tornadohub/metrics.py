@@ -282,6 +282,85 @@ async def measure_tool_call(server: str, call: Awaitable[_Result]) -> _Result:
     return result
 
 
+#: The quantiles the dashboard shows.
+QUANTILES = (0.5, 0.95)
+
+
+def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:
+    """The *q* quantile of a histogram as Prometheus' ``histogram_quantile()`` estimates it.
+
+    *buckets* are ``(upper bound, cumulative count)`` in ascending order, ``+Inf`` last. The
+    value is interpolated linearly inside the bucket the rank falls in; a rank in the ``+Inf``
+    bucket gives the highest finite bound. None when nothing was observed.
+    """
+    if not buckets or buckets[-1][1] <= 0:
+        return None
+    rank = q * buckets[-1][1]
+    lower, below = 0.0, 0.0
+    for bound, count in buckets:
+        if count >= rank:
+            if bound == float("inf"):
+                return lower
+            if count == below:
+                return bound
+            return lower + (bound - lower) * (rank - below) / (count - below)
+        lower, below = bound, count
+    return lower
+
+
+def tool_call_stats(servers: Iterable[str]) -> list[dict[str, Any]]:
+    """Each of *servers*' tool calls so far, read from :data:`TOOL_CALL_DURATION`: counts by
+    outcome, error rate, p50/p95 and the histogram itself (``le`` as in Prometheus' text).
+
+    Nothing is counted twice: this is the histogram ``/metrics`` exports, summed over outcomes.
+    """
+    wanted = list(servers)
+    outcomes = {name: dict.fromkeys((o.value for o in ToolCallOutcome), 0.0) for name in wanted}
+    sums = dict.fromkeys(wanted, 0.0)
+    bounds = (*TOOL_CALL_BUCKETS, float("inf"))
+    buckets = {name: dict.fromkeys(bounds, 0.0) for name in wanted}
+    for family in TOOL_CALL_DURATION.collect():
+        for sample in family.samples:
+            server = sample.labels.get("server", "")
+            if server not in outcomes:
+                continue
+            if sample.name.endswith("_bucket"):
+                bound = float(sample.labels["le"])
+                buckets[server][bound] += sample.value
+            elif sample.name.endswith("_count"):
+                outcomes[server][sample.labels["outcome"]] += sample.value
+            elif sample.name.endswith("_sum"):
+                sums[server] += sample.value
+    stats = []
+    for name in wanted:
+        counts = {outcome: int(value) for outcome, value in outcomes[name].items()}
+        calls = sum(counts.values())
+        errors = calls - counts[ToolCallOutcome.success.value]
+        histogram = sorted(buckets[name].items())
+        stats.append(
+            {
+                "server": name,
+                "calls": calls,
+                "errors": errors,
+                "errorRate": errors / calls if calls else 0.0,
+                "outcomes": counts,
+                "seconds": sums[name],
+                "p50": histogram_quantile(QUANTILES[0], histogram),
+                "p95": histogram_quantile(QUANTILES[1], histogram),
+                "buckets": [
+                    {"le": "+Inf" if bound == float("inf") else repr(bound), "count": int(count)}
+                    for bound, count in histogram
+                ],
+            }
+        )
+    return stats
+
+
+def process_start_time() -> float | None:
+    """When this process started (Unix time), from the process collector; None off Linux."""
+    return REGISTRY.get_sample_value("process_start_time_seconds")
+
+
 # ------------------------------------------------------------------------------- /mcp, auth
 def mcp_session_opened(era: McpEra | str) -> None:
     MCP_SESSIONS.labels(era=McpEra(era).value).inc()

@@ -30,10 +30,12 @@ from tornadohub import metrics, processes
 from tornadohub.events import LOG
 from tornadohub.handlers import NotFoundHandler, default_handlers
 from tornadohub.handlers.base import WORK_PATHS, StoppingHandler
+from tornadohub.handlers.logs import RECENT_LOGS_SETTING
 from tornadohub.hub import Hub, HubState
 from tornadohub.log import add_log_listener
 from tornadohub.mcp import close_mcp
 from tornadohub.mcp.sessions import mcp_service
+from tornadohub.recent_logs import RecentLogs
 
 log = logging.getLogger("tornadohub.app")
 
@@ -58,6 +60,10 @@ class StoppingGate(routing.Matcher):
 
 
 def make_app(hub: Hub, **settings: Any) -> web.Application:
+    if RECENT_LOGS_SETTING not in settings:
+        recent = RecentLogs(lambda: hub.upstreams)
+        recent.follow(hub.events)
+        settings[RECENT_LOGS_SETTING] = recent
     return web.Application(
         [routing.Rule(StoppingGate(hub), StoppingHandler), *default_handlers],
         hub=hub,

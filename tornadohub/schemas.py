@@ -18,6 +18,7 @@ from marshmallow import INCLUDE, Schema, fields, validate
 
 from tornadohub.hub import HubState
 from tornadohub.openapi import AnyOf
+from tornadohub.recent_logs import LEVELS
 from tornadohub.upstreams import UpstreamStatus
 
 STATUS_OK = validate.OneOf(["ok"])
@@ -430,6 +431,112 @@ class MarketplaceDetailsResultSchema(TimestampedSchema):
     """Nested ``server.server``, exactly as mcp-hub answers."""
 
     server = fields.Nested(MarketplaceDetailsSchema, required=True)
+
+
+class MarketplaceAddSchema(OpenSchema):
+    """What ``mcp-hub add`` takes, as a body."""
+
+    mcpId = fields.String(required=True, validate=NON_EMPTY)
+    installation = fields.String(metadata={"description": "Installation name (default: first)"})
+    name = fields.String(metadata={"description": "The server's key (default: from mcpId)"})
+    params = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": "Values for ${KEY} placeholders; the others stay in the entry"},
+    )
+    force = fields.Boolean(
+        load_default=False, metadata={"description": "Replace an entry of that name"}
+    )
+
+
+class AddedServerSchema(Schema):
+    """The entry written; ``applied``: the hub's ``--watch`` picks it up, or a reload began."""
+
+    name = fields.String(required=True, metadata={"description": "Its key in the config"})
+    mcpId = fields.String(required=True)
+    configFile = fields.String(required=True)
+    installation = fields.String(required=True)
+    unresolved = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "Placeholders left for the hub's environment"},
+    )
+    created = fields.Boolean(required=True, metadata={"description": "The file was created"})
+    replaced = fields.Boolean(required=True, metadata={"description": "An entry was replaced"})
+    applied = fields.String(required=True, validate=validate.OneOf(["watch", "reload"]))
+
+
+class MarketplaceAddResultSchema(TimestampedSchema):
+    status = fields.String(required=True, validate=STATUS_OK)
+    server = fields.Nested(AddedServerSchema, required=True)
+
+
+# ------------------------------------------------------------------------ logs, stats
+class LogsQuerySchema(Schema):
+    server_name = fields.String(metadata={"description": "Only this server's lines"})
+    level = fields.String(
+        validate=validate.OneOf(LEVELS), metadata={"description": "This level and above"}
+    )
+    limit = fields.Integer(
+        validate=validate.Range(min=1, max=1000),
+        load_default=1000,
+        metadata={"description": "The last lines only"},
+    )
+
+
+class LogLineSchema(OpenSchema):
+    """One log line, in mcp-hub's envelope (as in ``log`` events of ``/api/events``)."""
+
+    type = fields.String(required=True, validate=validate.OneOf(LEVELS))
+    message = fields.String(required=True)
+    data = fields.Dict(required=True)
+    timestamp = fields.DateTime(required=True)
+    code = AnyOf(fields.String(), fields.Integer())
+
+
+class LogsSchema(TimestampedSchema):
+    lines = fields.List(fields.Nested(LogLineSchema), required=True)
+
+
+class HubStatsSchema(Schema):
+    """The hub process; ``null`` where the platform does not tell (start time off Linux)."""
+
+    startedAt = fields.DateTime(required=True, allow_none=True)
+    uptime = fields.Float(required=True, allow_none=True, metadata={"description": "Seconds"})
+    callsInFlight = fields.Integer(required=True, validate=COUNT)
+
+
+class ToolCallOutcomesSchema(Schema):
+    success = fields.Integer(required=True, validate=COUNT)
+    tool_error = fields.Integer(required=True, validate=COUNT)
+    error = fields.Integer(required=True, validate=COUNT)
+    timeout = fields.Integer(required=True, validate=COUNT)
+
+
+class HistogramBucketSchema(Schema):
+    """Calls that took at most ``le`` seconds (cumulative, as in Prometheus)."""
+
+    le = fields.String(required=True, metadata={"examples": ["0.005", "+Inf"]})
+    count = fields.Integer(required=True, validate=COUNT)
+
+
+class ServerStatsSchema(Schema):
+    """One server's tool calls since the hub started (REST and ``/mcp``)."""
+
+    server = fields.String(required=True)
+    calls = fields.Integer(required=True, validate=COUNT)
+    errors = fields.Integer(required=True, validate=COUNT)
+    errorRate = fields.Float(required=True, validate=validate.Range(min=0, max=1))
+    outcomes = fields.Nested(ToolCallOutcomesSchema, required=True)
+    seconds = fields.Float(required=True, metadata={"description": "Total time spent"})
+    p50 = fields.Float(required=True, allow_none=True, metadata={"description": "Seconds"})
+    p95 = fields.Float(required=True, allow_none=True, metadata={"description": "Seconds"})
+    buckets = fields.List(fields.Nested(HistogramBucketSchema), required=True)
+
+
+class StatsSchema(TimestampedSchema):
+    hub = fields.Nested(HubStatsSchema, required=True)
+    servers = fields.List(fields.Nested(ServerStatsSchema), required=True)
 
 
 # ------------------------------------------------------------------------------- OAuth

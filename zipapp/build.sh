@@ -19,6 +19,9 @@ BUILD=${BUILD:-build/zipapp}
 SITE=$BUILD/site-packages
 
 rm -rf "$BUILD"
+# pip builds the project in place: files left in build/lib by an earlier build (a file since
+# removed from package_data, say) would slip into the pyz unnoticed.
+rm -rf build/lib build/bdist.*
 mkdir -p "$SITE" "$(dirname "$OUT")"
 
 pip_args=(--quiet --disable-pip-version-check --no-compile --no-warn-script-location)

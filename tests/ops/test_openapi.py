@@ -188,9 +188,13 @@ def test_document_is_structurally_openapi_3_1(document: JSONDoc) -> None:
     assert {ref.removeprefix(prefix) for ref in refs(document["paths"])}, "no schema is used"
 
 
+#: Routes that need no API key: the probes, and the dashboard's files (they hold no data).
+PUBLIC_PATHS = ("/healthz", "/readyz", "/", "/ui", "/ui/{file}")
+
+
 def test_probes_are_public_and_the_api_is_not(document: JSONDoc) -> None:
     for path, _, operation in operations(document):
-        if path in ("/healthz", "/readyz"):
+        if path in PUBLIC_PATHS:
             assert operation["security"] == []
         else:
             assert "security" not in operation  # the document's: a key, when the hub has keys
@@ -414,8 +418,28 @@ def call_the_rest(conf: Conformance, hub: HubProcess) -> None:
     lost = conf.call(hub, "POST", "/messages", url="/messages?sessionId=nope", json=INITIALIZE)
     assert lost.status_code == 404
 
+    call_the_dashboards(conf, hub)
     assert conf.call(hub, "POST", "/api/restart").status_code == 200
     hub.wait_ready()
+
+
+def call_the_dashboards(conf: Conformance, hub: HubProcess) -> None:
+    """The page, its files, and the routes it added to the API."""
+    for path in ("/", "/ui"):
+        assert conf.call(hub, "GET", path).status_code == 200
+    asset = "/ui/{file}"
+    for name, status in [("app.js", 200), ("style.css", 200), ("icon.svg", 200), ("x.js", 404)]:
+        assert conf.call(hub, "GET", asset, url=f"/ui/{name}").status_code == status
+    logs = "/api/logs"
+    for query, status in [("", 200), ("?server_name=everything&level=warn&limit=5", 200)]:
+        assert conf.call(hub, "GET", logs, url=logs + query).status_code == status
+    assert conf.call(hub, "GET", logs, url=f"{logs}?level=x").status_code == 400
+    assert conf.call(hub, "GET", logs, url=f"{logs}?server_name=nope").status_code == 404
+    assert conf.call(hub, "GET", "/api/stats").status_code == 200
+    add = "/api/marketplace/add"
+    body = {"mcpId": "fixture-everything", "name": "added", "installation": "python"}
+    assert conf.call(hub, "POST", add, json=body).status_code == 200
+    assert conf.call(hub, "POST", add, json=body).status_code == 400  # it exists now
 
 
 def test_live_answers_match_their_schemas(hub: HubProcess, document: JSONDoc) -> None:

@@ -120,6 +120,11 @@ def test_pyz_is_reproducible_and_starts(pyz: Path, tmp_path: Path, hub_home: Pat
         entries = archive.infolist()
         names = {entry.filename for entry in entries}
         assert "site-packages/tornadohub/cli.py" in names and "__main__.py" in names
+        dashboard = {name for name in names if name.startswith("site-packages/tornadohub/ui/")}
+        shipped = {
+            f"site-packages/tornadohub/ui/{p.name}" for p in (ROOT / "tornadohub" / "ui").iterdir()
+        }
+        assert dashboard == shipped and "site-packages/tornadohub/ui/app.js" in dashboard
         # --reproducible: every entry has the same fixed time (SOURCE_DATE_EPOCH, default 1980).
         (stamp,) = {entry.date_time for entry in entries}
         assert stamp[0] == 1980
@@ -171,6 +176,8 @@ def test_pyz_serves_python_stdio_servers_from_the_bundle(pyz_hub: PyzHub, tmp_pa
     assert ready.status_code == 200, ready.text
 
     assert call(pyz_hub, "everything", "echo", message="from the pyz") == "Echo: from the pyz"
+    for path in ("/", "/ui/app.js", "/ui/style.css"):  # the dashboard comes with the pyz
+        assert pyz_hub.client.get(path).status_code == 200, path
     assert call(pyz_hub, "demo", "echo", message="demo") == "Echo: demo"
     bundle = Path(call(pyz_hub, "everything", "env", name="PYTHONPATH"))
     assert bundle.name == "site-packages" and bundle.is_relative_to(tmp_path / "shiv")

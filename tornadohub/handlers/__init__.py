@@ -8,7 +8,9 @@ from typing import Any
 from tornadohub.handlers import (
     events,
     health,
+    install,
     lifecycle,
+    logs,
     marketplace,
     mcp,
     metrics,
@@ -16,6 +18,8 @@ from tornadohub.handlers import (
     openapi,
     probes,
     servers,
+    stats,
+    ui,
 )
 from tornadohub.handlers.base import NotFoundHandler
 
@@ -26,7 +30,21 @@ def _express_style(pattern: str) -> str:
 
 default_handlers: list[tuple[str, Any]] = [
     (_express_style(pattern), handler)
-    for module in (health, servers, lifecycle, events, probes, metrics, marketplace, oauth, openapi)
+    for module in (
+        health,
+        servers,
+        lifecycle,
+        events,
+        probes,
+        metrics,
+        marketplace,
+        oauth,
+        openapi,
+        logs,
+        stats,
+        install,
+        ui,
+    )
     for pattern, handler in module.default_handlers
 ] + mcp.default_handlers  # MCP routes match exactly (case-sensitive, no trailing slash)
 

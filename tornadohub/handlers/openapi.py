@@ -24,13 +24,17 @@ from tornadohub import schemas as s
 from tornadohub.handlers import (
     events,
     health,
+    install,
     lifecycle,
+    logs,
     marketplace,
     mcp,
     metrics,
     oauth,
     probes,
     servers,
+    stats,
+    ui,
 )
 from tornadohub.handlers.base import WORK_PATHS, APIHandler
 from tornadohub.openapi import JSON, OpenAPI, Operation, PathParameter, Response, markdown
@@ -78,6 +82,7 @@ class Route:
 
 
 SERVER_CALL: dict[int | str, Response] = {400: BAD_BODY, 404: NO_SERVER, 500: CALL_FAILED}
+DASHBOARD_PAGE = Operation({200: Response("The page", {"text/html": None})}, public=True)
 
 ROUTES: dict[type[web.RequestHandler], Route] = {
     health.HealthHandler: Route({"get": Operation({200: ok(s.HealthSchema)})}),
@@ -195,6 +200,54 @@ ROUTES: dict[type[web.RequestHandler], Route] = {
                 body=s.MarketplaceDetailsRequestSchema,
             )
         }
+    ),
+    install.MarketplaceAddHandler: Route(
+        {
+            "post": Operation(
+                {
+                    200: ok(s.MarketplaceAddResultSchema, "The entry is written"),
+                    400: error(
+                        "Missing mcpId or bad fields (VALIDATION_ERROR), or the entry cannot be"
+                        " built or written: unknown id, installation or parameter, a name that"
+                        " exists without force (INSTALL_ERROR)"
+                    ),
+                    500: error("No catalog, cached or fetched (MARKETPLACE_ERROR)"),
+                },
+                body=s.MarketplaceAddSchema,
+            )
+        },
+        tag="marketplace",
+    ),
+    logs.LogsHandler: Route(
+        {
+            "get": Operation(
+                {
+                    200: ok(s.LogsSchema),
+                    400: error("A bad level or limit (VALIDATION_ERROR)"),
+                    404: NO_SERVER,
+                },
+                query=s.LogsQuerySchema,
+            )
+        }
+    ),
+    stats.StatsHandler: Route({"get": Operation({200: ok(s.StatsSchema)})}),
+    ui.RootHandler: Route({"get": DASHBOARD_PAGE}, tag="dashboard"),
+    ui.DashboardHandler: Route({"get": DASHBOARD_PAGE}, tag="dashboard"),
+    ui.DashboardAssetHandler: Route(
+        {
+            "get": Operation(
+                {
+                    200: Response(
+                        "The file",
+                        {"text/javascript": None, "text/css": None, "image/svg+xml": None},
+                    ),
+                    404: error("No such file (NOT_FOUND)"),
+                },
+                public=True,
+            )
+        },
+        path_parameters=[PathParameter("file", "A file name, such as app.js")],
+        tag="dashboard",
     ),
     oauth.AuthorizeHandler: Route(
         {
@@ -370,7 +423,7 @@ def describe(routes: Iterable[tuple[str, Any]]) -> JSON:
 def _operation_id(
     method: str, handler: type[web.RequestHandler], path_parameters: Sequence[PathParameter]
 ) -> str:
-    suffix = "ForServer" if path_parameters else ""
+    suffix = "".join(f"For{param.name.capitalize()}" for param in path_parameters)
     return f"{method}{handler.__name__.removesuffix('Handler')}{suffix}"
 
 

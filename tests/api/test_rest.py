@@ -524,7 +524,7 @@ def test_start_stop_errors(hub: HubProcess) -> None:
 def test_unknown_routes_are_json_404(hub: HubProcess) -> None:
     for method, path in [
         ("GET", "/api/does-not-exist"),
-        ("GET", "/"),
+        ("GET", "/nope"),  # "/" is the dashboard now
         ("GET", "/api/servers/info"),
     ]:
         response = hub.api(method, path)

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import logging
 import re
 import stat
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tornadohub.policy import ip_literal, is_loopback
 
 log = logging.getLogger("tornadohub.auth")
 
@@ -183,13 +184,10 @@ def challenge(*, invalid: bool) -> str:
 
 
 def is_loopback_host(host: str) -> bool:
-    """Whether listening on *host* keeps the hub reachable from this machine only."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    """Whether listening on *host* keeps the hub reachable from this machine only
+    (``localhost``, or a loopback address in any spelling: ``127.1``, ``::1``)."""
+    name = host.strip().strip("[]").lower().rstrip(".")
+    return name == "localhost" or (ip_literal(name) is not None and is_loopback(name))
 
 
 def drop_from_environment(environ: MutableMapping[str, str]) -> None:

@@ -1,7 +1,14 @@
-"""Base handler: JSON in, JSON out, and the one place errors become JSON.
+"""Base handlers: the edge policy on every route, JSON in and out, errors as JSON.
 
-Every error, whether a domain :class:`HubError`, a Tornado ``HTTPError`` or a bug,
-leaves as mcp-hub's envelope ``{"error", "code", "data", "timestamp"}``.
+:class:`HubHandler` is the root of every route's handler (``app.make_app`` refuses any
+other): once a request's headers are in, and before its body is read, it applies
+:mod:`tornadohub.policy` (Host, Origin, header and body size, content type) and the API
+keys. A handler opts out of a check only through :attr:`HubHandler.exempt_from`, with
+the reason next to it.
+
+Every error of an ``/api`` route, whether a domain :class:`HubError`, a Tornado
+``HTTPError`` or a bug, leaves as mcp-hub's envelope ``{"error", "code", "data",
+"timestamp"}``.
 """
 
 from __future__ import annotations
@@ -9,19 +16,33 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any, cast
+from typing import Any, ClassVar, NoReturn, cast
 
 from tornado import web
+from tornado.concurrent import Future
+from tornado.http1connection import HTTP1Connection
 
 from tornadohub.errors import HubError, ValidationError
 from tornadohub.handlers.auth import require_auth
 from tornadohub.hub import Hub, stopping_error
+from tornadohub.policy import (
+    MAX_BODY_BYTES,
+    Check,
+    EdgePolicy,
+    JsonBodyError,
+    Refusal,
+    parse_json,
+    policy_from,
+)
 from tornadohub.upstreams.base import iso_now
 
 log = logging.getLogger("tornadohub.api")
 
-#: Request bodies above this are refused with 413 (mcp-hub: 100 kB; tool arguments can be big).
-MAX_BODY_BYTES = 4 * 1024 * 1024
+#: The body limit once a response is finished: what is left of the body is never read.
+UNREAD_BODY_LIMIT = 1 << 62
+
+#: Application setting holding the :class:`EdgePolicy` (absent: loopback only, from the hub).
+POLICY_SETTING = "edge_policy"
 
 _HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
 
@@ -29,8 +50,107 @@ _HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LA
 #: and the MCP endpoint. Probes and ``/metrics`` stay open to the end.
 WORK_PATHS = re.compile(r"(?i:/api(/.*)?)|/mcp|/servers/[^/]+/mcp|/messages")
 
+__all__ = ["MAX_BODY_BYTES", "APIHandler", "HubHandler", "edge_policy"]
 
-class APIHandler(web.RequestHandler):
+
+def edge_policy(settings: dict[str, Any]) -> EdgePolicy:
+    """The application's policy; without one configured, loopback names and the bound host."""
+    policy = settings.get(POLICY_SETTING)
+    if not isinstance(policy, EdgePolicy):
+        hub = settings.get("hub")
+        host = getattr(getattr(hub, "options", None), "host", "127.0.0.1")
+        policy = settings[POLICY_SETTING] = policy_from(str(host))
+    return policy
+
+
+@web.stream_request_body
+class HubHandler(web.RequestHandler):
+    """Root of every handler: the edge policy and API keys at header time, a bounded body.
+
+    The body is collected by :meth:`data_received` (the HTTP server refuses more than
+    :data:`MAX_BODY_BYTES`) and read through :attr:`body`; a request refused at header
+    time is answered before any of its body is read.
+    """
+
+    #: Checks this route skips. Every opt-out must say why where it is set.
+    exempt_from: ClassVar[frozenset[Check]] = frozenset()
+
+    def initialize(self) -> None:
+        self._chunks: list[bytes] = []
+        self._body: bytes | None = None
+
+    @property
+    def policy(self) -> EdgePolicy:
+        return edge_policy(self.settings)
+
+    @property
+    def body(self) -> bytes:
+        if self._body is None:
+            self._body = b"".join(self._chunks)
+            self._chunks = [self._body]
+        return self._body
+
+    def data_received(self, chunk: bytes) -> None:
+        self._chunks.append(chunk)
+        self._body = None
+
+    def requires_auth(self) -> bool:
+        """Whether this route needs an API key (when keys are configured)."""
+        return Check.auth not in self.exempt_from
+
+    def prepare(self) -> None:
+        """Refuse what the policy refuses, then check the API key; before the body arrives."""
+        request = self.request
+        header_bytes = len(request.method or "") + len(request.uri or "") + 12
+        header_bytes += sum(len(name) + len(value) + 4 for name, value in request.headers.get_all())
+        refusal = self.policy.refusal(
+            request.method or "",
+            request.headers,
+            exempt=self.exempt_from,
+            header_bytes=header_bytes,
+        )
+        if refusal is not None:
+            self.refuse(refusal)
+        if request.method == "OPTIONS":
+            preflight = self.policy.preflight_headers(request.headers)
+            if preflight is not None:
+                for name, value in preflight.items():
+                    self.set_header(name, value)
+                self.set_status(204)
+                raise web.Finish()
+        if self.requires_auth():
+            require_auth(self)
+
+    def refuse(self, refusal: Refusal) -> NoReturn:
+        """End the request with *refusal*; subclasses raise their own error shape."""
+        raise HubError(refusal.message, code=refusal.code, data=refusal.data, status=refusal.status)
+
+    def clear(self) -> None:
+        """Reset the response; a configured origin keeps its CORS headers, even on errors."""
+        super().clear()
+        for name, value in self.policy.cors_headers(self.request.headers).items():
+            self.set_header(name, value)
+
+    def finish(self, chunk: str | bytes | dict[str, Any] | None = None) -> Future[None]:
+        if not self._body_arrived():
+            # Answered before the body arrived (a refusal): Tornado then closes the
+            # connection after this response, without reading the rest of the body. Tell the
+            # client, and keep the server from refusing an over-long body a second time with
+            # a bare 400 written after our answer.
+            if not self._headers_written:
+                self.set_header("Connection", "close")
+            connection = self.request.connection
+            if isinstance(connection, HTTP1Connection):
+                connection.set_max_body_size(UNREAD_BODY_LIMIT)
+        return super().finish(chunk)
+
+    def _body_arrived(self) -> bool:
+        """Whether the whole request body is in (Tornado 6.6 resolves this future then)."""
+        future = getattr(self.request, "_body_future", None)
+        return future is None or future.done()
+
+
+class APIHandler(HubHandler):
     """Base class for every ``/api`` route."""
 
     @property
@@ -41,37 +161,30 @@ class APIHandler(web.RequestHandler):
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.set_header("Cache-Control", "no-store")
 
-    def prepare(self) -> None:
-        require_auth(self)
-        if len(self.request.body) > MAX_BODY_BYTES:
-            raise HubError(
-                "Request body too large",
-                code="PAYLOAD_TOO_LARGE",
-                data={"limit": MAX_BODY_BYTES},
-                status=413,
-            )
-
     def json_body(self) -> dict[str, Any]:
-        """The body as a JSON object; non-JSON content types and non-objects read as ``{}``.
+        """The body as a JSON object; an empty body or a non-object reads as ``{}``.
 
-        mcp-hub (Express) ignores bodies that are not ``application/json`` and answers
-        malformed JSON with an HTML page; we answer it with a JSON 400.
+        Only JSON bodies get this far (:mod:`tornadohub.policy` answers others 415; mcp-hub
+        reads them as ``{}``). Malformed JSON, ``NaN``, out-of-range numbers and depth bombs
+        are a JSON 400 ``INVALID_JSON`` (mcp-hub answers an HTML page).
         """
-        content_type = self.request.headers.get("Content-Type", "")
-        if "json" not in content_type.lower() or not self.request.body.strip():
+        if not self.body.strip():
             return {}
         try:
-            body = json.loads(self.request.body)
-        except (ValueError, UnicodeDecodeError) as exc:
+            body = parse_json(self.body)
+        except JsonBodyError as exc:
             raise ValidationError(
                 "Invalid JSON in request body", code="INVALID_JSON", data={"detail": str(exc)}
             ) from None
         return body if isinstance(body, dict) else {}
 
-    def require(self, body: dict[str, Any], field: str, message: str) -> Any:
+    def require(self, body: dict[str, Any], field: str, message: str) -> str:
+        """*field* of *body* as a non-empty string; 400 with *message* when missing."""
         value = body.get(field)
         if value is None or value == "":
             raise ValidationError(message, data={"field": field})
+        if not isinstance(value, str):
+            raise ValidationError(f"{field} must be a string", data={"field": field})
         return value
 
     def write_json(self, payload: dict[str, Any], *, timestamp: bool = True) -> None:
@@ -136,4 +249,5 @@ class NotFoundHandler(APIHandler):
     """Any unknown route: a JSON 404 (mcp-hub answers an HTML page)."""
 
     def prepare(self) -> None:
+        super().prepare()  # the policy and API keys first: unknown routes reveal nothing
         raise web.HTTPError(404, f"Cannot {self.request.method} {self.request.path}")

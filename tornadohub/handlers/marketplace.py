@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from tornadohub.errors import ValidationError
 from tornadohub.handlers.base import APIHandler
 
 if TYPE_CHECKING:
@@ -59,9 +58,7 @@ class MarketplaceDetailsHandler(MarketplaceAPIHandler):
     """POST /api/marketplace/details {mcpId}: ``{server: {server, readmeContent}}`` (nested)."""
 
     async def post(self) -> None:
-        mcp_id = self.json_body().get("mcpId")
-        if not mcp_id:
-            raise ValidationError("Missing mcpId in request body")
+        mcp_id = self.require(self.json_body(), "mcpId", "Missing mcpId in request body")
         self.write_json({"server": await self.marketplace.details(mcp_id)})
 
 

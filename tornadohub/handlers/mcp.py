@@ -15,29 +15,35 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 from mcp_types import INTERNAL_ERROR
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from tornadohub.handlers.auth import require_auth
+from tornadohub.handlers.base import HubHandler
 from tornadohub.mcp.transport import HttpError, HttpRequest, McpTransport, mcp_transport
+from tornadohub.policy import Refusal
 
 log = logging.getLogger("tornadohub.mcp")
 
 
-class McpBaseHandler(web.RequestHandler):
-    """Tornado side of the MCP transport: writer, JSON-RPC errors, disconnects."""
+class McpBaseHandler(HubHandler):
+    """Tornado side of the MCP transport: writer, JSON-RPC errors, disconnects.
+
+    The edge policy and API keys (``HubHandler.prepare``) guard ``/mcp`` exactly like
+    ``/api``; refusals are JSON-RPC error bodies here.
+    """
 
     allowed_methods = "GET, POST, DELETE"
 
     def initialize(self) -> None:
+        super().initialize()
         self._scope: anyio.CancelScope | None = None
 
-    def prepare(self) -> None:
-        require_auth(self)  # API keys, when configured, guard /mcp exactly like /api
+    def refuse(self, refusal: Refusal) -> NoReturn:
+        raise HttpError(refusal.status, refusal.message)
 
     @property
     def transport(self) -> McpTransport:
@@ -47,9 +53,10 @@ class McpBaseHandler(web.RequestHandler):
         return HttpRequest(
             method=self.request.method or "",
             header_lines=list(self.request.headers.get_all()),
-            body=self.request.body,
+            body=self.body,
             query={name: self.get_query_argument(name) for name in self.request.query_arguments},
             principal=self.current_user if isinstance(self.current_user, str) else None,
+            client_address=self.request.remote_ip,
         )
 
     async def serve(self, exchange: Awaitable[None]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client.exposition import choose_encoder
 
 from tornadohub import metrics
-from tornadohub.handlers.auth import METRICS_AUTH_SETTING, require_auth
+from tornadohub.handlers.auth import METRICS_AUTH_SETTING
 from tornadohub.handlers.base import APIHandler
 
 
@@ -15,9 +15,8 @@ class MetricsHandler(APIHandler):
     Open unless the hub runs with ``--metrics-auth``.
     """
 
-    def prepare(self) -> None:
-        if self.settings.get(METRICS_AUTH_SETTING):
-            require_auth(self)
+    def requires_auth(self) -> bool:
+        return bool(self.settings.get(METRICS_AUTH_SETTING))
 
     def get(self) -> None:
         metrics.refresh()

@@ -8,6 +8,7 @@ import json
 from tornadohub.errors import HubError, ValidationError
 from tornadohub.handlers.base import APIHandler
 from tornadohub.oauth import parse_callback_url
+from tornadohub.policy import Check
 
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>MCP HUB</title></head>
@@ -30,7 +31,15 @@ class AuthorizeHandler(APIHandler):
 
 
 class OAuthCallbackHandler(APIHandler):
-    """GET /api/oauth/callback?server_name=&code=&state=: the browser lands here; always 200."""
+    """GET /api/oauth/callback?server_name=&code=&state=: the browser lands here; always 200.
+
+    The authorization server redirects the user's browser here: a cross-site navigation
+    that carries no API key. The ``state`` the hub issued for that authorization (checked
+    by :meth:`Hub.complete_oauth`) is what protects it, so keys and the Origin/
+    ``Sec-Fetch-Site`` checks are skipped; the Host check still applies.
+    """
+
+    exempt_from = frozenset({Check.auth, Check.site})
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "text/html; charset=utf-8")
@@ -69,7 +78,10 @@ class ManualCallbackHandler(APIHandler):
 
     async def post(self) -> None:
         url = self.require(self.json_body(), "url", "Missing URL parameter")
-        params = parse_callback_url(str(url))
+        try:
+            params = parse_callback_url(url)
+        except ValueError:
+            raise ValidationError("Invalid URL parameter", data={"field": "url"}) from None
         name, code = params["server_name"], params["code"]
         if not name or not code:
             raise ValidationError("Missing code or server_name parameter")

@@ -11,6 +11,7 @@ from typing import Any
 
 from tornadohub.handlers.base import APIHandler
 from tornadohub.hub import Hub, HubState
+from tornadohub.policy import Check
 from tornadohub.upstreams import UpstreamStatus
 
 #: Hub states in which the hub takes work.
@@ -37,8 +38,9 @@ def readiness(hub: Hub) -> tuple[bool, dict[str, Any]]:
 
 
 class _ProbeHandler(APIHandler):
-    def prepare(self) -> None:
-        """Open to every caller: probes carry no API key."""
+    #: Probes carry no API key, and load balancers probe by address or by their own name for
+    #: the backend; the answer reveals nothing (Origin is still checked).
+    exempt_from = frozenset({Check.auth, Check.host})
 
 
 class HealthzHandler(_ProbeHandler):

@@ -17,8 +17,9 @@ about HTTP, independent of Tornado (the handler implements :class:`ResponseWrite
 * Legacy HTTP+SSE (mcp-hub 4.2.1): ``GET /mcp`` without a session header opens
   a stream announcing ``/messages?sessionId=<id>``; ``POST /messages`` answers
   ``202 Accepted`` and the replies arrive on the stream.
-* Every route: Host (421) and Origin (403) checks against DNS rebinding, a body
-  limit (413), Accept (406) and Content-Type (415) checks, JSON-RPC error bodies.
+* Every route: a body limit (413), Accept (406) and Content-Type (415) checks,
+  JSON-RPC error bodies. Host (421) and Origin (403) are checked before any of this,
+  for every route of the hub, by :mod:`tornadohub.policy` (see ``handlers/mcp.py``).
 
 A request's reply is held back until it is known: a response that arrives
 first is sent as ``application/json``; a notification or request first (or
@@ -38,7 +39,6 @@ import logging
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
-from urllib.parse import urlsplit
 
 import anyio
 from mcp.server.connection import Connection
@@ -109,8 +109,6 @@ SSE_HEADERS: Final = {
     "Connection": "keep-alive",
     "X-Accel-Buffering": "no",
 }
-LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
-WILDCARD_HOSTS: Final = frozenset({"", "0.0.0.0", "::"})
 
 
 class HttpError(Exception):
@@ -163,6 +161,7 @@ class HttpRequest:
     body: bytes = b""
     query: Mapping[str, str] = field(default_factory=dict)
     principal: str | None = None  # the API key's name when inbound auth is on
+    client_address: str | None = None  # whose session quota applies when auth is off
 
     @property
     def headers(self) -> dict[str, str]:
@@ -209,53 +208,6 @@ def encode(message: JSONRPCMessage) -> bytes:
 def sse_frame(event: Event) -> bytes:
     head = f"id: {event.id}\n".encode() if event.id else b""
     return head + b"event: message\ndata: " + encode(event.message) + b"\n\n"
-
-
-@dataclass(frozen=True)
-class OriginPolicy:
-    """DNS-rebinding protection (spec: Origin MUST be validated; the SDK also checks Host).
-
-    Loopback names are always allowed, with any port, and so is the address the
-    hub was bound to. When bound to every interface the Host cannot be known in
-    advance, so only an Origin that is neither loopback nor the Host itself is
-    refused.
-    """
-
-    bound_host: str
-
-    @property
-    def allowed(self) -> frozenset[str]:
-        host = self.bound_host.strip("[]").lower()
-        return LOOPBACK_HOSTS if host in WILDCARD_HOSTS else LOOPBACK_HOSTS | {host}
-
-    def check(self, request: HttpRequest) -> None:
-        host_header = request.header("host") or ""
-        wildcard = self.bound_host.strip("[]") in WILDCARD_HOSTS
-        if not wildcard and _hostname(host_header) not in self.allowed:
-            raise HttpError(421, "Invalid Host header")
-        origin = request.header("origin")
-        if origin is None:
-            return
-        parts = urlsplit(origin)
-        same_origin = wildcard and parts.netloc.lower() == host_header.lower()
-        if parts.scheme not in ("http", "https") or not (
-            same_origin or (parts.hostname or "") in self.allowed
-        ):
-            raise HttpError(403, "Invalid Origin header")
-
-
-def _hostname(value: str) -> str | None:
-    """The host part of a Host header (``[::1]:80`` -> ``::1``), None if malformed."""
-    if value.startswith("["):
-        end = value.find("]")
-        rest = value[end + 1 :] if end > 0 else "?"
-        if rest and not (rest.startswith(":") and rest[1:].isdigit()):
-            return None
-        return value[1:end].lower()
-    host, colon, port = value.partition(":")
-    if colon and not port.isdigit():
-        return None
-    return host.lower()
 
 
 def _accepts(request: HttpRequest) -> tuple[bool, bool]:
@@ -316,7 +268,6 @@ class McpTransport:
     def __init__(self, service: McpService) -> None:
         self.service = service
         self.config = service.config
-        self.origins = OriginPolicy(service.hub.options.host)
         self._pages: dict[McpView, ListPages] = {}
 
     # ------------------------------------------------------------ entry points
@@ -324,7 +275,6 @@ class McpTransport:
         self, server: str | None, request: HttpRequest, writer: ResponseWriter
     ) -> None:
         """``/mcp`` (server None) or ``/servers/<server>/mcp``: any method."""
-        self.origins.check(request)
         view = self.service.view(server)
         if view is None:
             raise HttpError(404, f"Server not found: {server}")
@@ -351,7 +301,6 @@ class McpTransport:
 
     async def handle_legacy_post(self, request: HttpRequest, writer: ResponseWriter) -> None:
         """``POST /messages?sessionId=``: one message into a legacy session, 202."""
-        self.origins.check(request)
         session_id = request.query.get("sessionId") or request.query.get("session_id")
         if not session_id:
             raise HttpError(400, "Missing sessionId parameter", code=LEGACY_ERROR)
@@ -451,7 +400,9 @@ class McpTransport:
 
     async def _open(self, view: McpView, request: HttpRequest, *, legacy: bool) -> Session:
         try:
-            return await self.service.open_session(view, legacy=legacy, owner=request.principal)
+            return await self.service.open_session(
+                view, legacy=legacy, owner=request.principal, client=request.client_address
+            )
         except SessionLimitError as exc:
             raise HttpError(503, str(exc), code=INTERNAL_ERROR) from None
 
@@ -697,6 +648,12 @@ def jsonrpc_message(decoded: Any) -> JSONRPCMessage:
     """One JSON-RPC message (batches were removed from MCP in 2025-06-18)."""
     if isinstance(decoded, list):
         raise HttpError(400, "Batch requests are not supported")
+    if isinstance(decoded, dict) and "method" in decoded and "id" in decoded:
+        request_id = decoded["id"]
+        if isinstance(request_id, bool) or not isinstance(request_id, str | int):
+            # MCP: a request id is a string or an integer, never null; without this check a
+            # null, 1.5 or object id would pass as a notification and get no answer at all.
+            raise HttpError(400, "Invalid Request: id must be a string or an integer")
     try:
         message: JSONRPCMessage = jsonrpc_message_adapter.validate_python(decoded, by_name=False)
     except PydanticValidationError:

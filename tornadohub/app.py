@@ -24,23 +24,21 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from tornado import httpserver, httputil, netutil, routing, web
+from tornado import httputil, netutil, routing, web
 
 from tornadohub import metrics, processes
 from tornadohub.events import LOG
 from tornadohub.handlers import NotFoundHandler, default_handlers
-from tornadohub.handlers.base import WORK_PATHS, StoppingHandler
+from tornadohub.handlers.base import WORK_PATHS, HubHandler, StoppingHandler
 from tornadohub.handlers.logs import RECENT_LOGS_SETTING
 from tornadohub.hub import Hub, HubState
+from tornadohub.listener import ConnectionGate, ConnectionLimits, HubHTTPServer, raise_fd_limit
 from tornadohub.log import add_log_listener
 from tornadohub.mcp import close_mcp
 from tornadohub.mcp.sessions import mcp_service
 from tornadohub.recent_logs import RecentLogs
 
 log = logging.getLogger("tornadohub.app")
-
-#: Hard ceiling for any request body; APIHandler refuses above its own smaller limit with JSON.
-MAX_HTTP_BODY = 64 * 1024 * 1024
 
 
 class FatalError(Exception):
@@ -60,12 +58,24 @@ class StoppingGate(routing.Matcher):
 
 
 def make_app(hub: Hub, **settings: Any) -> web.Application:
+    """The application; every route's handler must be a :class:`HubHandler`.
+
+    That is what puts the edge policy (Host, Origin, body) and the API keys in front of
+    every route, including routes added later; a handler that is not one is a bug, refused
+    here rather than served unguarded.
+    """
+    rules: list[Any] = [routing.Rule(StoppingGate(hub), StoppingHandler), *default_handlers]
+    unguarded = [
+        rule[1] for rule in rules if isinstance(rule, tuple) and not issubclass(rule[1], HubHandler)
+    ]
+    if unguarded:
+        raise TypeError(f"handlers must derive from HubHandler: {unguarded}")
     if RECENT_LOGS_SETTING not in settings:
         recent = RecentLogs(lambda: hub.upstreams)
         recent.follow(hub.events)
         settings[RECENT_LOGS_SETTING] = recent
     return web.Application(
-        [routing.Rule(StoppingGate(hub), StoppingHandler), *default_handlers],
+        rules,
         hub=hub,
         default_handler_class=NotFoundHandler,
         log_function=metrics.log_request,
@@ -96,16 +106,25 @@ def _log_forwarder(hub: Hub, loop: asyncio.AbstractEventLoop) -> Callable[[dict[
     return forward
 
 
-async def serve(hub: Hub, sockets: list[socket.socket], **settings: Any) -> None:
+async def serve(
+    hub: Hub,
+    sockets: list[socket.socket],
+    *,
+    limits: ConnectionLimits | None = None,
+    **settings: Any,
+) -> None:
     """Run the hub until a signal or ``/api/hard-restart`` asks it to stop.
 
-    *settings* go to the application (``auth``, ``metrics_auth``).
+    *settings* go to the application (``auth``, ``metrics_auth``, ``edge_policy``);
+    *limits* bound the HTTP connections (defaults: :class:`ConnectionLimits`).
     """
     unbind_metrics = metrics.bind_hub(hub)
     restore_child_watcher = processes.watch_children()  # before any server starts
     app = make_app(hub, **settings)
-    server = httpserver.HTTPServer(app, max_body_size=MAX_HTTP_BODY)
-    server.add_sockets(sockets)
+    raise_fd_limit()
+    server = HubHTTPServer(app, limits=limits or ConnectionLimits())
+    gate = ConnectionGate(server, sockets)
+    gate.start()
     loop = asyncio.get_running_loop()
     signals_seen = 0
 
@@ -151,7 +170,7 @@ async def serve(hub: Hub, sockets: list[socket.socket], **settings: Any) -> None
         await close_mcp(app.settings)
         if hub.state is not HubState.stopped:
             await hub.shutdown()
-        server.stop()
+        gate.stop()
         await server.close_all_connections()
         if hub.workspace is not None:
             try:

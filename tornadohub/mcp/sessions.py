@@ -9,10 +9,12 @@ mailbox (the GET stream; for legacy sessions, the one SSE stream).
 
 :class:`McpService` owns the long-lived task group the sessions run in (anyio
 task groups must be entered and exited by one long-lived task), the session
-table (capped; least recently used idle session evicted first; idle sessions
-reaped after a timeout), the views, and the hub change listener that re-syncs
-the catalogs and sends ``list_changed`` to every session whose lists changed.
-It is created lazily on the first MCP request and kept in the Tornado settings.
+table (capped, in all and per client: an API key, or a client address when keys are
+off; a client at a cap makes room by ending its own least recently used idle session,
+never another client's; idle sessions reaped after a timeout), the views, and the
+hub change listener that re-syncs the catalogs and sends ``list_changed`` to every
+session whose lists changed. It is created lazily on the first MCP request and kept in
+the Tornado settings.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from tornadohub.hub import Hub
 from tornadohub.mcp.aggregate import assign_server_ids
 from tornadohub.mcp.relay import Relay, RequestOrigin
 from tornadohub.mcp.server import McpView
+from tornadohub.policy import MAX_BODY_BYTES
 from tornadohub.upstreams import Upstream, UpstreamStatus
 
 log = logging.getLogger("tornadohub.mcp")
@@ -70,19 +73,21 @@ class McpConfig:
 
     page_size: int = 1000
     max_sessions: int = 1000
+    max_sessions_per_client: int = 100
     idle_timeout: float = 30 * 60.0
     keepalive: float = 15.0
-    max_body: int = 4 * 1024 * 1024
+    max_body: int = MAX_BODY_BYTES
     request_timeout: float = 300.0
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> McpConfig:
-        """Read ``TORNADOHUB_MCP_{PAGE_SIZE,MAX_SESSIONS,IDLE_TIMEOUT,KEEPALIVE,MAX_BODY,
-        REQUEST_TIMEOUT}``.
+        """Read ``TORNADOHUB_MCP_{PAGE_SIZE,MAX_SESSIONS,MAX_SESSIONS_PER_CLIENT,IDLE_TIMEOUT,
+        KEEPALIVE,MAX_BODY,REQUEST_TIMEOUT}``.
 
         Unset or unparsable values keep the defaults (1000 items per page, 1000
-        sessions, 30 min idle, 15 s keep-alive, 4 MiB bodies, 300 s per forwarded
-        request, which also bounds how long a client may take to answer input).
+        sessions, 100 per client, 30 min idle, 15 s keep-alive, 4 MiB bodies (never
+        more: the HTTP server's own limit), 300 s per forwarded request, which also
+        bounds how long a client may take to answer input).
         """
         default = cls()
 
@@ -96,9 +101,12 @@ class McpConfig:
         return cls(
             page_size=int(number("PAGE_SIZE", default.page_size)),
             max_sessions=int(number("MAX_SESSIONS", default.max_sessions)),
+            max_sessions_per_client=int(
+                number("MAX_SESSIONS_PER_CLIENT", default.max_sessions_per_client)
+            ),
             idle_timeout=number("IDLE_TIMEOUT", default.idle_timeout),
             keepalive=number("KEEPALIVE", default.keepalive),
-            max_body=int(number("MAX_BODY", default.max_body)),
+            max_body=min(int(number("MAX_BODY", default.max_body)), MAX_BODY_BYTES),
             request_timeout=number("REQUEST_TIMEOUT", default.request_timeout),
         )
 
@@ -197,12 +205,20 @@ class Session:
     """
 
     def __init__(
-        self, view: McpView, *, legacy: bool, idle_timeout: float, owner: str | None = None
+        self,
+        view: McpView,
+        *,
+        legacy: bool,
+        idle_timeout: float,
+        owner: str | None = None,
+        client: str | None = None,
     ) -> None:
         self.id = secrets.token_urlsafe(24)
         self.view = view
         self.legacy = legacy
         self.owner = owner  # the API key that opened it: no other key may use it
+        #: Whose quota the session counts against: the key, else the client's address.
+        self.client = quota_holder(owner, client)
         self.client_name = "unknown"
         self.log_level: str | None = None  # set by logging/setLevel: relay upstream logs
         self.initialized = False
@@ -461,8 +477,13 @@ class Session:
             log.debug("MCP session %s: no open stream for %s", self.id[:8], event.id)
 
 
+def quota_holder(owner: str | None, client: str | None) -> str:
+    """Whose session quota a new session counts against: its API key, else its address."""
+    return f"key {owner}" if owner is not None else f"address {client}"
+
+
 class SessionLimitError(Exception):
-    """Every session slot is held by a client with a request in flight."""
+    """No session slot is free, and the client has no idle session of its own to give up."""
 
 
 class McpService:
@@ -553,18 +574,41 @@ class McpService:
         return len(self.sessions)
 
     async def open_session(
-        self, view: McpView, *, legacy: bool, owner: str | None = None
+        self,
+        view: McpView,
+        *,
+        legacy: bool,
+        owner: str | None = None,
+        client: str | None = None,
     ) -> Session:
-        """A new running session; at the cap, the least recently used idle one makes room."""
+        """A new running session for *owner* (an API key's name) or, without keys, *client*.
+
+        At the client's quota or the overall cap, that client's least recently used idle
+        session makes room; another client's session never does, so a client flooding
+        ``initialize`` only ever ends its own sessions.
+        """
         tg = await self._ensure_running()
-        if len(self.sessions) >= self.config.max_sessions:
-            idle = [s for s in self.sessions.values() if not s.busy]
+        holder = quota_holder(owner, client)
+        own = [s for s in self.sessions.values() if s.client == holder]
+        at_quota = len(own) >= self.config.max_sessions_per_client
+        if at_quota or len(self.sessions) >= self.config.max_sessions:
+            idle = [s for s in own if not s.busy]
             if not idle:
-                raise SessionLimitError("Too many open sessions")
+                raise SessionLimitError(
+                    "Too many open sessions for this client"
+                    if at_quota
+                    else "Too many open sessions"
+                )
             oldest = min(idle, key=lambda s: s.last_used)
             log.info("MCP session limit reached; closing idle session %s", oldest.id[:8])
             self.discard(oldest)
-        session = Session(view, legacy=legacy, idle_timeout=self.config.idle_timeout, owner=owner)
+        session = Session(
+            view,
+            legacy=legacy,
+            idle_timeout=self.config.idle_timeout,
+            owner=owner,
+            client=client,
+        )
         self.sessions[session.id] = session
         tg.start_soon(self._serve, session)
         return session

@@ -1,7 +1,11 @@
 """``mcp-hub``: the command line, compatible with mcp-hub 4.2.1's flags.
 
 ``mcp-hub --port P --config C`` (no subcommand, as editors launch it) means
-``mcp-hub serve ...``. ``.env`` is read here, never on import.
+``mcp-hub serve ...``. A dotenv file is read here, never on import, and only when
+``--env-file`` names it: an editor starts the hub inside whatever checkout is open, and
+a ``.env`` there must not set the hub's ``MCP_HUB_*`` variables (``MCP_HUB_ENV`` reaches
+every server; ``MCP_HUB_ALLOWED_ORIGINS`` would open the hub to a web page) or
+``NODE_OPTIONS``, ``LD_PRELOAD`` and the like for the commands it runs.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from tornadohub import CONTRACT_VERSION, __version__
 
 if TYPE_CHECKING:
     from tornadohub.auth import Keyring
+    from tornadohub.policy import EdgePolicy
 
 SUBCOMMANDS = ("serve", "check-config", "add", "lb-config")
 
@@ -64,7 +69,9 @@ def _parser() -> argparse.ArgumentParser:
         help="address to listen on (default 127.0.0.1; mcp-hub listens on all interfaces)",
     )
     serve.add_argument(
-        "--env-file", help="dotenv file to load (default: .env in the working directory)"
+        "--env-file",
+        metavar="FILE",
+        help="dotenv file to load (none by default: a .env in the working directory is ignored)",
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warn", "error"])
     serve.add_argument(
@@ -102,6 +109,29 @@ def _parser() -> argparse.ArgumentParser:
         "--insecure",
         action="store_true",
         help="allow a non-loopback --host without API keys",
+    )
+    serve.add_argument(
+        "--allowed-hosts",
+        action="append",
+        default=[],
+        metavar="HOSTS",
+        help="Host names besides loopback the hub answers to, comma-separated (e.g. the name a"
+        " reverse proxy passes; *.example.com for subdomains); env MCP_HUB_ALLOWED_HOSTS",
+    )
+    serve.add_argument(
+        "--allowed-origins",
+        action="append",
+        default=[],
+        metavar="ORIGINS",
+        help="web origins (scheme://host[:port]) whose pages may call the hub, with CORS,"
+        " comma-separated; env MCP_HUB_ALLOWED_ORIGINS",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=_positive_int,
+        default=1000,
+        metavar="N",
+        help="most HTTP connections open at once; more wait until one closes (default 1000)",
     )
     _add_marketplace(serve)
 
@@ -168,6 +198,13 @@ def _non_negative_int(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
     return value
 
 
@@ -248,12 +285,11 @@ def lb_config(args: argparse.Namespace) -> int:
 def run_serve(args: argparse.Namespace) -> int:
     from dotenv import load_dotenv
 
-    env_file = args.env_file or (".env" if Path(".env").is_file() else None)
-    if env_file is not None:
-        if not Path(env_file).is_file():
-            print(f"Error: env file not found: {env_file}", file=sys.stderr)
+    if args.env_file is not None:
+        if not Path(args.env_file).is_file():
+            print(f"Error: env file not found: {args.env_file}", file=sys.stderr)
             return 1
-        load_dotenv(env_file, override=False)
+        load_dotenv(args.env_file, override=False)
 
     import asyncio
 
@@ -262,9 +298,11 @@ def run_serve(args: argparse.Namespace) -> int:
     from tornadohub.config import load_config
     from tornadohub.errors import ConfigError
     from tornadohub.hub import Hub, HubOptions
+    from tornadohub.listener import ConnectionLimits
     from tornadohub.log import setup_logging
     from tornadohub.paths import log_file_path, oauth_storage_path, workspaces_file_path
     from tornadohub.placeholders import parse_hub_env
+    from tornadohub.policy import PolicyConfigError
     from tornadohub.upstreams import ConnectPolicy
     from tornadohub.workspace import WorkspaceCache
 
@@ -277,7 +315,8 @@ def run_serve(args: argparse.Namespace) -> int:
         log.warning(warning)
     try:
         keyring = inbound_auth(args)
-    except AuthConfigError as exc:
+        policy = edge_policy(args)
+    except (AuthConfigError, PolicyConfigError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
     try:
@@ -306,13 +345,42 @@ def run_serve(args: argparse.Namespace) -> int:
     )
     hub = Hub(options, workspace=WorkspaceCache(workspaces_file_path(), args.port))
     try:
-        asyncio.run(serve(hub, sockets, auth=keyring, metrics_auth=args.metrics_auth))
+        limits = ConnectionLimits.from_environ(os.environ, max_connections=args.max_connections)
+        asyncio.run(
+            serve(
+                hub,
+                sockets,
+                limits=limits,
+                auth=keyring,
+                metrics_auth=args.metrics_auth,
+                edge_policy=policy,
+            )
+        )
     except ConfigError as exc:
         print(f"Error: {exc.message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+def edge_policy(args: argparse.Namespace) -> EdgePolicy:
+    """Hosts and origins allowed besides loopback: the flags plus the environment variables.
+
+    Raises PolicyConfigError for an entry that is not a host name or an origin.
+    """
+    from tornadohub.policy import (
+        ALLOWED_HOSTS_ENV,
+        ALLOWED_ORIGINS_ENV,
+        policy_from,
+        split_list,
+    )
+
+    hosts = [host for value in args.allowed_hosts for host in split_list(value)]
+    origins = [origin for value in args.allowed_origins for origin in split_list(value)]
+    hosts += split_list(os.environ.get(ALLOWED_HOSTS_ENV))
+    origins += split_list(os.environ.get(ALLOWED_ORIGINS_ENV))
+    return policy_from(args.host, hosts, origins)
 
 
 def inbound_auth(args: argparse.Namespace) -> Keyring | None:

@@ -54,6 +54,8 @@ log = logging.getLogger("tornadohub.hub")
 
 SERVER_ID = "mcp-hub"
 DEFAULT_REQUEST_TIMEOUT_MS = 60_000
+#: The longest ``request_options.timeout`` a REST call may ask for: one hour.
+MAX_REQUEST_TIMEOUT_MS = 3_600_000
 HEARTBEAT_SECONDS = 10.0
 #: How long calls cancelled at the shutdown deadline get to write their error response.
 CANCEL_GRACE_SECONDS = 5.0
@@ -894,15 +896,24 @@ def _as_prompt_arg(value: Any) -> str:
 
 
 def request_timeout(options: Any) -> float:
-    """``request_options.timeout`` in ms (default 60 s) as seconds; bad values are a 400."""
+    """``request_options.timeout`` in ms (default 60 s) as seconds; bad values are a 400.
+
+    The timeout must be a finite number of milliseconds above 0 and at most one hour
+    (:data:`MAX_REQUEST_TIMEOUT_MS`): ``NaN`` would time out at once, ``Infinity`` never.
+    """
     if options is None:
         return DEFAULT_REQUEST_TIMEOUT_MS / 1000
     if not isinstance(options, dict):
         raise ValidationError("Invalid request_options", data={"field": "request_options"})
     timeout = options.get("timeout", DEFAULT_REQUEST_TIMEOUT_MS)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
         raise ValidationError(
             "request_options.timeout must be a positive number of milliseconds",
             data={"field": "request_options.timeout"},
+        )
+    if not timeout <= MAX_REQUEST_TIMEOUT_MS:  # also NaN, and ints too big for a float
+        raise ValidationError(
+            f"request_options.timeout must be at most {MAX_REQUEST_TIMEOUT_MS} ms (one hour)",
+            data={"field": "request_options.timeout", "max": MAX_REQUEST_TIMEOUT_MS},
         )
     return float(timeout) / 1000

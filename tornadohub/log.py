@@ -328,7 +328,11 @@ def setup_logging(
     if log_file is not None:
         try:
             log_file.parent.mkdir(parents=True, exist_ok=True)
-            file_handler = logging.FileHandler(log_file, mode="w", encoding="utf-8")
+            # Owner-only (0600), also when an older hub left the file 0644: logs name
+            # servers, tools and errors other users have no business reading.
+            os.close(os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+            os.chmod(log_file, 0o600)
+            file_handler = logging.FileHandler(log_file, mode="a", encoding="utf-8")
         except OSError as exc:
             file_error = exc
         else:

@@ -105,11 +105,15 @@ def test_serve_subcommand_and_config_merge(
 def test_env_file_and_mcp_hub_env(
     start_hub: StartHub, write_config: WriteConfig, tmp_path: Path
 ) -> None:
-    (tmp_path / ".env").write_text("FROM_DOTENV=dotenv-value\n")
+    (tmp_path / "hub.env").write_text("FROM_DOTENV=dotenv-value\n")
     config = write_config(
         {"s": stdio_entry("everything_stdio.py", env={"X": "${FROM_DOTENV}", "Y": "${input:tok}"})}
     )
-    hub = start_hub(config, MCP_HUB_ENV=json.dumps({"input:tok": "from-hub-env", "G": "g"}))
+    hub = start_hub(
+        config,
+        extra_args=("--env-file", str(tmp_path / "hub.env")),
+        MCP_HUB_ENV=json.dumps({"input:tok": "from-hub-env", "G": "g"}),
+    )
 
     def env(name: str) -> str:
         body = hub.api(

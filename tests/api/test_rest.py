@@ -336,7 +336,6 @@ def test_request_timeout(hub: HubProcess) -> None:
 @pytest.mark.parametrize(
     ("content_type", "raw"),
     [
-        ("text/plain", '{"server_name":"everything","tool":"echo"}'),
         ("application/json", ""),
         ("application/json", "[1,2,3]"),
     ],

@@ -382,7 +382,7 @@ def call_servers(conf: Conformance, hub: HubProcess) -> None:
     assert conf.call(hub, "POST", start, json=spare).status_code == 200
     assert conf.call(hub, "POST", start, json={"server_name": "broken"}).status_code == 500
     for route in (start, stop):  # found by schemathesis: was a TypeError, 500 INTERNAL_ERROR
-        assert conf.call(hub, "POST", route, json={"server_name": {}}).status_code == 404
+        assert conf.call(hub, "POST", route, json={"server_name": {}}).status_code == 400
     wrong_method = hub.client.post("/api/refresh")
     assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "GET"
 

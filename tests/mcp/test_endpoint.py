@@ -284,8 +284,8 @@ def test_deleted_session_is_gone(url: str) -> None:
         ({"Host": "evil.example.com:80"}, 421),
         ({"Origin": "http://evil.example.com"}, 403),
         ({"Origin": "http://localhost.evil.example.com:3000"}, 403),
-        ({"Origin": "http://localhost:3000"}, 200),
-        ({"Origin": "http://127.0.0.1"}, 200),
+        ({"Origin": "http://localhost:3000"}, 403),  # a local app on another port: not us
+        ({"Origin": "http://127.0.0.1"}, 403),
         ({"Host": "localhost:1234"}, 200),
         ({"Host": "[::1]:1234"}, 200),
     ],

@@ -54,6 +54,7 @@ _NAME = re.compile(
 _DIGITS = re.compile(r"[0-9]+")
 _PORT = re.compile(r"[0-9]{1,5}")
 _NUMERIC_V4 = re.compile(r"[0-9a-fx.]+")
+_VERDICT_CACHE_SIZE: Final = 1024
 #: Response headers a configured cross-origin client may read.
 _EXPOSED_HEADERS: Final = "Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate"
 
@@ -231,6 +232,21 @@ class EdgePolicy:
     bound_host: str = "127.0.0.1"
     allowed_hosts: frozenset[str] = frozenset()
     allowed_origins: frozenset[str] = frozenset()
+    #: Host header value -> allowed; the same few values arrive on every request.
+    _host_verdicts: dict[str, bool] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
+
+    def host_header_allowed(self, value: str) -> bool:
+        """Whether a ``Host`` header value names this hub (well-formed and allowed)."""
+        verdict = self._host_verdicts.get(value)
+        if verdict is None:
+            host = split_host(value)
+            verdict = host is not None and self.host_allowed(host[0])
+            if len(self._host_verdicts) >= _VERDICT_CACHE_SIZE:
+                self._host_verdicts.clear()
+            self._host_verdicts[value] = verdict
+        return verdict
 
     @property
     def any_interface(self) -> bool:
@@ -289,8 +305,7 @@ class EdgePolicy:
         """
         host_header = headers.get("Host")
         if Check.host not in exempt and host_header is not None:
-            host = split_host(host_header)
-            if host is None or not self.host_allowed(host[0]):
+            if not self.host_header_allowed(host_header):
                 return HOST_REFUSED
         if header_bytes > MAX_HEADER_BYTES:
             return HEADERS_REFUSED

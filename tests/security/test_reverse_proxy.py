@@ -14,6 +14,7 @@ from pathlib import Path
 
 import anyio
 import httpx
+import httpx2
 import pytest
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
@@ -67,8 +68,11 @@ def test_rest_and_events_through_nginx(proxied: tuple[HubProcess, Nginx]) -> Non
 
 async def test_mcp_through_nginx(proxied: tuple[HubProcess, Nginx]) -> None:
     _, nginx = proxied
-    async with httpx.AsyncClient(headers={"Host": NAME}, timeout=10) as http:
-        async with streamable_http_client(f"{nginx.url}/mcp", http_client=http) as (read, write):
+    async with httpx2.AsyncClient(headers={"Host": NAME}, timeout=10) as sdk_http:
+        async with streamable_http_client(f"{nginx.url}/mcp", http_client=sdk_http) as (
+            read,
+            write,
+        ):
             async with ClientSession(read, write) as session:
                 with anyio.fail_after(20):
                     await session.initialize()
@@ -76,6 +80,7 @@ async def test_mcp_through_nginx(proxied: tuple[HubProcess, Nginx]) -> None:
                     assert "everything__echo" in {tool.name for tool in tools.tools}
                     result = await session.call_tool("everything__echo", {"message": "proxied"})
         assert result.content[0].text == "Echo: proxied"  # type: ignore[union-attr]
+    async with httpx.AsyncClient(headers={"Host": NAME}, timeout=10) as http:
         async with http.stream("GET", f"{nginx.url}/mcp") as legacy:  # mcp-hub's SSE transport
             assert legacy.status_code == 200
             lines = legacy.aiter_lines()

@@ -298,10 +298,12 @@ class EdgePolicy:
         *,
         exempt: frozenset[Check] = frozenset(),
         header_bytes: int = 0,
+        check_body: bool = True,
     ) -> Refusal | None:
         """The first rule *headers* break (Host, size, Origin, body), or None.
 
-        *headers* is looked up with canonical names (``Host``, ``Origin``, ``Content-Type``).
+        *headers* is looked up with canonical names (``Host``, ``Origin``, ``Content-Type``);
+        *check_body* False skips the body rules (a method the route does not take: 405).
         """
         host_header = headers.get("Host")
         if Check.host not in exempt and host_header is not None:
@@ -316,7 +318,7 @@ class EdgePolicy:
                     return ORIGIN_REFUSED
             elif headers.get("Sec-Fetch-Site", "").lower() in ("cross-site", "same-site"):
                 return CROSS_SITE_REFUSED
-        return body_refusal(method, headers)
+        return body_refusal(method, headers) if check_body else None
 
     def cors_headers(self, headers: Mapping[str, str]) -> dict[str, str]:
         """CORS response headers for a request from a configured origin (else none)."""

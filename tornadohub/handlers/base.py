@@ -99,15 +99,28 @@ class HubHandler(web.RequestHandler):
         return Check.auth not in self.exempt_from
 
     def prepare(self) -> None:
-        """Refuse what the policy refuses, then check the API key; before the body arrives."""
+        """:meth:`guard`, then 405 for a method this route does not take; before the body."""
+        if not self.guard():
+            raise web.HTTPError(405)
+
+    def guard(self) -> bool:
+        """Refuse what the policy refuses, then check the API key; before the body arrives.
+
+        Returns whether this handler implements the request's method.
+        """
         request = self.request
         header_bytes = len(request.method or "") + len(request.uri or "") + 12
         header_bytes += sum(len(name) + len(value) + 4 for name, value in request.headers.get_all())
+        method = request.method or ""
+        implemented = getattr(type(self), method.lower(), None) is not getattr(
+            web.RequestHandler, method.lower(), None
+        )
         refusal = self.policy.refusal(
-            request.method or "",
+            method,
             request.headers,
             exempt=self.exempt_from,
             header_bytes=header_bytes,
+            check_body=implemented,
         )
         if refusal is not None:
             self.refuse(refusal)
@@ -120,6 +133,7 @@ class HubHandler(web.RequestHandler):
                 raise web.Finish()
         if self.requires_auth():
             require_auth(self)
+        return implemented
 
     def refuse(self, refusal: Refusal) -> NoReturn:
         """End the request with *refusal*; subclasses raise their own error shape."""
@@ -241,7 +255,7 @@ class StoppingHandler(APIHandler):
     """
 
     def prepare(self) -> None:
-        super().prepare()
+        self.guard()
         raise stopping_error()
 
 
@@ -249,5 +263,5 @@ class NotFoundHandler(APIHandler):
     """Any unknown route: a JSON 404 (mcp-hub answers an HTML page)."""
 
     def prepare(self) -> None:
-        super().prepare()  # the policy and API keys first: unknown routes reveal nothing
+        self.guard()  # the policy and API keys first: unknown routes reveal nothing
         raise web.HTTPError(404, f"Cannot {self.request.method} {self.request.path}")

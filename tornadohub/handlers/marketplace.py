@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
+from tornadohub.errors import ValidationError
 from tornadohub.handlers.base import APIHandler
 
 if TYPE_CHECKING:
@@ -58,7 +59,11 @@ class MarketplaceDetailsHandler(MarketplaceAPIHandler):
     """POST /api/marketplace/details {mcpId}: ``{server: {server, readmeContent}}`` (nested)."""
 
     async def post(self) -> None:
-        mcp_id = self.require(self.json_body(), "mcpId", "Missing mcpId in request body")
+        mcp_id = self.json_body().get("mcpId")
+        if not mcp_id:
+            raise ValidationError("Missing mcpId in request body")  # mcp-hub's, data {}
+        if not isinstance(mcp_id, str):
+            raise ValidationError("mcpId must be a string", data={"field": "mcpId"})
         self.write_json({"server": await self.marketplace.details(mcp_id)})
 
 

@@ -207,11 +207,6 @@ def tool_calls(hub: HubProcess, server: str) -> int:
     return int(next(s["calls"] for s in stats if s["server"] == server))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the hub's Origin/Content-Type policy (branch sec, issue 17) is not on main yet:"
-    " today text/plain bodies are parsed as JSON and foreign origins are served",
-)
 def test_a_page_of_another_origin_cannot_start_stop_or_call_anything(
     browser: Browser, hub: HubProcess
 ) -> None:

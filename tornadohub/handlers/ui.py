@@ -17,6 +17,7 @@ from importlib import resources
 from tornado import web
 
 from tornadohub.handlers.base import APIHandler
+from tornadohub.policy import Check
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -55,7 +56,16 @@ def read_asset(name: str) -> bytes | None:
 
 
 class DashboardFileHandler(APIHandler):
-    """Base of the dashboard routes: no key needed, security headers on every answer."""
+    """Base of the dashboard routes: no key needed, security headers on every answer.
+
+    The files hold no data (the page asks for a key itself), so they need no key, and a
+    link from another site may open the page (a cross-site navigation): API keys and the
+    Origin/``Sec-Fetch-Site`` checks are skipped. The Host check still applies, so a
+    rebinding name never gets the page; everything the page then does goes through the
+    full policy.
+    """
+
+    exempt_from = frozenset({Check.auth, Check.site})
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
@@ -65,9 +75,6 @@ class DashboardFileHandler(APIHandler):
         self.set_header("Cross-Origin-Opener-Policy", "same-origin")
         self.set_header("Cross-Origin-Resource-Policy", "same-origin")
         self.set_header("Cache-Control", "no-cache")  # revalidated by ETag: upgrades show at once
-
-    def prepare(self) -> None:
-        """Open to every caller: the files hold no data (the page asks for a key itself)."""
 
     def send_file(self, name: str) -> None:
         body = read_asset(name)

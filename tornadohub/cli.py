@@ -133,10 +133,26 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="most HTTP connections open at once; more wait until one closes (default 1000)",
     )
+    _add_unprefixed(serve)
     _add_marketplace(serve)
 
-    check = commands.add_parser("check-config", help="validate config files and list every error")
+    check = commands.add_parser(
+        "check-config",
+        help="validate config files and list every error",
+        description="Validate config files and list every error. In unprefixed mode"
+        " (--unprefixed, or mcpEndpoint.unprefixed in a config) also start each enabled"
+        " server once and list the names /mcp would publish prefixed because two servers"
+        " define them (warnings: the exit status stays 0).",
+    )
     _add_config(check)
+    _add_unprefixed(check)
+    check.add_argument(
+        "--connect-timeout",
+        type=_non_negative_float,
+        default=60.0,
+        metavar="SECONDS",
+        help="unprefixed mode: how long a server may take to start and list (default 60)",
+    )
 
     add = commands.add_parser(
         "add",
@@ -194,6 +210,15 @@ def _add_marketplace(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_unprefixed(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--unprefixed",
+        action="store_true",
+        help="/mcp publishes names and URIs unique across servers without the server prefix"
+        ' (config: "mcpEndpoint": {"unprefixed": true})',
+    )
+
+
 def _non_negative_int(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -238,7 +263,9 @@ def _normalise_argv(argv: Sequence[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(_normalise_argv(sys.argv[1:] if argv is None else argv))
     if args.command == "check-config":
-        return check_config(args.config)
+        return check_config(
+            args.config, unprefixed=args.unprefixed, connect_timeout=args.connect_timeout
+        )
     if args.command == "lb-config":
         return lb_config(args)
     if args.command == "add":
@@ -257,7 +284,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_serve(args)
 
 
-def check_config(paths: list[str]) -> int:
+def check_config(
+    paths: list[str], *, unprefixed: bool = False, connect_timeout: float = 60.0
+) -> int:
     from tornadohub.config import check_config as collect_errors
 
     errors = collect_errors(paths)
@@ -267,6 +296,11 @@ def check_config(paths: list[str]) -> int:
         print(f"{len(errors)} error(s) in {', '.join(paths)}", file=sys.stderr)
         return 1
     print(f"OK: {', '.join(paths)}")
+    if unprefixed or _configured_unprefixed(paths):
+        import asyncio
+
+        for warning in asyncio.run(_name_warnings(paths, connect_timeout)):
+            print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 
@@ -280,6 +314,52 @@ def lb_config(args: argparse.Namespace) -> int:
         return 2
     sys.stdout.write(render_nginx(nodes, listen=args.listen, server_name=args.server_name))
     return 0
+
+
+def _configured_unprefixed(paths: list[str]) -> bool:
+    from tornadohub.config import load_config
+
+    settings = load_config(paths).data.get("mcpEndpoint")
+    return isinstance(settings, dict) and settings.get("unprefixed") is True
+
+
+async def _name_warnings(paths: list[str], connect_timeout: float) -> list[str]:
+    """Start every enabled server once, as ``serve`` would, and report what unprefixed mode
+    cannot publish unchanged (and the servers that did not connect, whose names are unknown).
+    """
+    import logging
+
+    from tornadohub.hub import Hub, HubOptions
+    from tornadohub.mcp import endpoint_names
+    from tornadohub.placeholders import parse_hub_env
+    from tornadohub.upstreams import ConnectPolicy, UpstreamStatus
+
+    logging.getLogger("tornadohub").setLevel(logging.CRITICAL)  # the warnings below say it
+    options = HubOptions(
+        config_paths=paths,
+        port=0,
+        environ=dict(os.environ),
+        hub_env=parse_hub_env(os.environ.get("MCP_HUB_ENV"))[0],
+        policy=ConnectPolicy(connect_timeout=connect_timeout),
+        unprefixed=True,
+    )
+    hub = Hub(options)
+    try:
+        await hub.initialize()
+        warnings = [
+            f"server '{upstream.name}' did not connect ({upstream.error}); its names are unknown"
+            for upstream in hub.upstreams.values()
+            if not upstream.disabled and upstream.status is not UpstreamStatus.connected
+        ]
+        for collision in (endpoint_names(hub) or {}).get("nameCollisions", []):
+            servers = ", ".join(f"'{server}'" for server in collision["servers"])
+            warnings.append(
+                f"{collision['kind']} '{collision['name']}' is defined by {servers}:"
+                " /mcp publishes it with the server prefix"
+            )
+        return warnings
+    finally:
+        await hub.shutdown()
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -342,6 +422,7 @@ def run_serve(args: argparse.Namespace) -> int:
         marketplace_url=args.marketplace_url or os.environ.get("MCP_HUB_MARKETPLACE_URL"),
         registry_url=args.registry_url or os.environ.get("MCP_HUB_REGISTRY_URL"),
         oauth_store_path=oauth_storage_path(),
+        unprefixed=args.unprefixed,
     )
     hub = Hub(options, workspace=WorkspaceCache(workspaces_file_path(), args.port))
     try:

@@ -96,6 +96,8 @@ class HubOptions:
     registry_url: str | None = None
     #: On SIGTERM/SIGINT, how long calls in flight may run on before they are cancelled.
     shutdown_timeout: float = 10.0
+    #: ``--unprefixed``: /mcp publishes names unique across servers without the prefix.
+    unprefixed: bool = False
 
 
 def stopping_error() -> NotReadyError:

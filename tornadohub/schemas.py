@@ -322,12 +322,33 @@ class SseConnectionsSchema(Schema):
     connections = fields.List(fields.Nested(SseConnectionSchema), required=True)
 
 
+class NameCollisionSchema(Schema):
+    kind = fields.String(
+        required=True,
+        validate=validate.OneOf(["tools", "resources", "resourceTemplates", "prompts"]),
+    )
+    name = fields.String(required=True, metadata={"description": "The name or URI defined"})
+    servers = fields.List(
+        fields.String(), required=True, metadata={"description": "Every server defining it"}
+    )
+
+
 class McpEndpointSchema(Schema):
     """The ``/mcp`` endpoint: open sessions and the aggregated capabilities."""
 
     activeClients = fields.Integer(required=True, validate=COUNT)
     registeredCapabilities = fields.Dict(values=fields.Integer(), required=True)
     totalCapabilities = fields.Integer(required=True, validate=COUNT)
+    unprefixed = fields.Boolean(
+        metadata={"description": "Present (true) in unprefixed mode (``--unprefixed``)"}
+    )
+    nameCollisions = fields.List(
+        fields.Nested(NameCollisionSchema),
+        metadata={
+            "description": "Unprefixed mode: names and URIs defined by more than one server,"
+            " which /mcp publishes with their prefix"
+        },
+    )
 
 
 class HealthWorkspacesSchema(Schema):

@@ -1,6 +1,6 @@
 """The official MCP conformance suite and the Inspector CLI against a real hub.
 
-The hub runs ``tests/servers/conformance_stdio.py`` (the fixtures the suite calls) twice: as
+The hub runs ``tests/servers/conformance_server.py`` (the fixtures the suite calls) twice: as
 ``conformance``, connected in the handshake era, and as ``conformance-2026``, connected in the
 2026-07-28 era (``protocolVersion``), so each suite reaches an upstream of its own era through
 the hub. The suite talks to the per-server endpoint ``/servers/<id>/mcp``, where the names
@@ -62,7 +62,7 @@ def hub(node: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubPro
     The upstreams start disabled and are started once ``/mcp`` was used, so that they
     connect with sampling, elicitation and roots served by the hub's MCP endpoint.
     """
-    entry = stdio_entry("conformance_stdio.py", disabled=True)
+    entry = stdio_entry("conformance_server.py", disabled=True)
     servers = {
         SERVER: entry,
         SERVER_2026: {**entry, "protocolVersion": "2026-07-28"},
@@ -177,7 +177,7 @@ def test_typescript_sdk_client_works_through_mcp_on_both_transports(
             str(TS_SDK.path.parent),
             f"http://127.0.0.1:{hub.port}/mcp",
             f"{SERVER}__test_simple_text",
-            f"{SERVER}__test://static-text",
+            f"{SERVER}+test://static-text",
             f"{SERVER}__test_simple_prompt",
         ],
         capture_output=True,

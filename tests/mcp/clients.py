@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
+import httpx
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from tornado import httpserver, netutil, web
@@ -39,3 +41,33 @@ async def mcp_app(hub: Any) -> AsyncIterator[tuple[web.Application, str]]:
     finally:
         server.stop()
         await server.close_all_connections()
+
+
+MODERN_VERSION = "2026-07-28"
+
+
+def modern_body(method: str, params: dict[str, Any], caps: dict[str, Any]) -> dict[str, Any]:
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": MODERN_VERSION,
+        "io.modelcontextprotocol/clientCapabilities": caps,
+    }
+    return {"jsonrpc": "2.0", "id": 1, "method": method, "params": {**params, "_meta": meta}}
+
+
+def modern_post(url: str, tool: str, caps: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """One raw 2026-07-28 tools/call; the JSON-RPC response (SSE or JSON)."""
+    body = modern_body("tools/call", {"name": tool, "arguments": {}, **extra}, caps)
+    headers = {
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": MODERN_VERSION,
+        "Mcp-Method": "tools/call",
+        "Mcp-Name": tool,
+    }
+    response = httpx.post(url, json=body, headers=headers, timeout=20)
+    assert response.status_code in (200, 400), response.text
+    if response.headers["content-type"].startswith("application/json"):
+        reply: dict[str, Any] = response.json()
+        return reply
+    data = [line for line in response.text.splitlines() if line.startswith("data: ")]
+    last: dict[str, Any] = json.loads(data[-1].removeprefix("data: "))
+    return last

@@ -15,10 +15,13 @@ from tornadohub.mcp.aggregate import (
     InvalidCursorError,
     Route,
     Source,
+    assign_namespaces,
     assign_server_ids,
     build_catalog,
     decode_cursor,
     encode_cursor,
+    name_collisions,
+    namespaced_uri,
     server_id,
     shorten,
 )
@@ -75,21 +78,123 @@ def test_catalog_namespaces_every_kind_and_routes_back() -> None:
     ]
     assert catalog.route(TOOLS, "echo_two__echo") == Route("echo.two", "echo")
     assert catalog.route(PROMPTS, "echo_two__simple") == Route("echo.two", "simple")
-    assert catalog.listing(RESOURCES).items[0]["uri"] == "echo_two__file:///readme.txt"
-    assert catalog.listing(TEMPLATES).items[0]["uriTemplate"] == "echo_two__item://{id}"
-    assert catalog.route_resource("echo_two__file:///readme.txt") == Route(
-        "echo.two", "file:///readme.txt"
+    assert catalog.listing(RESOURCES).items[0]["uri"] == "echo-two+file:///readme.txt"
+    assert catalog.listing(TEMPLATES).items[0]["uriTemplate"] == "echo-two+item://{id}"
+    assert catalog.route_resource("echo-two+file:///readme.txt") == Route(
+        "echo.two", "file:///readme.txt", "echo-two"
     )
-    assert catalog.route_resource("echo_two__item://7") == Route("echo.two", "item://7")
+    assert catalog.route_resource("echo-two+item://7") == Route("echo.two", "item://7", "echo-two")
     assert catalog.route(TOOLS, "echo") is None
-    assert catalog.route_resource("nope__x://y") is None
+    assert catalog.route_resource("nope+x://y") is None
     assert catalog.route_resource("file:///readme.txt") is None
 
 
-def test_template_uris_go_to_the_longest_matching_server_id() -> None:
-    catalog = build_catalog([source("a", "a"), source("a__b", "a__b")])
-    assert catalog.route_resource("a__b__x://1") == Route("a__b", "x://1")
-    assert catalog.route_resource("a__x://1") == Route("a", "x://1")
+# An RFC 3986 URI (section 3): scheme ":" hier-part, the scheme a letter then letters,
+# digits, "+", "-" or "."; no spaces, and "%" only before two hex digits.
+RFC3986_URI = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.-]*:(?:[A-Za-z0-9._~!$&'()*+,;=:@/?#\[\]-]|%[0-9A-Fa-f]{2})*"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "uri", "public"),
+    [
+        ("echo.two", "test://static-text", "echo-two+test://static-text"),
+        ("GitHub", "repo://me/x?y=1#z", "github+repo://me/x?y=1#z"),
+        ("1password", "file:///tmp/a%20b", "mcp-1password+file:///tmp/a%20b"),
+        ("svn", "svn+ssh://host/repo", "svn+svn+ssh://host/repo"),
+        ("notes", "no-scheme", "notes+:no-scheme"),
+        ("x", "urn:isbn:0451450523", "x+urn:isbn:0451450523"),
+    ],
+)
+def test_public_resource_uris_are_valid_uris_that_route_back(
+    name: str, uri: str, public: str
+) -> None:
+    """mcp-hub's ``<id>__<uri>`` is no URI (``_`` is not a scheme character); ours are."""
+    catalog = build_catalog([source(name, resources=[{"uri": uri, "name": "r"}])])
+    assert catalog.listing(RESOURCES).items[0]["uri"] == public
+    assert RFC3986_URI.fullmatch(public)
+    route = catalog.route_resource(public)
+    assert route is not None and (route.upstream, route.original) == (name, uri)
+    assert namespaced_uri(route.namespace, route.original) == public  # contents, updates
+    # schemes compare without case: a client may send the scheme in upper case
+    scheme, rest = public.split(":", 1)
+    assert catalog.route_resource(f"{scheme.upper()}:{rest}") == route
+
+
+def test_uris_built_from_published_templates_reach_their_server() -> None:
+    catalog = build_catalog(
+        [
+            source("gh", resourceTemplates=[{"uriTemplate": "repo://{owner}/{name}", "name": "r"}]),
+            source("fs", resourceTemplates=[{"uriTemplate": "file:///{+path}", "name": "f"}]),
+        ]
+    )
+    templates = [t["uriTemplate"] for t in catalog.listing(TEMPLATES).items]
+    assert templates == ["gh+repo://{owner}/{name}", "fs+file:///{+path}"]
+    # what an RFC 6570 client expands them to
+    assert catalog.route_resource("gh+repo://me/hub") == Route("gh", "repo://me/hub", "gh")
+    assert catalog.route_resource("fs+file:///a/b%20c") == Route("fs", "file:///a/b%20c", "fs")
+
+
+def test_namespaces_are_unique_lower_case_and_stable() -> None:
+    ids = assign_server_ids(["GitHub", "github", "a.b", "1x", "mcp_1x"])
+    assert dict(assign_namespaces(tuple(ids.values()))) == {
+        "GitHub": "github",
+        "github": "github-1",
+        "a_b": "a-b",
+        "1x": "mcp-1x",
+        "mcp_1x": "mcp-1x-1",
+    }
+
+
+def test_mcp_hub_resource_uris_are_still_accepted() -> None:
+    catalog = build_catalog([source("a"), source("a__b", "a__b")])
+    assert catalog.route_resource("a__b__x://1") == Route("a__b", "x://1", "a--b")
+    assert catalog.route_resource("a__x://1") == Route("a", "x://1", "a")
+
+
+def test_unprefixed_mode_keeps_unique_names_and_prefixes_collisions() -> None:
+    catalog = build_catalog(
+        [
+            source(
+                "a",
+                tools=[tool("search"), tool("only_a")],
+                resources=[{"uri": "mem://shared", "name": "s"}, {"uri": "mem://a", "name": "a"}],
+                resourceTemplates=[{"uriTemplate": "doc://{id}", "name": "d"}],
+                prompts=[{"name": "hello"}],
+            ),
+            source(
+                "b",
+                tools=[tool("search")],
+                resources=[{"uri": "mem://shared", "name": "s"}],
+                prompts=[{"name": "bye"}],
+            ),
+        ],
+        unprefixed=True,
+    )
+    assert [t["name"] for t in catalog.listing(TOOLS).items] == ["a__search", "only_a", "b__search"]
+    assert catalog.route(TOOLS, "only_a") == Route("a", "only_a")
+    assert catalog.route(TOOLS, "b__search") == Route("b", "search")
+    assert [r["uri"] for r in catalog.listing(RESOURCES).items] == [
+        "a+mem://shared",
+        "mem://a",
+        "b+mem://shared",
+    ]
+    assert [p["name"] for p in catalog.listing(PROMPTS).items] == ["hello", "bye"]
+    assert catalog.route_resource("mem://a") == Route("a", "mem://a")
+    assert catalog.route_resource("doc://7") == Route("a", "doc://7")  # from a plain template
+    assert catalog.route_resource("b+mem://shared") == Route("b", "mem://shared", "b")
+    assert catalog.route_resource("other://1") is None  # two servers: nobody's
+    assert [c.describe() for c in catalog.collisions] == [
+        {"kind": "tools", "name": "search", "servers": ["a", "b"]},
+        {"kind": "resources", "name": "mem://shared", "servers": ["a", "b"]},
+    ]
+    assert catalog.collisions == name_collisions(
+        [
+            source("a", tools=[tool("search")], resources=[{"uri": "mem://shared"}]),
+            source("b", tools=[tool("search")], resources=[{"uri": "mem://shared"}]),
+        ]
+    )
 
 
 def test_unprefixed_view_routes_any_uri_to_its_only_server() -> None:

@@ -140,16 +140,16 @@ async def test_handshake_session_lists_every_kind_namespaced(url: str) -> None:
             assert {f"paginated__tool_{i:02d}" for i in range(25)} <= tools
             resources = await list_all(paged(session, "list_resources"), "resources")
             assert {r.uri for r in resources} == {
-                "everything__fixture://readme",
-                "remote__fixture://readme",
-                *(f"paginated__page://r/{i:02d}" for i in range(12)),
+                "everything+fixture://readme",
+                "remote+fixture://readme",
+                *(f"paginated+page://r/{i:02d}" for i in range(12)),
             }
             templates = await list_all(
                 paged(session, "list_resource_templates"), "resource_templates"
             )
             assert {t.uri_template for t in templates} == {
-                "everything__fixture://items/{id}",
-                *(f"paginated__page://t{i}/{{id}}" for i in range(5)),
+                "everything+fixture://items/{id}",
+                *(f"paginated+page://t{i}/{{id}}" for i in range(5)),
             }
             prompts = await list_all(paged(session, "list_prompts"), "prompts")
             assert {p.name for p in prompts} == {
@@ -173,12 +173,12 @@ async def test_calls_reads_and_prompts_reach_their_servers(url: str) -> None:
         added = await session.call_tool("everything__add", {"a": 19, "b": 23})
         assert added.structured_content == {"result": 42}
 
-        readme = await session.read_resource("everything__fixture://readme")
-        assert readme.contents[0].uri == "fixture://readme"  # original URI, as mcp-hub
+        readme = await session.read_resource("everything+fixture://readme")
+        assert readme.contents[0].uri == "everything+fixture://readme"  # the URI read
         assert readme.contents[0].text == "fixture readme"  # type: ignore[union-attr]
-        item = await session.read_resource("everything__fixture://items/7")
+        item = await session.read_resource("everything+fixture://items/7")
         assert item.contents[0].text == "item 7"  # type: ignore[union-attr]
-        page = await session.read_resource("paginated__page://r/03")
+        page = await session.read_resource("paginated+page://r/03")
         assert page.contents[0].text == "resource 03"  # type: ignore[union-attr]
 
         prompt = await session.get_prompt("everything__weather", {"city": "Porto", "state": "PT"})
@@ -193,7 +193,7 @@ async def test_upstream_errors_pass_through(url: str) -> None:
         wrong = await session.call_tool("everything__echo", {"message": 5})
         assert wrong.is_error and "validation error" in wrong.content[0].text  # type: ignore[union-attr]
         with pytest.raises(MCPError) as missing:
-            await session.read_resource("paginated__page://r/99")
+            await session.read_resource("paginated+page://r/99")
         assert missing.value.code == -32602
         assert missing.value.message == "Unknown resource: page://r/99"  # the upstream's words
         with pytest.raises(MCPError) as unknown:
@@ -428,7 +428,7 @@ async def test_modern_client_discovers_lists_calls_and_listens(url: str) -> None
         assert {"everything__echo", "paginated__tool_24", "remote__add"} <= {t.name for t in tools}
         echo = await client.call_tool("remote__echo", {"message": "modern"})
         assert echo.content[0].text == "Echo: modern"  # type: ignore[union-attr]
-        readme = await client.read_resource("everything__fixture://readme")
+        readme = await client.read_resource("everything+fixture://readme")
         assert readme.contents[0].text == "fixture readme"  # type: ignore[union-attr]
         with pytest.raises(MCPError) as error:
             await client.call_tool("nope__echo", {})

@@ -76,8 +76,11 @@ class FakeUpstream:
     server_info = {"name": "fake", "version": "1.0.0"}
     protocol_version = "2025-11-25"
 
-    def __init__(self, tools: int) -> None:
+    def __init__(self, name: str, tools: int) -> None:
+        self.name = name
         self.capabilities = capabilities(tools)
+        # no 2026-07-28 channel open, nothing left out for that era
+        self.modern = SimpleNamespace(companion=None, capabilities=self.capabilities)
 
     def set_client_request_handler(self, handler: Any) -> None:
         """Nothing to route: these tests only list."""
@@ -87,9 +90,10 @@ class FakeHub:
     """Just what the MCP service reads from a hub."""
 
     def __init__(self) -> None:
-        self.upstreams: dict[str, Any] = {"up.one": FakeUpstream(25)}
+        self.upstreams: dict[str, Any] = {"up.one": FakeUpstream("up.one", 25)}
         environ = {"TORNADOHUB_MCP_PAGE_SIZE": str(PAGE)}
-        self.options = SimpleNamespace(environ=environ, host="127.0.0.1")
+        self.options = SimpleNamespace(environ=environ, host="127.0.0.1", unprefixed=False)
+        self.config = None
 
     def add_change_listener(self, listener: Any) -> Any:
         return lambda: None
@@ -257,6 +261,6 @@ async def test_pages_follow_catalog_changes(app: tuple[web.Application, str]) ->
         assert len(await names()) == PAGE
         hub = application.settings["hub"]
         assert isinstance(hub, FakeHub)
-        hub.upstreams["up.one"] = FakeUpstream(3)
+        hub.upstreams["up.one"] = FakeUpstream("up.one", 3)
         mcp_service(application.settings).resync()
         assert await names() == ["up_one__tool_00", "up_one__tool_01", "up_one__tool_02"]

@@ -27,7 +27,7 @@ from tests.hubs import running_hub
 from tests.mcp.clients import handshake
 
 UPSTREAM = "passthrough"
-COUNTER = "passthrough__passthrough://counter"
+COUNTER = "passthrough+passthrough://counter"
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +187,7 @@ async def test_subscriptions_are_held_upstream_and_updates_relayed(url: str) -> 
         await resource_request(session, "unsubscribe", COUNTER)
         assert json.loads(await call_text(session, "subscriptions")) == []
 
-        await resource_request(session, "subscribe", "passthrough__passthrough://other")
+        await resource_request(session, "subscribe", "passthrough+passthrough://other")
     # The session ended: its subscription is dropped upstream too.
     async with handshake(url) as checker:
 

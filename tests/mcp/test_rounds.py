@@ -1,7 +1,7 @@
 """Multi-round-trip requests (SEP-2322) through /mcp, for every pairing of eras.
 
 One hub with two upstreams: ``passthrough`` (``tests/servers/passthrough_stdio.py``, handshake
-era: it asks with server-to-client requests) and ``modern`` (``tests/servers/conformance_stdio.py``
+era: it asks with server-to-client requests) and ``modern`` (``tests/servers/conformance_server.py``
 connected with ``protocolVersion: 2026-07-28``: its ``test_input_required_result_*`` tools answer
 with an ``InputRequiredResult``). Clients are the SDK's own, plus raw HTTP for the wire details.
 """
@@ -25,7 +25,7 @@ from mcp.client.subscriptions import ResourceUpdated
 from tests.conftest import stdio_entry
 from tests.helpers import HubProcess
 from tests.hubs import running_hub
-from tests.mcp.clients import handshake
+from tests.mcp.clients import handshake, modern_post
 
 OLD = "passthrough"
 NEW = "modern"
@@ -37,7 +37,7 @@ ACCEPT = "application/json, text/event-stream"
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
     servers = {
         OLD: stdio_entry("passthrough_stdio.py", disabled=True),
-        NEW: {**stdio_entry("conformance_stdio.py"), "protocolVersion": MODERN},
+        NEW: {**stdio_entry("conformance_server.py"), "protocolVersion": MODERN},
     }
     with running_hub(tmp_path_factory.mktemp("rounds"), servers, late=[OLD]) as process:
         process.wait_status(NEW, "connected")
@@ -112,33 +112,6 @@ async def test_a_modern_client_answers_an_older_upstreams_requests_in_rounds(url
             type="text", text="Ada: hello from the model (greet Ada)"
         )
     assert reported == [1]
-
-
-def modern_body(method: str, params: dict[str, Any], caps: dict[str, Any]) -> dict[str, Any]:
-    meta = {
-        "io.modelcontextprotocol/protocolVersion": MODERN,
-        "io.modelcontextprotocol/clientCapabilities": caps,
-    }
-    return {"jsonrpc": "2.0", "id": 1, "method": method, "params": {**params, "_meta": meta}}
-
-
-def modern_post(url: str, tool: str, caps: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    """One raw 2026-07-28 tools/call; the JSON-RPC response (SSE or JSON)."""
-    body = modern_body("tools/call", {"name": tool, "arguments": {}, **extra}, caps)
-    headers = {
-        "Accept": ACCEPT,
-        "MCP-Protocol-Version": MODERN,
-        "Mcp-Method": "tools/call",
-        "Mcp-Name": tool,
-    }
-    response = httpx.post(url, json=body, headers=headers, timeout=20)
-    assert response.status_code in (200, 400), response.text
-    if response.headers["content-type"].startswith("application/json"):
-        reply: dict[str, Any] = response.json()
-        return reply
-    data = [line for line in response.text.splitlines() if line.startswith("data: ")]
-    last: dict[str, Any] = json.loads(data[-1].removeprefix("data: "))
-    return last
 
 
 ALL_CAPS: dict[str, Any] = {"sampling": {}, "elicitation": {}, "roots": {}}
@@ -299,7 +272,7 @@ async def test_subscriptions_at_a_modern_upstream_go_through_its_listen_stream(u
             updates.append(message.params.uri)
             arrived.set()
 
-    public = f"{NEW}__{WATCHED}"
+    public = f"{NEW}+{WATCHED}"
     async with handshake(url, message_handler=on_message) as session:
         request = types.SubscribeRequest(params=types.SubscribeRequestParams(uri=public))
         with anyio.fail_after(10):

@@ -26,7 +26,8 @@ class EmptyHub:
     """Just what the MCP service reads from a hub."""
 
     upstreams: dict[str, Any] = {}
-    options = SimpleNamespace(environ={}, host="127.0.0.1")
+    options = SimpleNamespace(environ={}, host="127.0.0.1", unprefixed=False)
+    config = None
 
     def add_change_listener(self, listener: Any) -> Any:
         return lambda: None

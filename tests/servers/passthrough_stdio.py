@@ -2,7 +2,9 @@
 
 Usage: ``python tests/servers/passthrough_stdio.py``. Imports only ``mcp``, ``anyio`` and
 the standard library. Server ``fixture-passthrough`` 1.0.0, written on the SDK's low-level
-``Server`` so every message is explicit. Tools (all answer one text content):
+``Server`` so every message is explicit; it speaks only the handshake era (as servers on
+older SDKs do), so the hub bridges its 2026-07-28 clients. Tools (all answer one text
+content):
 
 * ``progress(steps)``: reports ``i/steps`` with message ``step i`` for i = 1..steps, then
   ``done <steps>``.
@@ -36,6 +38,7 @@ import anyio
 import mcp.types as types
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import NotificationOptions, Server
+from mcp.server.runner import serve_loop
 from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import ServerMessageMetadata
@@ -261,8 +264,12 @@ async def main() -> None:
         on_roots_list_changed=roots_changed,
     )
     options = server.create_initialization_options(NotificationOptions())
-    async with stdio_server() as (read_stream, write_stream):
-        await server.run(read_stream, write_stream, options)
+    # The handshake era only (a 2026-07-28 ``server/discover`` is refused), as servers on
+    # older SDKs are: the hub bridges its 2026-07-28 clients over the handshake session.
+    async with server.lifespan(server) as state, stdio_server() as (read_stream, write_stream):
+        await serve_loop(
+            server, read_stream, write_stream, lifespan_state=state, init_options=options
+        )
 
 
 if __name__ == "__main__":

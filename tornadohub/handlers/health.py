@@ -1,7 +1,7 @@
 """Health and workspace routes: cheap snapshots, never upstream I/O."""
 
 from tornadohub.handlers.base import APIHandler
-from tornadohub.mcp import endpoint_health
+from tornadohub.mcp import endpoint_health, endpoint_names
 
 
 class HealthHandler(APIHandler):
@@ -12,6 +12,9 @@ class HealthHandler(APIHandler):
         endpoint = endpoint_health(self.settings)
         if endpoint is not None:
             health["mcpEndpoint"] = endpoint
+        names = endpoint_names(self.hub)
+        if names is not None:
+            health["mcpEndpoint"].update(names)
         self.write_json(health, timestamp=False)
 
 

@@ -10,10 +10,24 @@ Naming (mcp-hub's contract, section 6, plus the fixes it lacks):
   replaced by ``_`` (``echo.two`` -> ``echo_two``). Ids are assigned over *all*
   configured servers in config order, so a server's id never changes because
   another one connected or dropped; a repeated id gets ``_1``, ``_2``, ...
-* Tools and prompts are published as ``<id>__<name>``, resources as
-  ``<id>__<uri>`` and templates as ``<id>__<uriTemplate>``. The per-server
-  endpoint publishes the upstream's own names (no prefix).
-* Shortening rule (tools and prompts only; URIs are never rewritten): a public
+* Tools and prompts are published as ``<id>__<name>``, as mcp-hub does. The
+  per-server endpoint publishes the upstream's own names (no prefix).
+* Resources and templates are published as ``<namespace>+<uri>``: the server's
+  *namespace* joined to the URI's own scheme, so the result is still a valid URI
+  (RFC 3986; mcp-hub's ``<id>__<uri>`` is not, ``_`` being no scheme character)
+  and a URI a client builds from a published template carries the namespace
+  too (``gh+repo://{owner}`` expands to ``gh+repo://me``). The namespace is the
+  server id in lower case with ``-`` for ``_`` (``mcp-`` in front when it would
+  not start with a letter; ``-1``, ``-2``, ... when two ids fold to one), since
+  schemes are compared without case. A URI without a scheme becomes
+  ``<namespace>+:<uri>``. The public URI round-trips: it is what a client reads
+  and subscribes to, and what comes back in ``contents[].uri`` and
+  ``notifications/resources/updated``. mcp-hub's ``<id>__<uri>`` form is still
+  accepted on the way in.
+* Unprefixed mode (``mcpEndpoint.unprefixed``): a name or URI that only one
+  server defines is published unchanged; the servers whose definitions collide
+  keep the prefix for that one, and :attr:`Catalog.collisions` says which.
+* Shortening rule (tools and prompts only; URIs are never shortened): a public
   name must match ``[A-Za-z0-9_.-]{1,64}`` (what LLM tool-calling APIs accept).
   A name that does not is replaced by its allowed characters (every other
   character becomes ``_``), cut to 55 characters, plus ``_`` and the first 8 hex
@@ -43,6 +57,7 @@ from types import MappingProxyType
 from typing import Any
 
 import mcp_types as types
+from mcp.shared.uri_template import InvalidUriTemplate, UriTemplate
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
@@ -54,6 +69,10 @@ HASH_DIGITS = 8
 DEFAULT_PAGE_SIZE = 1000
 
 _PUBLIC_NAME = re.compile(rf"[A-Za-z0-9_.-]{{1,{MAX_NAME_LENGTH}}}")
+#: A URI's scheme and its colon (RFC 3986 section 3.1).
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+#: Joins a server's namespace to a resource URI's scheme.
+NAMESPACE_JOINT = "+"
 _NOT_NAME_CHAR = re.compile(r"[^A-Za-z0-9_.-]")
 _NOT_ID_CHAR = re.compile(r"[^A-Za-z0-9]")
 
@@ -121,12 +140,57 @@ def shorten(name: str, *, seed: str | None = None) -> str:
     return f"{_NOT_NAME_CHAR.sub('_', name)[:keep]}_{digest[:HASH_DIGITS]}"
 
 
+@functools.lru_cache(maxsize=8)
+def assign_namespaces(ids: tuple[str, ...]) -> Mapping[str, str]:
+    """Server id -> resource URI namespace, in iteration order (see the module docstring)."""
+    namespaces: dict[str, str] = {}
+    taken: set[str] = set()
+    for sid in ids:
+        base = sid.lower().replace("_", "-")
+        if not base[:1].isascii() or not base[:1].isalpha():
+            base = f"mcp-{base}"
+        candidate, counter = base, 0
+        while candidate in taken:
+            counter += 1
+            candidate = f"{base}-{counter}"
+        taken.add(candidate)
+        namespaces[sid] = candidate
+    return MappingProxyType(namespaces)
+
+
+def namespaced_uri(namespace: str, uri: str) -> str:
+    """*uri* (or URI template) as published under *namespace* ("": unchanged)."""
+    if not namespace:
+        return uri
+    if _SCHEME.match(uri):
+        return f"{namespace}{NAMESPACE_JOINT}{uri}"
+    return f"{namespace}{NAMESPACE_JOINT}:{uri}"
+
+
+def split_namespaced(uri: str) -> tuple[str, str] | None:
+    """``(namespace, original URI)`` of a namespaced URI, else None (the namespace in
+    lower case: schemes compare without case)."""
+    match = _SCHEME.match(uri)
+    if match is None or NAMESPACE_JOINT not in match[1]:
+        return None
+    namespace, _, scheme = match[1].partition(NAMESPACE_JOINT)
+    if not namespace:
+        return None
+    original = uri[len(namespace) + 1 :] if scheme else uri[match.end() :]
+    return namespace.lower(), original
+
+
 @dataclass(frozen=True)
 class Route:
-    """Where a public name leads: the upstream's config name and its own name or URI."""
+    """Where a public name leads: the upstream's config name and its own name or URI.
+
+    *namespace* is the one a public URI carried ("": none), so that the URIs of an
+    answer can be given back in the form the client used.
+    """
 
     upstream: str
     original: str
+    namespace: str = ""
 
 
 @dataclass(frozen=True)
@@ -136,6 +200,28 @@ class Source:
     name: str  # config name, the key of Hub.upstreams
     id: str  # public server id ("" on the per-server endpoint: no prefix)
     capabilities: Mapping[str, Sequence[Mapping[str, Any]]]
+    #: Its resource URI namespace (None: derived from *id*, without the repeat rule).
+    namespace: str | None = None
+
+    @property
+    def uri_namespace(self) -> str:
+        if not self.id:
+            return ""
+        if self.namespace is not None:
+            return self.namespace
+        return assign_namespaces((self.id,))[self.id]
+
+
+@dataclass(frozen=True)
+class Collision:
+    """A name or URI more than one server defines (unprefixed mode publishes it prefixed)."""
+
+    kind: str  # "tools", "resources", "resourceTemplates" or "prompts"
+    name: str
+    servers: tuple[str, ...]
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "servers": list(self.servers)}
 
 
 @dataclass
@@ -194,8 +280,18 @@ class Catalog:
     """Everything one MCP endpoint publishes, built from one snapshot of the upstreams."""
 
     listings: dict[str, Listing]
-    #: public server id -> config name, longest id first (for template-derived URIs)
-    prefixes: list[tuple[str, str]]
+    #: resource URI namespace -> config name
+    namespaces: dict[str, str] = field(default_factory=dict)
+    #: mcp-hub's ``<id>__`` URI prefixes -> config name, longest first (accepted on input)
+    prefixes: list[tuple[str, str]] = field(default_factory=list)
+    #: Templates published unchanged (unprefixed mode) and their servers, in order.
+    plain_templates: list[tuple[UriTemplate, str]] = field(default_factory=list)
+    #: The only server of a view that prefixes nothing: any URI is for it.
+    only: str | None = None
+    #: What unprefixed mode had to publish prefixed.
+    collisions: list[Collision] = field(default_factory=list)
+    #: Listed resource URIs by their scheme in lower case (computed when first needed).
+    _folded: dict[str, str] | None = None
 
     def listing(self, kind: Kind) -> Listing:
         return self.listings[kind.key]
@@ -204,21 +300,38 @@ class Catalog:
         return self.listings[kind.key].routes.get(key)
 
     def route_resource(self, uri: str) -> Route | None:
-        """A listed resource, else a URI built from a template: ``<id>__<uri>``.
+        """A listed resource, else a URI built from a published template.
 
-        The longest server id that prefixes *uri* wins, so ``a__b__x://1`` goes to
-        the server ``a__b`` rather than ``a`` when both exist.
+        In that order: a URI of a template published unchanged, a namespaced URI
+        (``<namespace>+<uri>``), mcp-hub's ``<id>__<uri>`` (the longest id that
+        prefixes *uri* wins), and any URI when the view has one server and no prefix.
         """
-        route = self.route(RESOURCES, uri)
+        route = self.route(RESOURCES, uri) or self._route_folded(uri)
         if route is not None:
             return route
-        for prefix, upstream in self.prefixes:
-            if not prefix:
+        for template, upstream in self.plain_templates:
+            if template.match(uri) is not None:
                 return Route(upstream, uri)
+        split = split_namespaced(uri)
+        if split is not None and split[0] in self.namespaces and split[1]:
+            return Route(self.namespaces[split[0]], split[1], split[0])
+        for prefix, upstream in self.prefixes:
             head = prefix + DELIMITER
             if uri.startswith(head) and len(uri) > len(head):
-                return Route(upstream, uri[len(head) :])
+                return Route(upstream, uri[len(head) :], _namespace_of(self.namespaces, upstream))
+        if self.only is not None:
+            return Route(self.only, uri)
         return None
+
+    def _route_folded(self, uri: str) -> Route | None:
+        """A listed resource whose scheme the client sent in another case."""
+        folded = _fold_scheme(uri)
+        if folded == uri:
+            return None
+        if self._folded is None:
+            self._folded = {_fold_scheme(key): key for key in self.listing(RESOURCES).routes}
+        key = self._folded.get(folded)
+        return self.route(RESOURCES, key) if key is not None else None
 
     def counts(self) -> dict[str, int]:
         return {kind.key: len(self.listings[kind.key].items) for kind in KINDS}
@@ -232,27 +345,41 @@ class Catalog:
         }
 
 
+def _fold_scheme(uri: str) -> str:
+    match = _SCHEME.match(uri)
+    return uri if match is None else match[1].lower() + uri[len(match[1]) :]
+
+
+def _namespace_of(namespaces: Mapping[str, str], upstream: str) -> str:
+    return next((ns for ns, name in namespaces.items() if name == upstream), "")
+
+
 def empty_catalog() -> Catalog:
-    return Catalog(listings={kind.key: Listing() for kind in KINDS}, prefixes=[])
+    return Catalog(listings={kind.key: Listing() for kind in KINDS})
 
 
-def build_catalog(sources: Iterable[Source]) -> Catalog:
+def build_catalog(sources: Iterable[Source], *, unprefixed: bool = False) -> Catalog:
     """Namespace and validate every definition of every source, in order.
 
     A definition that is not a valid MCP object (or lacks its identifying field)
     is skipped with a warning, so one broken upstream item cannot make a whole
-    aggregated list fail validation for every client.
+    aggregated list fail validation for every client. *unprefixed*: publish what
+    only one source defines unchanged (see the module docstring).
     """
     catalog = empty_catalog()
     sources = list(sources)
+    shared = _shared_keys(sources) if unprefixed else {}
     for source in sources:
+        namespace = source.uri_namespace
         for kind in KINDS:
             listing = catalog.listings[kind.key]
+            collide = shared.get(kind.key, {})
             for item in source.capabilities.get(kind.key, ()):
                 original = item.get(kind.field) if isinstance(item, Mapping) else None
                 if not isinstance(original, str) or not _valid(kind, item, source):
                     continue
-                key = _public_key(kind, source, original, listing)
+                plain = unprefixed and original not in collide
+                key, route = _public_key(kind, source, original, listing, plain, namespace)
                 if key is None:
                     log.warning(
                         "%s: %s %r duplicates an earlier definition; skipped",
@@ -261,22 +388,73 @@ def build_catalog(sources: Iterable[Source]) -> Catalog:
                         original,
                     )
                     continue
-                listing.add(key, {**item, kind.field: key}, Route(source.name, original))
+                listing.add(key, {**item, kind.field: key}, route)
+                if kind is TEMPLATES and not route.namespace and source.id:
+                    _add_plain_template(catalog, original, source.name)
+    catalog.namespaces = {s.uri_namespace: s.name for s in sources if s.id}
     catalog.prefixes = sorted(
-        ((s.id, s.name) for s in sources), key=lambda pair: len(pair[0]), reverse=True
+        ((s.id, s.name) for s in sources if s.id), key=lambda pair: len(pair[0]), reverse=True
     )
+    if len(sources) == 1 and not sources[0].id:
+        catalog.only = sources[0].name
+    catalog.collisions = _collisions(shared)
     return catalog
 
 
-def _public_key(kind: Kind, source: Source, original: str, listing: Listing) -> str | None:
-    plain = f"{source.id}{DELIMITER}{original}" if source.id else original
+def name_collisions(sources: Iterable[Source]) -> list[Collision]:
+    """The names and URIs more than one of *sources* defines (cheap: no validation)."""
+    return _collisions(_shared_keys(list(sources)))
+
+
+def _collisions(shared: Mapping[str, Mapping[str, tuple[str, ...]]]) -> list[Collision]:
+    return [
+        Collision(kind, name, servers)
+        for kind, names in shared.items()
+        for name, servers in names.items()
+    ]
+
+
+def _shared_keys(sources: Sequence[Source]) -> dict[str, dict[str, tuple[str, ...]]]:
+    """Per kind, the names (or URIs) that more than one source defines, with the sources."""
+    shared: dict[str, dict[str, tuple[str, ...]]] = {}
+    for kind in KINDS:
+        owners: dict[str, list[str]] = {}
+        for source in sources:
+            for item in source.capabilities.get(kind.key, ()):
+                original = item.get(kind.field) if isinstance(item, Mapping) else None
+                if isinstance(original, str):
+                    names = owners.setdefault(original, [])
+                    if source.name not in names:
+                        names.append(source.name)
+        collisions = {name: tuple(names) for name, names in owners.items() if len(names) > 1}
+        if collisions:
+            shared[kind.key] = collisions
+    return shared
+
+
+def _add_plain_template(catalog: Catalog, template: str, upstream: str) -> None:
+    try:
+        catalog.plain_templates.append((UriTemplate.parse(template), upstream))
+    except InvalidUriTemplate:
+        log.debug("%s: template %r cannot route URIs built from it", upstream, template)
+
+
+def _public_key(
+    kind: Kind, source: Source, original: str, listing: Listing, plain: bool, namespace: str
+) -> tuple[str | None, Route]:
+    """The public name (None: a duplicate) and the route of one definition."""
     if not kind.shorten:
-        return None if plain in listing.routes else plain
-    key = shorten(plain)
+        namespace = "" if plain else namespace
+        key = namespaced_uri(namespace, original)
+        route = Route(source.name, original, namespace)
+        return (None if key in listing.routes else key), route
+    route = Route(source.name, original)
+    plain_name = f"{source.id}{DELIMITER}{original}" if source.id and not plain else original
+    key = shorten(plain_name)
     if key not in listing.routes:
-        return key
-    key = shorten(plain, seed=f"{source.name}\0{original}")
-    return None if key in listing.routes else key
+        return key, route
+    key = shorten(plain_name, seed=f"{source.name}\0{original}")
+    return (None if key in listing.routes else key), route
 
 
 def _valid(kind: Kind, item: Mapping[str, Any], source: Source) -> bool:

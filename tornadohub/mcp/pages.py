@@ -107,14 +107,23 @@ class ListPages:
     Keyed by (method, cursor, protocol version). Only the first page and the cursors
     handed out with cached pages are kept, so the cache holds at most one copy of the
     catalog per protocol version in use (as dicts and as JSON: about 25 MB for 10,000
-    tools); it is dropped as soon as the view publishes a new catalog.
+    tools); a version's pages are dropped as soon as the view publishes a new catalog
+    for it.
     """
 
     def __init__(self, view: McpView) -> None:
         self.view = view
-        self._catalog: Catalog | None = None
+        #: The catalog each protocol version's pages were computed from (the view's
+        #: 2026-07-28 catalog may differ from the handshake era's).
+        self._catalogs: dict[str, Catalog] = {}
         self._pages: dict[tuple[str, str | None, str], _Page] = {}
-        self._cursors: set[tuple[str, str]] = set()  # (method, cursor) handed out
+        self._cursors: set[tuple[str, str, str]] = set()  # (version, method, cursor) handed out
+
+    def _drop(self, version: str) -> None:
+        """Forget the pages of *version*: its catalog was replaced."""
+        self._catalogs.pop(version, None)
+        self._pages = {key: page for key, page in self._pages.items() if key[2] != version}
+        self._cursors = {entry for entry in self._cursors if entry[0] != version}
 
     async def response(
         self, request_id: RequestId, method: str, params: Any, version: str
@@ -127,10 +136,11 @@ class ListPages:
         if not _servable(method, params, version):
             return None
         cursor: str | None = (params or {}).get("cursor")
-        catalog = self.view.catalog
-        if catalog is not self._catalog:
-            self._catalog, self._pages, self._cursors = catalog, {}, set()
-        if cursor is not None and (method, cursor) not in self._cursors:
+        catalog = self.view.catalog_for(version)
+        if catalog is not self._catalogs.get(version):
+            self._drop(version)
+            self._catalogs[version] = catalog
+        if cursor is not None and (version, method, cursor) not in self._cursors:
             return None  # not one of ours for this catalog: the kernel checks it
         key = (method, cursor, version)
         page = self._pages.get(key)
@@ -138,11 +148,11 @@ class ListPages:
             page = await self._compute(request_id, method, params, version)
             if page is None:
                 return None
-            if self.view.catalog is catalog:  # else it may be the next catalog's page
+            if self.view.catalog_for(version) is catalog:  # else it may be the next one's page
                 self._pages[key] = page
                 next_cursor = page.result.get("nextCursor")
                 if isinstance(next_cursor, str):
-                    self._cursors.add((method, next_cursor))
+                    self._cursors.add((version, method, next_cursor))
         return EncodedResponse.of(request_id, page.result, page.json)
 
     async def _compute(

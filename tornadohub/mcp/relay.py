@@ -126,6 +126,8 @@ class InFlight:
     missing: dict[str, Any] | None = None
     #: The rounds of a 2026-07-28 client's call to a handshake-era upstream.
     exchange: Exchange | None = None
+    #: Sent through the upstream's 2026-07-28 channel, which asks nothing of the hub.
+    channel: bool = False
 
     @property
     def caller(self) -> object:
@@ -234,14 +236,21 @@ class Relay:
     # --------------------------------------------------------------- in flight
     @contextlib.contextmanager
     def in_flight(
-        self, upstream: str, ctx: Context, prefix: str, exchange: Exchange | None = None
+        self,
+        upstream: str,
+        ctx: Context,
+        prefix: str,
+        exchange: Exchange | None = None,
+        *,
+        channel: bool = False,
     ) -> Iterator[InFlight | None]:
-        """Register the forwarded request of *ctx* while the block runs."""
+        """Register the forwarded request of *ctx* while the block runs (*channel*: sent
+        through the upstream's 2026-07-28 channel)."""
         origin = request_origin(ctx)
         if origin is None:  # not from the HTTP transport (nothing could be routed back)
             yield None
             return
-        entry = InFlight(upstream, ctx, origin, prefix, exchange=exchange)
+        entry = InFlight(upstream, ctx, origin, prefix, exchange=exchange, channel=channel)
         entries = self._in_flight.setdefault(upstream, [])
         entries.append(entry)
         try:
@@ -308,7 +317,8 @@ class Relay:
         Raises :class:`MCPError` (which the upstream receives) when that client is
         not known or cannot answer.
         """
-        calls = self.calls(upstream.name)
+        # A call through the 2026-07-28 channel is not one the upstream's session asks about.
+        calls = [call for call in self.calls(upstream.name) if not call.channel]
         callers = {call.caller for call in calls}
         if len(callers) != 1:
             why = (

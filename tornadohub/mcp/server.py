@@ -57,8 +57,10 @@ from tornadohub.mcp.aggregate import (
     Kind,
     Route,
     Source,
+    assign_namespaces,
     assign_server_ids,
     build_catalog,
+    namespaced_uri,
 )
 from tornadohub.mcp.relay import (
     Client,
@@ -70,7 +72,7 @@ from tornadohub.mcp.relay import (
 )
 from tornadohub.mcp.rounds import Exchange
 from tornadohub.upstreams import Upstream, UpstreamStatus
-from tornadohub.upstreams.base import UNSET, Unset
+from tornadohub.upstreams.base import SUBSCRIPTION_METHODS, UNSET, Unset
 
 log = logging.getLogger("tornadohub.mcp")
 
@@ -156,30 +158,55 @@ class McpView:
         self.init_options: InitializationOptions = self.server.create_initialization_options(
             NotificationOptions(prompts_changed=True, resources_changed=True, tools_changed=True)
         )
-        self.catalog: Catalog = build_catalog(self._sources())
+        #: What handshake-era clients see, and what 2026-07-28 clients see: the same
+        #: catalog unless an upstream is reached through its 2026-07-28 channel, whose
+        #: lists are that era's (a STDIO server there is a process of its own).
+        self.catalog: Catalog = self._build()
+        self.modern_catalog: Catalog = self._modern_catalog(self.catalog)
 
     # ----------------------------------------------------------------- catalog
-    def _sources(self) -> Iterator[Source]:
-        upstreams = self.hub.upstreams  # replaced on restart: always read it fresh
-        ids = assign_server_ids(upstreams)
-        for name, upstream in upstreams.items():
-            if self.upstream is not None and name != self.upstream:
-                continue
-            if upstream.status is not UpstreamStatus.connected:
-                continue
-            if (upstream.server_info or {}).get("name") == SERVER_NAME:
-                continue
-            yield Source(
-                name=name,
-                id="" if self.upstream is not None else ids[name],
-                capabilities=upstream.capabilities,
-            )
+    def catalog_for(self, protocol_version: str | None) -> Catalog:
+        """The catalog a client speaking *protocol_version* sees."""
+        if protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return self.modern_catalog
+        return self.catalog
+
+    @property
+    def unprefixed(self) -> bool:
+        """Whether names unique across servers pass unchanged (always, on one server's view)."""
+        return self.upstream is not None or unprefixed_names(self.hub)
+
+    def _members(self) -> Iterator[Upstream]:
+        return view_members(self.hub, self.upstream)
+
+    def _sources(self, *, modern: bool = False) -> Iterator[Source]:
+        return view_sources(self.hub, self.upstream, modern=modern)
+
+    def _build(self, *, modern: bool = False) -> Catalog:
+        return build_catalog(
+            self._sources(modern=modern), unprefixed=self.upstream is None and self.unprefixed
+        )
+
+    def _modern_catalog(self, catalog: Catalog) -> Catalog:
+        """The 2026-07-28 catalog: *catalog* unless an upstream shows that era other lists."""
+        members = self._members()
+        if any(member.modern.capabilities is not member.capabilities for member in members):
+            return self._build(modern=True)
+        return catalog
 
     def resync(self) -> set[str]:
-        """Rebuild the catalog; return the list_changed methods that are now due."""
-        previous, self.catalog = self.catalog, build_catalog(self._sources())
+        """Rebuild the catalogs; return the list_changed methods due to handshake sessions.
+
+        2026-07-28 clients hear of their catalog's changes on their listen streams.
+        """
+        previous, self.catalog = self.catalog, self._build()
+        previous_modern, self.modern_catalog = (
+            self.modern_catalog,
+            self._modern_catalog(self.catalog),
+        )
         due = {LIST_CHANGED[key] for key in self.catalog.changed_kinds(previous)}
-        for method in sorted(due):
+        modern_due = self.modern_catalog.changed_kinds(previous_modern)
+        for method in sorted({LIST_CHANGED[key] for key in modern_due}):
             self.bus.publish_now(_LISTEN_EVENTS[method])
         return due
 
@@ -194,7 +221,8 @@ class McpView:
         self.bus.publish_now(ResourceUpdated(uri=uri))
 
     def tool_input_schema(self, name: str) -> Mapping[str, Any] | None:
-        listing = self.catalog.listing(TOOLS)
+        """A tool's input schema, for the ``Mcp-Param-*`` checks of 2026-07-28 requests."""
+        listing = self.modern_catalog.listing(TOOLS)
         position = listing.positions.get(name)
         if position is None:
             return None
@@ -251,9 +279,8 @@ class McpView:
         self, kind: Kind, ctx: Context, params: types.PaginatedRequestParams
     ) -> dict[str, Any]:
         try:
-            items, next_cursor = self.catalog.listing(kind).page(
-                kind, params.cursor, self.page_size
-            )
+            catalog = self.catalog_for(ctx.protocol_version)
+            items, next_cursor = catalog.listing(kind).page(kind, params.cursor, self.page_size)
         except InvalidCursorError:
             raise MCPError(types.INVALID_PARAMS, "Invalid cursor", data=params.cursor) from None
         result: dict[str, Any] = {kind.key: items}
@@ -262,7 +289,7 @@ class McpView:
         return _complete_result(ctx, result)
 
     async def _call_tool(self, ctx: Context, params: types.CallToolRequestParams) -> dict[str, Any]:
-        route = self.catalog.route(TOOLS, params.name)
+        route = self.catalog_for(ctx.protocol_version).route(TOOLS, params.name)
         if route is None:
             raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name}", data=params.name)
         arguments = params.arguments or {}
@@ -297,7 +324,7 @@ class McpView:
     async def _read_resource(
         self, ctx: Context, params: types.ReadResourceRequestParams
     ) -> dict[str, Any]:
-        route = self.catalog.route_resource(params.uri)
+        route = self.catalog_for(ctx.protocol_version).route_resource(params.uri)
         if route is None:
             raise MCPError(
                 types.INVALID_PARAMS, f"Unknown resource: {params.uri}", data={"uri": params.uri}
@@ -311,12 +338,12 @@ class McpView:
             error_data={"uri": params.uri},  # SEP-2164: name the URI asked for
             target=params.uri,
         )
-        return _complete_result(ctx, result)
+        return _complete_result(ctx, _public_contents(result, route.namespace))
 
     async def _get_prompt(
         self, ctx: Context, params: types.GetPromptRequestParams
     ) -> dict[str, Any]:
-        route = self.catalog.route(PROMPTS, params.name)
+        route = self.catalog_for(ctx.protocol_version).route(PROMPTS, params.name)
         if route is None:
             raise MCPError(types.INVALID_PARAMS, f"Unknown prompt: {params.name}", data=params.name)
         forwarded: dict[str, Any] = {"name": route.original, "arguments": params.arguments or {}}
@@ -332,13 +359,14 @@ class McpView:
 
     async def _complete(self, ctx: Context, params: types.CompleteRequestParams) -> dict[str, Any]:
         ref = params.ref
+        catalog = self.catalog_for(ctx.protocol_version)
         if isinstance(ref, types.PromptReference):
-            route = self.catalog.route(PROMPTS, ref.name)
+            route = catalog.route(PROMPTS, ref.name)
             if route is None:
                 raise MCPError(types.INVALID_PARAMS, f"Unknown prompt: {ref.name}")
             forwarded_ref: dict[str, Any] = {"type": "ref/prompt", "name": route.original}
         else:
-            route = self.catalog.route(TEMPLATES, ref.uri) or self.catalog.route(RESOURCES, ref.uri)
+            route = catalog.route(TEMPLATES, ref.uri) or catalog.route(RESOURCES, ref.uri)
             if route is None:
                 raise MCPError(types.INVALID_PARAMS, f"Unknown resource: {ref.uri}")
             forwarded_ref = {"type": "ref/resource", "uri": route.original}
@@ -351,8 +379,8 @@ class McpView:
         return _complete_result(ctx, result)
 
     # ------------------------------------------- subscriptions and logging
-    def _resource_route(self, uri: str) -> Route:
-        route = self.catalog.route_resource(uri)
+    def _resource_route(self, ctx: Context, uri: str) -> Route:
+        route = self.catalog_for(ctx.protocol_version).route_resource(uri)
         if route is None:
             raise MCPError(types.INVALID_PARAMS, f"Unknown resource: {uri}", data={"uri": uri})
         return route
@@ -360,7 +388,7 @@ class McpView:
     async def _subscribe(
         self, ctx: Context, params: types.SubscribeRequestParams
     ) -> dict[str, Any]:
-        route = self._resource_route(params.uri)
+        route = self._resource_route(ctx, params.uri)
         client = _session_client(ctx)
         subscriptions = self.relay.subscriptions
         if not subscriptions.held(route.upstream, route.original):
@@ -383,7 +411,7 @@ class McpView:
     async def _unsubscribe(
         self, ctx: Context, params: types.UnsubscribeRequestParams
     ) -> dict[str, Any]:
-        route = self._resource_route(params.uri)
+        route = self._resource_route(ctx, params.uri)
         client = _session_client(ctx)
         if self.relay.subscriptions.release(route.upstream, route.original, (client, params.uri)):
             await self._forward_or_raise(
@@ -420,7 +448,7 @@ class McpView:
         subscriptions = self.relay.subscriptions
         try:
             for uri in params.notifications.resource_subscriptions or ():
-                route = self.catalog.route_resource(uri)
+                route = self.modern_catalog.route_resource(uri)
                 if route is None:
                     continue  # honored all the same; it never fires
                 if not subscriptions.held(route.upstream, route.original):
@@ -457,6 +485,23 @@ class McpView:
             raise UpstreamError("Server not found", data={"server": name, **context})
         return upstream
 
+    async def _target(self, ctx: Context, name: str, context: dict[str, Any]) -> Upstream:
+        """Where a request of *ctx*'s client goes: upstream *name* in the client's era.
+
+        A 2026-07-28 client reaches a handshake-era upstream through the upstream's
+        2026-07-28 channel when the server speaks that era too (opened on first use);
+        otherwise every request uses the upstream's own connection.
+        """
+        upstream = self._upstream(name, context)
+        if (
+            ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+            and upstream.protocol_version not in MODERN_PROTOCOL_VERSIONS
+        ):
+            channel = await upstream.modern.reach()
+            if channel is not None:
+                return channel
+        return upstream
+
     async def _interact(
         self,
         ctx: Context,
@@ -479,15 +524,16 @@ class McpView:
           (:mod:`tornadohub.mcp.rounds`);
         * both handshake-era: the relay routes the upstream's requests.
         """
-        upstream = self._upstream(name, context)
+        upstream = await self._target(ctx, name, context)
         raw = ctx.params or {}
         modern_client = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
         if upstream.protocol_version in MODERN_PROTOCOL_VERSIONS:
             caps = _declared_capabilities(ctx)
             if modern_client:
                 carried = {key: raw[key] for key in _INPUT_FIELDS if key in raw}
+                forwarded = {**params, **carried}
                 return await self._forward(
-                    ctx, name, method, {**params, **carried}, context=context, caps=caps
+                    ctx, name, method, forwarded, context=context, caps=caps, target=upstream
                 )
             return await self._answer_rounds(ctx, name, method, params, context, caps)
         if not modern_client:
@@ -553,14 +599,23 @@ class McpView:
         context: dict[str, Any],
         caps: dict[str, Any] | None | Unset = UNSET,
         exchange: Exchange | None = None,
+        target: Upstream | None = None,
     ) -> dict[str, Any]:
         """Send one request to upstream *name* on behalf of the request of *ctx*.
 
         While it runs, upstream progress reaches the caller's progress token, and
         the relay can route the upstream's log entries and requests to the caller
-        (to *exchange* when the call spans a 2026-07-28 client's rounds).
+        (to *exchange* when the call spans a 2026-07-28 client's rounds). The request
+        goes to *target* (the upstream or its 2026-07-28 channel), by default where
+        :meth:`_target` sends it; resource subscriptions always go to the upstream,
+        whose 2026-07-28 channel follows them.
         """
-        upstream = self._upstream(name, context)
+        if target is None:
+            if method in SUBSCRIPTION_METHODS:
+                target = self._upstream(name, context)
+            else:
+                target = await self._target(ctx, name, context)
+        upstream = target
         on_progress: ProgressFnT | None = None
         if exchange is not None:
             on_progress = exchange.progress
@@ -572,9 +627,10 @@ class McpView:
             params = {**params, "_meta": meta}  # 2026 logs are opt-in
         # A graceful stop waits for this call (and refuses new ones once stopping).
         prefix = self.public_prefix(name) or ""
+        through_channel = upstream is not self.hub.upstreams.get(name)
         with (
             self.hub.call_in_flight(server=name, **context),
-            self.relay.in_flight(name, ctx, prefix, exchange) as call,
+            self.relay.in_flight(name, ctx, prefix, exchange, channel=through_channel) as call,
         ):
             try:
                 result = await upstream.request(
@@ -624,6 +680,56 @@ class McpView:
             raise MCPError(types.INTERNAL_ERROR, f"{name}: {exc.message}") from None
         except HubError as exc:  # the hub is stopping
             raise MCPError(types.INTERNAL_ERROR, exc.message) from None
+
+
+def _public_contents(result: dict[str, Any], namespace: str) -> dict[str, Any]:
+    """A ``resources/read`` result whose ``contents[].uri`` carry *namespace*, as the
+    URI read did (an ``InputRequiredResult`` has no contents and passes unchanged)."""
+    contents = result.get("contents")
+    if not namespace or not isinstance(contents, list):
+        return result
+    public = [
+        {**item, "uri": namespaced_uri(namespace, item["uri"])}
+        if isinstance(item, dict) and isinstance(item.get("uri"), str)
+        else item
+        for item in contents
+    ]
+    return {**result, "contents": public}
+
+
+def view_members(hub: Hub, upstream: str | None) -> Iterator[Upstream]:
+    """Every connected upstream a view shows (*upstream*: one server's view, else all)."""
+    for name, member in hub.upstreams.items():  # replaced on restart: read it fresh
+        if upstream is not None and name != upstream:
+            continue
+        if member.status is not UpstreamStatus.connected:
+            continue
+        if (member.server_info or {}).get("name") == SERVER_NAME:
+            continue  # the hub itself, or another mcp-hub, looped back
+        yield member
+
+
+def view_sources(hub: Hub, upstream: str | None, *, modern: bool = False) -> Iterator[Source]:
+    """What a view publishes, per upstream (*modern*: as its 2026-07-28 clients see it)."""
+    ids = assign_server_ids(hub.upstreams)
+    namespaces = assign_namespaces(tuple(ids.values()))
+    for member in view_members(hub, upstream):
+        public_id = "" if upstream is not None else ids[member.name]
+        yield Source(
+            name=member.name,
+            id=public_id,
+            capabilities=member.modern.capabilities if modern else member.capabilities,
+            namespace=namespaces.get(public_id, ""),
+        )
+
+
+def unprefixed_names(hub: Hub) -> bool:
+    """The aggregated endpoint's unprefixed mode: ``--unprefixed`` or, in the config,
+    ``"mcpEndpoint": {"unprefixed": true}`` (a key mcp-hub ignores)."""
+    if hub.options.unprefixed:
+        return True
+    settings = hub.config.data.get("mcpEndpoint") if hub.config is not None else None
+    return isinstance(settings, dict) and settings.get("unprefixed") is True
 
 
 def _tool_error(message: str) -> dict[str, Any]:

@@ -49,6 +49,7 @@ from tornadohub.errors import HubError, PlaceholderError, UpstreamConnectionErro
 from tornadohub.oauth import OAuthStore
 from tornadohub.placeholders import ResolvedServer, resolve_server
 from tornadohub.upstreams.diagnostics import Redactor, url_secrets
+from tornadohub.upstreams.eras import ModernChannel, ParamHeaders, pins_era, valid_header_tools
 
 log = logging.getLogger("tornadohub.upstream")
 
@@ -257,6 +258,9 @@ class Upstream(ABC):
         self._listen_uris: set[str] = set()
         self._listen_uris_changed = anyio.Event()
         self._client_requests = client_requests
+        #: The 2026-07-28 channel beside a handshake session (see :mod:`.eras`).
+        self.modern = ModernChannel(self)
+        self._param_headers = ParamHeaders()
 
     # ----------------------------------------------------------------- identity
     @property
@@ -266,6 +270,10 @@ class Upstream(ABC):
     @property
     def disabled(self) -> bool:
         return self.status is UpstreamStatus.disabled
+
+    @property
+    def connected(self) -> bool:
+        return self.status is UpstreamStatus.connected
 
     def info(self) -> dict[str, Any]:
         """The contract's ServerInfo object, in mcp-hub's key order."""
@@ -410,6 +418,10 @@ class Upstream(ABC):
         if changed:
             self._notify("status")
 
+    def notify_change(self, what: str) -> None:
+        """Tell the change listener that *what* changed (``"modern"``: the 2026-07-28 channel)."""
+        self._notify(what)
+
     def _notify(self, what: str) -> None:
         if self._on_change is not None:
             try:
@@ -519,17 +531,22 @@ class Upstream(ABC):
                 log.info("%s connected", self.name)
                 self._finish_attempt()
                 try:
-                    if session.protocol_version in MODERN_PROTOCOL_VERSIONS:
-                        async with anyio.create_task_group() as listeners:
-                            listeners.start_soon(self._listen_for_changes, session, lost)
-                            await lost.wait()
-                            listeners.cancel_scope.cancel()
-                    else:
+                    async with anyio.create_task_group() as beside:
+                        beside.start_soon(self._beside_session, session, lost)
                         await lost.wait()
+                        beside.cancel_scope.cancel()
                 finally:
                     self._conn = None
                     self._connected.clear()
                     conn.ended.set()
+
+    async def _beside_session(self, session: ClientSession, lost: anyio.Event) -> None:
+        """What runs as long as a session lives, by era: the 2026-07-28 listen stream, or
+        the 2026-07-28 channel beside a handshake session (unless the entry pins its era)."""
+        if session.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            await self._listen_for_changes(session, lost)
+        elif not pins_era(self.entry):
+            await self.modern.serve_beside()
 
     def lost_reason(self) -> str:
         """Why the transport ended; subclasses know better (exit codes)."""
@@ -555,7 +572,7 @@ class Upstream(ABC):
             ) as session:
                 await self._negotiate(session)
                 if session.protocol_version in MODERN_PROTOCOL_VERSIONS:
-                    _speak_for_the_caller(session)
+                    _speak_for_the_caller(session, self._mcp_param_headers)
                 await self._fetch_lists(session)
                 yield session
 
@@ -666,7 +683,10 @@ class Upstream(ABC):
                 self.capabilities[key] = []
                 continue
             try:
-                self.capabilities[key] = await self._list_all(session, method, field_name)
+                items = await self._list_all(session, method, field_name)
+                if key == "tools" and session.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                    items = list(valid_header_tools(self.name, items))
+                self.capabilities[key] = items
             except MCPError as exc:
                 log.debug("%s %s failed: %s", self.name, method, exc)
                 self.capabilities[key] = []
@@ -711,42 +731,48 @@ class Upstream(ABC):
         the new filter when the subscribed resources change, and (after a pause,
         if it keeps failing) when it drops, until the connection itself ends.
         """
-        self._listen_uris.clear()  # a new session: the relay subscribes again
         caps = session.server_capabilities
         wanted = {
             key: bool(getattr(getattr(caps, key, None), "list_changed", False))
             for key in ("tools", "prompts", "resources")
         }
         pause = LISTEN_RETRY_INITIAL
-        while not lost.is_set():
-            changed = self._listen_uris_changed = anyio.Event()
-            uris = sorted(self._listen_uris)
-            if not any(wanted.values()) and not uris:
-                await changed.wait()  # nothing to listen for yet
-                continue
-            try:
-                async with (
-                    listen_upstream(
-                        session,
-                        tools_list_changed=wanted["tools"],
-                        prompts_list_changed=wanted["prompts"],
-                        resources_list_changed=wanted["resources"],
-                        resource_subscriptions=uris,
-                    ) as subscription,
-                    anyio.create_task_group() as relisten,
-                ):
-                    pause = LISTEN_RETRY_INITIAL
-                    relisten.start_soon(_wait_and_cancel, changed, relisten.cancel_scope)
-                    async for event in subscription:  # as the notification it stands for
-                        await self._on_message(event_to_notification(event, {}))
-                    relisten.cancel_scope.cancel()
-            except (MCPError, SubscriptionLost, TimeoutError) as exc:
-                log.info("%s: subscriptions/listen ended: %s", self.name, exc)
-            if changed.is_set():
-                continue  # the filter changed: listen again at once
-            with anyio.move_on_after(pause):
-                await lost.wait()
-            pause = min(pause * 2, LISTEN_RETRY_MAX)
+        try:
+            while not lost.is_set():
+                changed = self._listen_uris_changed = anyio.Event()
+                uris = sorted(self._listen_uris)
+                if not any(wanted.values()) and not uris:
+                    await changed.wait()  # nothing to listen for yet
+                    continue
+                try:
+                    async with (
+                        listen_upstream(
+                            session,
+                            tools_list_changed=wanted["tools"],
+                            prompts_list_changed=wanted["prompts"],
+                            resources_list_changed=wanted["resources"],
+                            resource_subscriptions=uris,
+                        ) as subscription,
+                        anyio.create_task_group() as relisten,
+                    ):
+                        pause = LISTEN_RETRY_INITIAL
+                        relisten.start_soon(_wait_and_cancel, changed, relisten.cancel_scope)
+                        async for event in subscription:  # as the notification it stands for
+                            await self._on_message(event_to_notification(event, {}))
+                        relisten.cancel_scope.cancel()
+                except (MCPError, SubscriptionLost, TimeoutError) as exc:
+                    log.info("%s: subscriptions/listen ended: %s", self.name, exc)
+                if changed.is_set():
+                    continue  # the filter changed: listen again at once
+                with anyio.move_on_after(pause):
+                    await lost.wait()
+                pause = min(pause * 2, LISTEN_RETRY_MAX)
+        finally:
+            self._listen_uris.clear()  # the session ended: the relay subscribes again
+
+    def follow_resource(self, method: str, uri: str) -> None:
+        """Listen (or stop listening) for updates of *uri* on the 2026-07-28 listen stream."""
+        self._listen_to(method, uri)
 
     def _listen_to(self, method: str, uri: str) -> dict[str, Any]:
         """``resources/(un)subscribe`` at a 2026-07-28 upstream: change the listen filter."""
@@ -771,6 +797,10 @@ class Upstream(ABC):
         elif isinstance(message, types.LoggingMessageNotification):
             params = message.params
             log.debug('["%s" server %s log]: %s', self.name, params.level, params.data)
+        self.relay_notification(message)
+
+    def relay_notification(self, message: Any) -> None:
+        """Hand a notification of this upstream to the notification listener."""
         if self._on_notification is not None:
             try:
                 self._on_notification(self, message)
@@ -815,11 +845,36 @@ class Upstream(ABC):
         A request whose session vanished (the upstream restarted or dropped its HTTP
         session) is re-sent once over a fresh session when that is safe: the upstream
         answered "Session terminated" (it never ran it) or the method is idempotent.
+        A resource subscription of a handshake session is followed by its 2026-07-28
+        channel as well (:class:`~tornadohub.upstreams.eras.ModernChannel`).
         """
-        deadline = time.monotonic() + timeout
         if method in SUBSCRIPTION_METHODS and self.protocol_version in MODERN_PROTOCOL_VERSIONS:
             self.require_session(error_code, context)
             return self._listen_to(method, str(params.get("uri")))
+        result = await self._send(
+            method,
+            params,
+            deadline=time.monotonic() + timeout,
+            error_code=error_code,
+            context=context,
+            on_progress=on_progress,
+            client_capabilities=client_capabilities,
+        )
+        if method in SUBSCRIPTION_METHODS:
+            self.modern.follow(method, str(params.get("uri")))
+        return result
+
+    async def _send(
+        self,
+        method: str,
+        params: dict[str, Any],
+        *,
+        deadline: float,
+        error_code: str,
+        context: dict[str, Any],
+        on_progress: ProgressFnT | None,
+        client_capabilities: dict[str, Any] | None | Unset,
+    ) -> dict[str, Any]:
         for attempt in (1, 2):
             conn = self.require_session(error_code, context)
             declared = _CALLER_CAPABILITIES.set(client_capabilities)
@@ -893,31 +948,45 @@ class Upstream(ABC):
             return False
         return self.status is UpstreamStatus.connected
 
+    def _mcp_param_headers(self, tool: str, arguments: Mapping[str, Any]) -> dict[str, str]:
+        return self._param_headers.headers(self.capabilities["tools"], tool, arguments)
+
     def _redact(self, text: str) -> str:
         resolved = self._resolved
         return self._redactor(resolved.redact(text) if resolved is not None else text)
 
 
-def _speak_for_the_caller(session: ClientSession) -> None:
-    """Make a 2026-07-28 session declare the caller's capabilities, when a request gives them.
+def _speak_for_the_caller(
+    session: ClientSession, param_headers: Callable[[str, Mapping[str, Any]], dict[str, str]]
+) -> None:
+    """Make a 2026-07-28 session declare the caller's capabilities, when a request gives them,
+    and send a ``tools/call``'s ``Mcp-Param-*`` headers.
 
     The SDK stamps the session's own capabilities into every request's ``_meta``
     (there is no per-request override), while a 2026-07-28 server decides per
     request which input to ask for. The stamp runs synchronously inside
-    ``send_request``, so a context variable set around that call reaches it.
+    ``send_request``, so a context variable set around that call reaches it. The
+    SDK would mirror annotated arguments into headers only for tools listed through
+    its own ``list_tools``; the hub lists them as plain JSON, so *param_headers*
+    computes them from the hub's copy of the list.
     """
     stamp = session._stamp  # no public hook; mcp is pinned exactly
 
     def caller_stamp(data: dict[str, Any], opts: Any) -> None:
         stamp(data, opts)
+        params = data.setdefault("params", {})
+        if data.get("method") == "tools/call" and isinstance(params.get("name"), str):
+            arguments = params.get("arguments")
+            arguments = arguments if isinstance(arguments, dict) else {}
+            headers = param_headers(params["name"], arguments)
+            if headers:
+                opts.setdefault("headers", {}).update(headers)
         declared = _CALLER_CAPABILITIES.get()
         if declared is UNSET:
             return
-        meta = data.setdefault("params", {}).setdefault("_meta", {})
-        if declared is None:
-            meta.pop(types.CLIENT_CAPABILITIES_META_KEY, None)
-        else:
-            meta[types.CLIENT_CAPABILITIES_META_KEY] = declared
+        # None: the caller declared nothing, which the envelope says with an empty object.
+        meta = params.setdefault("_meta", {})
+        meta[types.CLIENT_CAPABILITIES_META_KEY] = {} if declared is None else declared
 
     session._stamp = caller_stamp
 

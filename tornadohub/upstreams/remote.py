@@ -20,6 +20,7 @@ from mcp import ClientSession
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.message import SessionMessage
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from tornadohub.oauth import OAuthSession, ServerTokenStorage, redirect_uri_for, refresh_early
 from tornadohub.placeholders import ResolvedServer, predefined_variables, resolve_string
@@ -142,7 +143,16 @@ class RemoteUpstream(Upstream):
     async def _open_session(
         self, resolved: ResolvedServer, lost: anyio.Event
     ) -> AsyncIterator[ClientSession]:
-        """Try Streamable HTTP; on any failure but 401 try the legacy SSE transport."""
+        """Try Streamable HTTP; on any failure but 401 try the legacy SSE transport.
+
+        A server spoken to in 2026-07-28 only gets no fallback: the legacy transport
+        predates that era.
+        """
+        if self.entry.config.get("protocolVersion") in MODERN_PROTOCOL_VERSIONS:
+            self._transport_kind = self.negotiated_transport = "streamable-http"
+            async with super()._open_session(resolved, lost) as session:
+                yield session
+            return
         async with contextlib.AsyncExitStack() as stack:
             self._transport_kind = "streamable-http"
             self._http_failure = None

@@ -1,10 +1,19 @@
-"""Fixture MCP server over stdio with the tools, resources and prompts the conformance suite calls.
+"""Fixture MCP server with the tools, resources and prompts the conformance suites call.
 
-Usage: ``python tests/servers/conformance_stdio.py``. Imports only ``mcp``, ``anyio`` and the
-standard library. The official conformance suite (``@modelcontextprotocol/conformance``) tests
-a server by calling fixtures of fixed names; this server implements them as the scenario
-descriptions of the suite specify, so the suite can run against the hub's per-server endpoint
-(``/servers/<id>/mcp``, names unprefixed) with this server behind it:
+Usage: ``python tests/servers/conformance_server.py`` (STDIO) or
+``python tests/servers/conformance_server.py --http PORT`` (Streamable HTTP on
+``http://127.0.0.1:PORT/mcp``; ``PORT`` may be ``0``; prints ``READY <url>`` once listening).
+Imports only ``mcp``, ``anyio``, the SDK's own dependencies (uvicorn) and the standard library.
+
+It stands in for the MCP python-sdk's reference "everything" server, which is not on PyPI:
+it implements the fixtures of fixed names that the official conformance suite
+(``@modelcontextprotocol/conformance``) calls, as the suite's scenario descriptions specify,
+and speaks both protocol eras as that server does. Over STDIO the first request decides the
+era of the connection (the SDK's dual-era loop); over HTTP handshake sessions and stateless
+2026-07-28 requests are served side by side. So ``sampling``, ``elicitation`` and ``roots``
+reach the client as server-to-client requests in a handshake session, and as
+``InputRequiredResult`` rounds in 2026-07-28; a tool built for one era fails in the other,
+as the reference's do:
 
 * tools ``test_simple_text``, ``test_image_content``, ``test_audio_content``,
   ``test_embedded_resource``, ``test_multiple_content_types``, ``test_tool_with_logging``,
@@ -41,15 +50,20 @@ import io
 import json
 import re
 import secrets
+import socket
 import struct
+import sys
+import warnings
 import wave
 import zlib
 from typing import Any
 
 import anyio
 import mcp.types as types
+import uvicorn
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import NotificationOptions, Server
+from mcp.server.models import InitializationOptions
 from mcp.server.stdio import stdio_server
 from mcp.server.subscriptions import (
     InMemorySubscriptionBus,
@@ -58,12 +72,14 @@ from mcp.server.subscriptions import (
     ResourceUpdated,
     ToolsListChanged,
 )
-from mcp.shared.exceptions import MCPError
+from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp.shared.message import ServerMessageMetadata
 
 Ctx = ServerRequestContext[Any, Any]
 JSON_SCHEMA_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 TEMPLATE = re.compile(r"test://template/([^/]+)/data")
+HOST = "127.0.0.1"
+USAGE = "usage: python tests/servers/conformance_server.py [--http PORT]"
 
 
 def _png_1x1_red() -> str:
@@ -323,10 +339,8 @@ def related(ctx: Ctx) -> ServerMessageMetadata:
 
 
 async def _log(ctx: Ctx, message: str) -> None:
-    notification = types.LoggingMessageNotification(
-        params=types.LoggingMessageNotificationParams(level="info", data=message)
-    )
-    await ctx.session.send_notification(notification, related_request_id=ctx.request_id)
+    """An info log entry on the request's stream (2026-07-28: only if the request asked)."""
+    await ctx.session.send_log_message("info", message, related_request_id=ctx.request_id)
 
 
 async def _elicit(ctx: Ctx, message: str, schema: dict[str, Any]) -> types.ElicitResult:
@@ -676,8 +690,24 @@ async def set_level(ctx: Ctx, params: types.SetLevelRequestParams) -> types.Empt
     return types.EmptyResult()
 
 
-async def main() -> None:
-    server: Server[Any] = Server(
+class FixtureServer(Server[Any]):
+    """Announces tool and prompt list changes in every handshake session, STDIO or HTTP."""
+
+    def create_initialization_options(
+        self,
+        notification_options: NotificationOptions | None = None,
+        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+        extensions: dict[str, dict[str, Any]] | None = None,
+    ) -> InitializationOptions:
+        return super().create_initialization_options(
+            notification_options or NotificationOptions(tools_changed=True, prompts_changed=True),
+            experimental_capabilities,
+            extensions,
+        )
+
+
+def build_server() -> FixtureServer:
+    return FixtureServer(
         "fixture-conformance",
         version="1.0.0",
         on_list_tools=list_tools,
@@ -693,12 +723,36 @@ async def main() -> None:
         on_set_logging_level=set_level,
         on_subscriptions_listen=ListenHandler(BUS),
     )
-    options = server.create_initialization_options(
-        NotificationOptions(tools_changed=True, prompts_changed=True)
-    )
+
+
+async def serve_stdio() -> None:
+    server = build_server()
     async with stdio_server() as (read_stream, write_stream):
-        await server.run(read_stream, write_stream, options)
+        await server.run(read_stream, write_stream, server.create_initialization_options())
+
+
+async def serve_http(port: int) -> None:
+    """Both eras on one endpoint: the SDK's session manager routes by protocol version."""
+    app = build_server().streamable_http_app(streamable_http_path="/mcp", host=HOST)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((HOST, port))
+    sock.listen(128)
+    print(f"READY http://{HOST}:{sock.getsockname()[1]}/mcp", flush=True)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    await uvicorn.Server(config).serve(sockets=[sock])
+
+
+def main(argv: list[str]) -> None:
+    # The 2025 features the suites test (logging, sampling, ...) are deprecated in 2026-07-28.
+    warnings.simplefilter("ignore", MCPDeprecationWarning)
+    if not argv:
+        anyio.run(serve_stdio)
+    elif len(argv) == 2 and argv[0] == "--http" and argv[1].isdigit():
+        anyio.run(serve_http, int(argv[1]))
+    else:
+        raise SystemExit(USAGE)
 
 
 if __name__ == "__main__":
-    anyio.run(main)
+    main(sys.argv[1:])

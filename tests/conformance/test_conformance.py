@@ -1,33 +1,47 @@
-"""The official MCP conformance suite and the Inspector CLI against a real hub.
+"""The official MCP conformance suites against the hub; the Inspector CLI and the TS SDK client.
 
-The hub runs ``tests/servers/conformance_server.py`` (the fixtures the suite calls) twice: as
-``conformance``, connected in the handshake era, and as ``conformance-2026``, connected in the
-2026-07-28 era (``protocolVersion``), so each suite reaches an upstream of its own era through
-the hub. The suite talks to the per-server endpoint ``/servers/<id>/mcp``, where the names
-pass unprefixed:
+The server behind the hub is ``tests/servers/conformance_server.py``: the fixtures the suites
+call, in both protocol eras, as the MCP python-sdk's reference "everything" server has them
+(that server is not installable from PyPI). Each suite first runs against that server directly
+(Streamable HTTP, no hub): that is what the server scores, every check of
+``@modelcontextprotocol/conformance@0.1.16 --suite all`` (2025 wire) and of
+``@0.2.0-alpha.12 --suite all --spec-version 2026-07-28`` passing. Then through the hub, with
+the server on *default* entries (no ``protocolVersion``), so that each client reaches it in
+its own era:
 
-* ``@modelcontextprotocol/conformance@0.1.16 server --suite all`` (2025 wire) against
-  ``conformance``: no failure;
-* ``@0.2.0-alpha.12 --suite all --spec-version 2026-07-28`` against ``conformance-2026``: no
-  failure and no warning (multi-round-trip requests pass through between the two 2026-07-28
-  peers; the bridging of eras is tested in ``tests/mcp/test_rounds.py``);
-* the Inspector CLI lists and calls tools through the aggregated ``/mcp``, and the TypeScript
-  SDK's client (``ts_client.mjs``) lists, calls, reads and gets a prompt there, over Streamable
-  HTTP and over the legacy SSE transport, with a third upstream (``everything``) alongside.
+* the per-server endpoint ``/servers/<id>/mcp``, with the server over Streamable HTTP and
+  over STDIO, and the aggregated ``/mcp`` of a hub in unprefixed mode must score check for
+  check what the server scores directly. One check differs by design:
+  ``server-sse-streams-functional`` counts only responses sent as SSE streams, and the hub
+  sends a response that is ready at once as JSON (the spec allows either; the check then
+  reports INFO);
+* the aggregated ``/mcp`` of a hub in the default mode publishes ``<server>__<name>``, so the
+  suites' calls of fixed names fail there: the failures must be exactly those listed in
+  ``baselines/`` (the suites' ``--expected-failures`` enforce it, stale entries included),
+  and each of them must pass where the names are unprefixed, which shows the prefix is
+  their cause.
 
-The Node tools live in ``build/conformance/``: ``make conformance`` installs them
-(``python -m tests.conformance.install``) and runs this module. Without them these tests
-skip, unless ``TORNADOHUB_CONFORMANCE=1`` says they must run. Each test prints the suite's
-totals (``pytest -s`` shows them).
+Also the Inspector CLI lists and calls tools through ``/mcp``, and the TypeScript SDK's client
+(``ts_client.mjs``) lists, calls, reads and gets a prompt there, over Streamable HTTP and the
+legacy SSE transport, with a third upstream (``everything``) alongside.
+
+The suite runs start together, a few at a time, when the first test needs them. The Node
+tools live in ``build/conformance/``: ``make conformance`` installs them
+(``python -m tests.conformance.install``) and runs this module. Without them these tests skip,
+unless ``TORNADOHUB_CONFORMANCE=1`` says they must run. ``pytest -s`` prints each run's totals.
 """
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import re
 import subprocess
+import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -41,13 +55,20 @@ from tests.conformance.install import (
 )
 from tests.conformance.node import require_node
 from tests.conftest import stdio_entry
-from tests.helpers import HubProcess
+from tests.helpers import SERVERS, HubProcess, ServerProcess, free_port
 from tests.hubs import running_hub
 
-SERVER = "conformance"
-SERVER_2026 = "conformance-2026"
+SERVER = "conformance"  # the fixture over STDIO
+HTTP_SERVER = "conformance-http"  # the same fixture over Streamable HTTP
+SCRIPT = "conformance_server.py"
+BASELINES = Path(__file__).with_name("baselines")
 TOTAL = re.compile(r"Total: (\d+) passed, (\d+) failed")
 SUITE_TIMEOUT = 300
+#: Suite runs at once: each is a Node process talking to a hub or the fixture.
+PARALLEL_RUNS = 5
+#: The one check that differs by design through the hub (see the module docstring).
+JSON_NOT_SSE = ("server-sse-multiple-streams", "server-sse-streams-functional")
+SUITES = {"2025": CONFORMANCE_2025, "2026": CONFORMANCE_2026}
 
 
 @pytest.fixture(scope="module")
@@ -56,20 +77,67 @@ def node() -> Path:
 
 
 @pytest.fixture(scope="module")
-def hub(node: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    """A hub whose upstreams are the conformance fixture server, once per era.
+def http_fixture(node: Path) -> Iterator[ServerProcess]:
+    """The fixture server over Streamable HTTP, both eras on one endpoint."""
+    port = free_port()
+    server = ServerProcess([sys.executable, str(SERVERS / SCRIPT), "--http", str(port)], port)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def hub(
+    node: Path, http_fixture: ServerProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[HubProcess]:
+    """A hub in the default (prefixed) mode with the fixture over STDIO and over HTTP, on
+    default entries, and a third upstream.
 
     The upstreams start disabled and are started once ``/mcp`` was used, so that they
     connect with sampling, elicitation and roots served by the hub's MCP endpoint.
     """
-    entry = stdio_entry("conformance_server.py", disabled=True)
     servers = {
-        SERVER: entry,
-        SERVER_2026: {**entry, "protocolVersion": "2026-07-28"},
+        SERVER: stdio_entry(SCRIPT, disabled=True),
+        HTTP_SERVER: {"url": http_fixture.url, "disabled": True},
         "everything": stdio_entry("everything_stdio.py", disabled=True),
     }
     with running_hub(tmp_path_factory.mktemp("conformance"), servers, late=servers) as hub:
         yield hub
+
+
+@pytest.fixture(scope="module")
+def unprefixed_hub(node: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    """A hub in unprefixed mode (the config key) with the fixture over STDIO."""
+    servers = {SERVER: stdio_entry(SCRIPT, disabled=True)}
+    settings = {"mcpEndpoint": {"unprefixed": True}}
+    root = tmp_path_factory.mktemp("unprefixed")
+    with running_hub(root, servers, late=servers, settings=settings) as hub:
+        yield hub
+
+
+Checks = collections.Counter[tuple[str, str, str]]
+
+
+@dataclass(frozen=True)
+class SuiteRun:
+    """One suite's run against one URL: its output and every check's outcome."""
+
+    returncode: int
+    stdout: str
+    checks: Checks  # (scenario, check id, status) -> how many
+
+    @property
+    def totals(self) -> tuple[int, int]:
+        found = TOTAL.findall(self.stdout)
+        assert found, self.stdout[-3000:]
+        passed, failed = found[-1]
+        return int(passed), int(failed)
+
+    def failing(self) -> set[tuple[str, str]]:
+        """(scenario, check id) that failed or warned (what ``--expected-failures`` counts)."""
+        return {(s, c) for (s, c, status) in self.checks if status in ("FAILURE", "WARNING")}
 
 
 def run_node(
@@ -87,53 +155,117 @@ def run_node(
     )
 
 
-def totals(output: str) -> tuple[int, int]:
-    found = TOTAL.findall(output)
-    assert found, output[-3000:]
-    passed, failed = found[-1]
-    return int(passed), int(failed)
+def run_suite(node: Path, suite: str, url: str, out: Path, baseline: Path | None) -> SuiteRun:
+    out.mkdir(parents=True)
+    args = ["server", "--url", url, "--suite", "all", "-o", str(out)]
+    if suite == "2026":
+        args += ["--spec-version", "2026-07-28"]
+    if baseline is not None:
+        args += ["--expected-failures", str(baseline)]
+    done = run_node(node, SUITES[suite], *args, cwd=out)
+    checks: Checks = collections.Counter()
+    for result in out.glob("server-*/checks.json"):
+        scenario = re.sub(r"^server-(.*)-\d{4}-\d\d-\d\dT[\d-]+Z$", r"\1", result.parent.name)
+        for check in json.loads(result.read_text()):
+            checks[(scenario, check["id"], check["status"])] += 1
+    return SuiteRun(done.returncode, done.stdout, checks)
 
 
-def test_2025_wire_suite_passes(node: Path, hub: HubProcess, tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{hub.port}/servers/{SERVER}/mcp"
-    done = run_node(
-        node,
-        CONFORMANCE_2025,
-        "server",
-        "--url",
-        url,
-        "--suite",
-        "all",
-        "-o",
-        str(tmp_path),
-        cwd=tmp_path,
+def baseline(suite: str) -> Path:
+    return BASELINES / f"aggregated-prefixed-{suite}.yml"
+
+
+@pytest.fixture(scope="module")
+def runs(
+    node: Path,
+    http_fixture: ServerProcess,
+    hub: HubProcess,
+    unprefixed_hub: HubProcess,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[tuple[str, str], SuiteRun]:
+    """Every suite run, keyed by (target, suite); started together, a few at a time."""
+    base = f"http://127.0.0.1:{hub.port}"
+    targets = {
+        "direct": (http_fixture.url, None),
+        "per-server-http": (f"{base}/servers/{HTTP_SERVER}/mcp", None),
+        "per-server-stdio": (f"{base}/servers/{SERVER}/mcp", None),
+        "aggregated-unprefixed": (f"http://127.0.0.1:{unprefixed_hub.port}/mcp", None),
+        "aggregated-prefixed": (f"{base}/mcp", "baseline"),
+    }
+    out = tmp_path_factory.mktemp("suites")
+    with ThreadPoolExecutor(max_workers=PARALLEL_RUNS) as pool:
+        futures = {
+            (target, suite): pool.submit(
+                run_suite,
+                node,
+                suite,
+                url,
+                out / f"{target}-{suite}",
+                baseline(suite) if expected else None,
+            )
+            for target, (url, expected) in targets.items()
+            for suite in SUITES
+        }
+        results = {key: future.result() for key, future in futures.items()}
+    for (target, suite), run in sorted(results.items()):
+        passed, failed = run.totals
+        print(f"conformance {suite} {target}: {passed} passed, {failed} failed")
+    return results
+
+
+@pytest.mark.parametrize("suite", SUITES)
+def test_the_fixture_scores_what_the_reference_server_scores(
+    runs: dict[tuple[str, str], SuiteRun], suite: str
+) -> None:
+    run = runs[("direct", suite)]
+    assert run.returncode == 0, run.stdout[-5000:]
+    assert run.totals == {"2025": (44, 0), "2026": (152, 0)}[suite]
+
+
+@pytest.mark.parametrize("target", ["per-server-http", "per-server-stdio", "aggregated-unprefixed"])
+@pytest.mark.parametrize("suite", SUITES)
+def test_the_hub_scores_what_the_server_scores(
+    runs: dict[tuple[str, str], SuiteRun], target: str, suite: str
+) -> None:
+    """Default entries: each client reaches the dual-era server in its own era.
+
+    Every check that passes or fails directly does the same through the hub, and the hub
+    adds no warning. Only ``server-sse-*`` checks that look at SSE responses report INFO
+    (or nothing) where the hub answered with JSON.
+    """
+    direct, through = runs[("direct", suite)], runs[(target, suite)]
+    assert through.returncode == 0 and not through.failing(), through.stdout[-5000:]
+    expected, seen = counted(direct), counted(through)
+    assert seen == expected, {"only here": seen - expected, "only direct": expected - seen}
+    assert {key for key in through.checks if key[:2] == JSON_NOT_SSE} <= {
+        (*JSON_NOT_SSE, "SUCCESS"),
+        (*JSON_NOT_SSE, "INFO"),
+    }
+
+
+def counted(run: SuiteRun) -> Checks:
+    """The checks a run's totals count (passed or failed), but :data:`JSON_NOT_SSE`."""
+    return collections.Counter(
+        {
+            key: n
+            for key, n in run.checks.items()
+            if key[2] in ("SUCCESS", "FAILURE") and key[:2] != JSON_NOT_SSE
+        }
     )
-    passed, failed = totals(done.stdout)
-    print(f"conformance 0.1.16 (2025 wire): {passed} passed, {failed} failed")
-    assert done.returncode == 0 and failed == 0, done.stdout[-5000:]
-    assert passed >= 43
 
 
-def test_2026_wire_suite_passes(node: Path, hub: HubProcess, tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{hub.port}/servers/{SERVER_2026}/mcp"
-    done = run_node(
-        node,
-        CONFORMANCE_2026,
-        "server",
-        "--url",
-        url,
-        "--suite",
-        "all",
-        "--spec-version",
-        "2026-07-28",
-        "-o",
-        str(tmp_path),
-        cwd=tmp_path,
-    )
-    passed, failed = totals(done.stdout)
-    print(f"conformance 0.2.0-alpha.12 (2026-07-28): {passed} passed, {failed} failed")
-    assert done.returncode == 0 and failed == 0, done.stdout[-5000:]
-    assert passed >= 152
+@pytest.mark.parametrize("suite", SUITES)
+def test_the_prefix_alone_makes_aggregated_checks_fail(
+    runs: dict[tuple[str, str], SuiteRun], suite: str
+) -> None:
+    """The failures of the prefixed /mcp are the baseline's, and pass unprefixed."""
+    prefixed = runs[("aggregated-prefixed", suite)]
+    assert prefixed.returncode == 0, prefixed.stdout[-5000:]  # no unexpected, no stale entry
+    assert prefixed.failing(), "the baseline should list the failures the prefix causes"
+    unprefixed = runs[("aggregated-unprefixed", suite)]
+    for scenario in {scenario for scenario, _check in prefixed.failing()}:
+        outcomes = {status for (s, _check, status) in unprefixed.checks if s == scenario}
+        assert "SUCCESS" in outcomes and not outcomes & {"FAILURE", "WARNING"}, scenario
 
 
 def test_inspector_cli_lists_and_calls_tools_through_mcp(
@@ -195,16 +327,15 @@ def test_typescript_sdk_client_works_through_mcp_on_both_transports(
         # both fixture servers (the second one's id sanitised), and the third upstream
         assert {name for name in names if name.endswith("__test_simple_text")} == {
             f"{SERVER}__test_simple_text",
-            f"{SERVER_2026.replace('-', '_')}__test_simple_text",
+            f"{HTTP_SERVER.replace('-', '_')}__test_simple_text",
         }
         assert any(name.startswith("everything__") for name in names), kind
         assert seen["call"]["content"] == [
             {"type": "text", "text": "This is a simple text response for testing."}
         ]
-        assert (
-            seen["read"]["contents"][0]["text"]
-            == "This is the content of the static text resource."
-        )
+        contents = seen["read"]["contents"][0]
+        assert contents["text"] == "This is the content of the static text resource."
+        assert contents["uri"] == f"{SERVER}+test://static-text"  # the URI read
         assert seen["prompt"]["messages"][0]["content"]["text"] == (
             "This is a simple prompt for testing."
         )

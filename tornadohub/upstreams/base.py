@@ -544,7 +544,10 @@ class Upstream(ABC):
         """What runs as long as a session lives, by era: the 2026-07-28 listen stream, or
         the 2026-07-28 channel beside a handshake session (unless the entry pins its era)."""
         if session.protocol_version in MODERN_PROTOCOL_VERSIONS:
-            await self._listen_for_changes(session, lost)
+            try:
+                await self._listen_for_changes(session, lost)
+            finally:
+                self._listen_uris.clear()  # the session ended: the relay subscribes again
         elif not pins_era(self.entry):
             await self.modern.serve_beside()
 
@@ -737,38 +740,35 @@ class Upstream(ABC):
             for key in ("tools", "prompts", "resources")
         }
         pause = LISTEN_RETRY_INITIAL
-        try:
-            while not lost.is_set():
-                changed = self._listen_uris_changed = anyio.Event()
-                uris = sorted(self._listen_uris)
-                if not any(wanted.values()) and not uris:
-                    await changed.wait()  # nothing to listen for yet
-                    continue
-                try:
-                    async with (
-                        listen_upstream(
-                            session,
-                            tools_list_changed=wanted["tools"],
-                            prompts_list_changed=wanted["prompts"],
-                            resources_list_changed=wanted["resources"],
-                            resource_subscriptions=uris,
-                        ) as subscription,
-                        anyio.create_task_group() as relisten,
-                    ):
-                        pause = LISTEN_RETRY_INITIAL
-                        relisten.start_soon(_wait_and_cancel, changed, relisten.cancel_scope)
-                        async for event in subscription:  # as the notification it stands for
-                            await self._on_message(event_to_notification(event, {}))
-                        relisten.cancel_scope.cancel()
-                except (MCPError, SubscriptionLost, TimeoutError) as exc:
-                    log.info("%s: subscriptions/listen ended: %s", self.name, exc)
-                if changed.is_set():
-                    continue  # the filter changed: listen again at once
-                with anyio.move_on_after(pause):
-                    await lost.wait()
-                pause = min(pause * 2, LISTEN_RETRY_MAX)
-        finally:
-            self._listen_uris.clear()  # the session ended: the relay subscribes again
+        while not lost.is_set():
+            changed = self._listen_uris_changed = anyio.Event()
+            uris = sorted(self._listen_uris)
+            if not any(wanted.values()) and not uris:
+                await changed.wait()  # nothing to listen for yet
+                continue
+            try:
+                async with (
+                    listen_upstream(
+                        session,
+                        tools_list_changed=wanted["tools"],
+                        prompts_list_changed=wanted["prompts"],
+                        resources_list_changed=wanted["resources"],
+                        resource_subscriptions=uris,
+                    ) as subscription,
+                    anyio.create_task_group() as relisten,
+                ):
+                    pause = LISTEN_RETRY_INITIAL
+                    relisten.start_soon(_wait_and_cancel, changed, relisten.cancel_scope)
+                    async for event in subscription:  # as the notification it stands for
+                        await self._on_message(event_to_notification(event, {}))
+                    relisten.cancel_scope.cancel()
+            except (MCPError, SubscriptionLost, TimeoutError) as exc:
+                log.info("%s: subscriptions/listen ended: %s", self.name, exc)
+            if changed.is_set():
+                continue  # the filter changed: listen again at once
+            with anyio.move_on_after(pause):
+                await lost.wait()
+            pause = min(pause * 2, LISTEN_RETRY_MAX)
 
     def follow_resource(self, method: str, uri: str) -> None:
         """Listen (or stop listening) for updates of *uri* on the 2026-07-28 listen stream."""

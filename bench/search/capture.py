@@ -33,7 +33,7 @@ CAPTURE_TIMEOUT = 90.0  # seconds per server; large packages start slowly on a b
 # The project's own fixture servers (Python, started with this interpreter).
 FIXTURES: dict[str, list[str]] = {
     "fixture_everything": [str(ROOT / "tests" / "servers" / "everything_stdio.py")],
-    "fixture_conformance": [str(ROOT / "tests" / "servers" / "conformance_stdio.py")],
+    "fixture_conformance": [str(ROOT / "tests" / "servers" / "conformance_server.py")],
     "demo": ["-m", "tornadohub.demo_server"],
 }
 

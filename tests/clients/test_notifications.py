@@ -52,7 +52,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
     """``passthrough`` starts once ``/mcp`` exists, so it may ask the hub's clients for input."""
     servers = {
         "passthrough": stdio_entry("passthrough_stdio.py", disabled=True),
-        "conformance": stdio_entry("conformance_stdio.py"),
+        "conformance": stdio_entry("conformance_server.py"),
         STOPPED: stdio_entry("everything_stdio.py"),
     }
     root = tmp_path_factory.mktemp("clients")

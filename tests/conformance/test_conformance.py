@@ -11,10 +11,10 @@ its own era:
 
 * the per-server endpoint ``/servers/<id>/mcp``, with the server over Streamable HTTP and
   over STDIO, and the aggregated ``/mcp`` of a hub in unprefixed mode must score check for
-  check what the server scores directly. One check differs by design:
+  check what the server scores directly (44/0 and 152/0 as the suites count, but one check:
   ``server-sse-streams-functional`` counts only responses sent as SSE streams, and the hub
-  sends a response that is ready at once as JSON (the spec allows either; the check then
-  reports INFO);
+  sends a response that is ready at once as JSON, which the spec allows and the check
+  reports as INFO: 43/0 through the hub);
 * the aggregated ``/mcp`` of a hub in the default mode publishes ``<server>__<name>``, so the
   suites' calls of fixed names fail there: the failures must be exactly those listed in
   ``baselines/`` (the suites' ``--expected-failures`` enforce it, stale entries included),
@@ -23,11 +23,11 @@ its own era:
 
 Also the Inspector CLI lists and calls tools through ``/mcp``, and the TypeScript SDK's client
 (``ts_client.mjs``) lists, calls, reads and gets a prompt there, over Streamable HTTP and the
-legacy SSE transport, with a third upstream (``everything``) alongside.
+legacy SSE transport, with a second upstream (``everything``) alongside.
 
 The suite runs start together when the first test needs them, against three hubs started
-together (see :func:`hubs`). The Node
-tools live in ``build/conformance/``: ``make conformance`` installs them
+together (see :func:`hubs`). The Node tools live in ``build/conformance/``: ``make
+conformance`` installs them
 (``python -m tests.conformance.install``) and runs this module. Without them these tests skip,
 unless ``TORNADOHUB_CONFORMANCE=1`` says they must run. ``pytest -s`` prints each run's totals.
 """

@@ -133,19 +133,22 @@ def _state(result: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_2026_clients_see_the_lists_of_the_2026_process(url: str) -> None:
-    """Over STDIO the two eras are two processes: a tool one adds is that era's alone."""
+    """Over STDIO the two eras are two processes: a tool one adds is that era's alone, and a
+    2026-07-28 client sees its era's lists from its first page on."""
+    async with handshake(url) as session:
+        await session.call_tool(f"{DUAL}__test_trigger_tool_change", {})
+        older = {tool.name for tool in (await session.list_tools()).tools}
+    assert {name for name in older if name.startswith(f"{DUAL}__dynamic_tool_")}
     async with Client(url, mode=MODERN_VERSION) as client:
-        await client.call_tool(f"{DUAL}__test_simple_text", {})  # the channel is open
+        first = {tool.name for tool in (await client.list_tools()).tools}  # opens the channel
+        assert f"{DUAL}__test_simple_text" in first
+        assert not {name for name in first if name.startswith(f"{DUAL}__dynamic_tool_")}
         async with client.listen(tools_list_changed=True) as subscription:
             await client.call_tool(f"{DUAL}__test_trigger_tool_change", {})
             with anyio.fail_after(10):
                 await anext(aiter(subscription))
         modern = {tool.name for tool in (await client.list_tools(cache_mode="refresh")).tools}
-    added = {name for name in modern if name.startswith(f"{DUAL}__dynamic_tool_")}
-    assert added
-    async with handshake(url) as session:
-        older = {tool.name for tool in (await session.list_tools()).tools}
-    assert f"{DUAL}__test_simple_text" in older and not added & older
+    assert {name for name in modern if name.startswith(f"{DUAL}__dynamic_tool_")}
 
 
 async def test_tools_calls_to_2026_http_servers_carry_mcp_param_headers(url: str) -> None:

@@ -80,7 +80,7 @@ class FakeUpstream:
         self.name = name
         self.capabilities = capabilities(tools)
         # no 2026-07-28 channel open, nothing left out for that era
-        self.modern = SimpleNamespace(companion=None, capabilities=self.capabilities)
+        self.modern = SimpleNamespace(companion=None, pending=False, capabilities=self.capabilities)
 
     def set_client_request_handler(self, handler: Any) -> None:
         """Nothing to route: these tests only list."""

@@ -32,6 +32,7 @@ from mcp.shared.message import MessageMetadata
 from mcp.shared.transport_context import TransportContext
 from mcp_types import JSONRPCResponse, RequestId
 from mcp_types.methods import validate_client_request
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import PrivateAttr
 
 from tornadohub.mcp.aggregate import Catalog
@@ -135,6 +136,8 @@ class ListPages:
         """
         if not _servable(method, params, version):
             return None
+        if version in MODERN_PROTOCOL_VERSIONS:
+            await self.view.open_channels()
         cursor: str | None = (params or {}).get("cursor")
         catalog = self.view.catalog_for(version)
         if catalog is not self._catalogs.get(version):

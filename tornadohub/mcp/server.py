@@ -1,11 +1,14 @@
 """The MCP server the hub shows its clients: one SDK low-level ``Server`` per view.
 
 A :class:`McpView` is either the aggregated view (every connected upstream,
-names prefixed with the server id, served at ``/mcp``) or a single-upstream view
-(names unprefixed, served at ``/servers/<id>/mcp``). Its request handlers look
-names up in the current :class:`~tornadohub.mcp.aggregate.Catalog` and forward
-the call to the owning upstream with the original name or URI; the SDK kernel
-does the protocol work (handshake, version sieve, serialization).
+names prefixed with the server id unless unprefixed mode finds them unique,
+served at ``/mcp``) or a single-upstream view (names unprefixed, served at
+``/servers/<id>/mcp``). Its request handlers look names up in the current
+:class:`~tornadohub.mcp.aggregate.Catalog` of the client's era and forward the
+call to the owning upstream with the original name or URI, in that era when the
+upstream speaks it too (:mod:`tornadohub.upstreams.eras`); the SDK kernel does
+the protocol work (handshake, version sieve, serialization). :func:`view_sources`
+is where each upstream's lists enter a view's catalog.
 
 Error policy (mcp-hub's, with its bugs fixed):
 
@@ -21,6 +24,7 @@ Error policy (mcp-hub's, with its bugs fixed):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -200,15 +204,24 @@ class McpView:
         2026-07-28 clients hear of their catalog's changes on their listen streams.
         """
         previous, self.catalog = self.catalog, self._build()
-        previous_modern, self.modern_catalog = (
-            self.modern_catalog,
-            self._modern_catalog(self.catalog),
-        )
-        due = {LIST_CHANGED[key] for key in self.catalog.changed_kinds(previous)}
-        modern_due = self.modern_catalog.changed_kinds(previous_modern)
-        for method in sorted({LIST_CHANGED[key] for key in modern_due}):
+        self._resync_modern()
+        return {LIST_CHANGED[key] for key in self.catalog.changed_kinds(previous)}
+
+    def _resync_modern(self) -> None:
+        previous, self.modern_catalog = self.modern_catalog, self._modern_catalog(self.catalog)
+        due = {LIST_CHANGED[key] for key in self.modern_catalog.changed_kinds(previous)}
+        for method in sorted(due):
             self.bus.publish_now(_LISTEN_EVENTS[method])
-        return due
+
+    async def open_channels(self) -> None:
+        """Open the 2026-07-28 channels of this view's upstreams (or learn they have none)
+        before a 2026-07-28 client sees anything, so that its lists are its era's from the
+        first page on: over STDIO the channel is a process of its own, whose lists may differ.
+        At once when every channel is settled (the usual case)."""
+        pending = [member.modern for member in self._members() if member.modern.pending]
+        if pending:
+            await asyncio.gather(*(channel.reach() for channel in pending))
+            self._resync_modern()
 
     def public_prefix(self, name: str) -> str | None:
         """The id this view shows upstream *name* under: "" when unprefixed, None if absent."""
@@ -278,6 +291,8 @@ class McpView:
     async def _list(
         self, kind: Kind, ctx: Context, params: types.PaginatedRequestParams
     ) -> dict[str, Any]:
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            await self.open_channels()
         try:
             catalog = self.catalog_for(ctx.protocol_version)
             items, next_cursor = catalog.listing(kind).page(kind, params.cursor, self.page_size)
@@ -443,6 +458,7 @@ class McpView:
         self, ctx: Context, params: types.SubscriptionsListenRequestParams
     ) -> types.SubscriptionsListenResult:
         """``subscriptions/listen`` (2026-07-28); its resource subscriptions are held upstream."""
+        await self.open_channels()  # list changes in a channel's process reach this stream
         token = object()
         held: list[tuple[Route, str]] = []
         subscriptions = self.relay.subscriptions

@@ -59,9 +59,12 @@ class ModernChannel:
     """The 2026-07-28 side of one upstream's handshake session (see the module docstring).
 
     It exists for the life of that session: :meth:`serve_beside` runs in the session's
-    task group, and the channel closes with it. Inside, the channel is a hidden
-    *companion* :class:`~tornadohub.upstreams.base.Upstream` pinned to 2026-07-28, with
-    its own owner task, lists, ``subscriptions/listen`` stream and reconnects.
+    task group, and the channel closes with it. It opens the first time a 2026-07-28
+    client asks anything of a view that shows the upstream (a list, a call, a listen
+    stream: :meth:`reach`), so that such a client sees that era's lists from the start.
+    Inside, the channel is a hidden *companion* :class:`~tornadohub.upstreams.base.Upstream`
+    pinned to 2026-07-28, with its own owner task, lists, ``subscriptions/listen`` stream
+    and reconnects.
     """
 
     def __init__(self, primary: Upstream) -> None:
@@ -81,6 +84,11 @@ class ModernChannel:
         if companion is None or not companion.connected:
             return None
         return companion
+
+    @property
+    def pending(self) -> bool:
+        """Whether the channel may open but has not (yet): nobody needed it so far."""
+        return self._active and not self._refused and self.companion is None
 
     @property
     def capabilities(self) -> Mapping[str, Sequence[Any]]:

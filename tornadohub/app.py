@@ -27,16 +27,19 @@ from typing import Any
 from tornado import httputil, netutil, routing, web
 
 from tornadohub import metrics, processes
+from tornadohub.auth import Keyring
 from tornadohub.events import LOG
 from tornadohub.handlers import NotFoundHandler, default_handlers
 from tornadohub.handlers.base import WORK_PATHS, HubHandler, StoppingHandler
 from tornadohub.handlers.logs import RECENT_LOGS_SETTING
-from tornadohub.hub import Hub, HubState
-from tornadohub.listener import ConnectionGate, ConnectionLimits, HubHTTPServer, raise_fd_limit
+from tornadohub.hub import Hub
+from tornadohub.listener import ConnectionGate, HubHTTPServer, raise_fd_limit
 from tornadohub.log import add_log_listener
 from tornadohub.mcp import close_mcp
 from tornadohub.mcp.sessions import mcp_service
+from tornadohub.policy import EdgePolicy
 from tornadohub.recent_logs import RecentLogs
+from tornadohub.state import HubState
 
 log = logging.getLogger("tornadohub.app")
 
@@ -110,19 +113,22 @@ async def serve(
     hub: Hub,
     sockets: list[socket.socket],
     *,
-    limits: ConnectionLimits | None = None,
-    **settings: Any,
+    keys: Keyring | None = None,
+    policy: EdgePolicy | None = None,
 ) -> None:
     """Run the hub until a signal or ``/api/hard-restart`` asks it to stop.
 
-    *settings* go to the application (``auth``, ``metrics_auth``, ``edge_policy``);
-    *limits* bound the HTTP connections (defaults: :class:`ConnectionLimits`).
+    *keys*: the API keys (None: none needed); *policy*: the edge policy (None: loopback
+    names and the bound host). Everything else comes from ``hub.options``.
     """
     unbind_metrics = metrics.bind_hub(hub)
     restore_child_watcher = processes.watch_children()  # before any server starts
+    settings: dict[str, Any] = {"auth": keys, "metrics_auth": hub.options.metrics_auth}
+    if policy is not None:
+        settings["edge_policy"] = policy
     app = make_app(hub, **settings)
     raise_fd_limit()
-    server = HubHTTPServer(app, limits=limits or ConnectionLimits())
+    server = HubHTTPServer(app, limits=hub.options.limits)
     gate = ConnectionGate(server, sockets)
     gate.start()
     loop = asyncio.get_running_loop()

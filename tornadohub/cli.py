@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +21,7 @@ from tornadohub import CONTRACT_VERSION, __version__
 
 if TYPE_CHECKING:
     from tornadohub.auth import Keyring
+    from tornadohub.options import McpOptions
     from tornadohub.policy import EdgePolicy
 
 SUBCOMMANDS = ("serve", "check-config", "add", "lb-config")
@@ -133,6 +134,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="most HTTP connections open at once; more wait until one closes (default 1000)",
     )
+    _add_mcp_tunables(serve)
     _add_unprefixed(serve)
     _add_marketplace(serve)
 
@@ -197,6 +199,41 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The ``/mcp`` tunables: (field of McpOptions, type, metavar, help); each flag is
+#: ``--mcp-<field>`` and falls back to ``TORNADOHUB_MCP_<FIELD>``.
+MCP_TUNABLES: tuple[tuple[str, type, str, str], ...] = (
+    ("page_size", int, "N", "items per list page (default 1000)"),
+    ("max_sessions", int, "N", "open sessions in all (default 1000)"),
+    ("max_sessions_per_client", int, "N", "per API key, or client address (default 100)"),
+    ("idle_timeout", float, "SECONDS", "an idle session ends after (default 1800)"),
+    ("keepalive", float, "SECONDS", "': ping' on a quiet stream every (default 15)"),
+    ("max_body", int, "BYTES", "largest request body (default and most 4 MiB)"),
+    ("request_timeout", float, "SECONDS", "one forwarded request, at most (default 300)"),
+)
+
+
+def _add_mcp_tunables(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "/mcp tunables", "each falls back to the environment variable TORNADOHUB_MCP_<NAME>"
+    )
+    for name, kind, metavar, text in MCP_TUNABLES:
+        group.add_argument(
+            f"--mcp-{name.replace('_', '-')}",
+            dest=f"mcp_{name}",
+            type=_positive_int if kind is int else _positive_float,
+            metavar=metavar,
+            help=text,
+        )
+
+
+def mcp_options(args: argparse.Namespace, environ: Mapping[str, str]) -> McpOptions:
+    """The ``--mcp-*`` flags, else ``TORNADOHUB_MCP_*``, else the defaults."""
+    from tornadohub.options import McpOptions
+
+    given = {name: getattr(args, f"mcp_{name}", None) for name, *_ in MCP_TUNABLES}
+    return McpOptions.from_environ(environ, **given)
+
+
 def _add_marketplace(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--marketplace-url",
@@ -230,6 +267,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a positive number: {text}")
     return value
 
 
@@ -329,10 +373,11 @@ async def _name_warnings(paths: list[str], connect_timeout: float) -> list[str]:
     """
     import logging
 
-    from tornadohub.hub import Hub, HubOptions
+    from tornadohub.hub import Hub
     from tornadohub.mcp import endpoint_names
+    from tornadohub.options import ConnectPolicy, HubOptions
     from tornadohub.placeholders import parse_hub_env
-    from tornadohub.upstreams import ConnectPolicy, UpstreamStatus
+    from tornadohub.state import UpstreamStatus
 
     logging.getLogger("tornadohub").setLevel(logging.CRITICAL)  # the warnings below say it
     options = HubOptions(
@@ -377,13 +422,12 @@ def run_serve(args: argparse.Namespace) -> int:
     from tornadohub.auth import AuthConfigError
     from tornadohub.config import load_config
     from tornadohub.errors import ConfigError
-    from tornadohub.hub import Hub, HubOptions
-    from tornadohub.listener import ConnectionLimits
+    from tornadohub.hub import Hub
     from tornadohub.log import setup_logging
+    from tornadohub.options import ConnectionLimits, ConnectPolicy, HubOptions
     from tornadohub.paths import log_file_path, oauth_storage_path, workspaces_file_path
     from tornadohub.placeholders import parse_hub_env
     from tornadohub.policy import PolicyConfigError
-    from tornadohub.upstreams import ConnectPolicy
     from tornadohub.workspace import WorkspaceCache
 
     setup_logging(args.log_level, log_file=log_file_path())
@@ -423,20 +467,13 @@ def run_serve(args: argparse.Namespace) -> int:
         registry_url=args.registry_url or os.environ.get("MCP_HUB_REGISTRY_URL"),
         oauth_store_path=oauth_storage_path(),
         unprefixed=args.unprefixed,
+        metrics_auth=args.metrics_auth,
+        mcp=mcp_options(args, os.environ),
+        limits=ConnectionLimits.from_environ(os.environ, max_connections=args.max_connections),
     )
     hub = Hub(options, workspace=WorkspaceCache(workspaces_file_path(), args.port))
     try:
-        limits = ConnectionLimits.from_environ(os.environ, max_connections=args.max_connections)
-        asyncio.run(
-            serve(
-                hub,
-                sockets,
-                limits=limits,
-                auth=keyring,
-                metrics_auth=args.metrics_auth,
-                edge_policy=policy,
-            )
-        )
+        asyncio.run(serve(hub, sockets, keys=keyring, policy=policy))
     except ConfigError as exc:
         print(f"Error: {exc.message}", file=sys.stderr)
         return 1

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tornadohub.upstreams.base import iso_now
+from tornadohub.clock import iso_now
 
 log = logging.getLogger("tornadohub.events")
 

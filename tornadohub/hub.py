@@ -9,17 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import enum
 import json
 import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from tornadohub import CONTRACT_VERSION, __version__, metrics, processes
+from tornadohub import CONTRACT_VERSION, __version__, processes
+from tornadohub.clock import iso_now
 from tornadohub.config import HubConfig, ServerEntry, diff_configs, load_config
 from tornadohub.errors import (
     ConfigError,
@@ -32,14 +30,9 @@ from tornadohub.errors import (
 )
 from tornadohub.events import HEARTBEAT, HUB_STATE, EventBus, Subscriber
 from tornadohub.oauth import OAuthStore, open_browser
-from tornadohub.upstreams import (
-    ConnectPolicy,
-    HubEnvironment,
-    Upstream,
-    UpstreamStatus,
-    create_upstream,
-)
-from tornadohub.upstreams.base import iso_now
+from tornadohub.options import HubOptions
+from tornadohub.state import HubState, UpstreamStatus
+from tornadohub.upstreams import HubEnvironment, Upstream, create_upstream
 from tornadohub.upstreams.supervisor import CLOSE_SECONDS, Supervisor, Want, connect_failure
 from tornadohub.watch import (
     DEFAULT_DEV_GLOBS,
@@ -61,43 +54,14 @@ HEARTBEAT_SECONDS = 10.0
 CANCEL_GRACE_SECONDS = 5.0
 
 
-class HubState(enum.StrEnum):
-    """Hub states exactly as mcp-hub broadcasts them."""
-
-    starting = "starting"
-    ready = "ready"
-    restarting = "restarting"
-    restarted = "restarted"
-    stopping = "stopping"
-    stopped = "stopped"
-    error = "error"
+#: Awaits one REST tool call to a server and observes it; ``metrics.bind_hub`` installs
+#: the metrics' meter (the hub itself never imports the metrics).
+ToolCallMeter = Callable[[str, Awaitable[dict[str, Any]]], Awaitable[dict[str, Any]]]
 
 
-@dataclass
-class HubOptions:
-    """What the CLI decided; the hub never reads argv or the environment itself."""
-
-    config_paths: list[str]
-    port: int
-    host: str = "127.0.0.1"
-    watch: bool = False
-    auto_shutdown: bool = False
-    shutdown_delay_ms: int = 0
-    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
-    hub_env: dict[str, str] = field(default_factory=dict)
-    cwd: str = field(default_factory=os.getcwd)
-    policy: ConnectPolicy = field(default_factory=ConnectPolicy)
-    #: Where OAuth tokens and client registrations persist (None: OAuth off).
-    oauth_store_path: Path | None = None
-    #: ``/readyz`` answers 503 while fewer servers than this are connected.
-    min_ready_servers: int = 0
-    #: Marketplace catalog URL (None: mcp-hub's) and the official MCP Registry (None: off).
-    marketplace_url: str | None = None
-    registry_url: str | None = None
-    #: On SIGTERM/SIGINT, how long calls in flight may run on before they are cancelled.
-    shutdown_timeout: float = 10.0
-    #: ``--unprefixed``: /mcp publishes names unique across servers without the prefix.
-    unprefixed: bool = False
+async def unmeasured(server: str, call: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    """The :data:`ToolCallMeter` of a hub no metrics follow: the call, as it is."""
+    return await call
 
 
 def stopping_error() -> NotReadyError:
@@ -131,6 +95,8 @@ class Hub:
         #: name -> the one object through which every lifecycle change of that server goes.
         self._supervisors: dict[str, Supervisor] = {}
         self.shutdown_requested = asyncio.Event()
+        #: Around every REST tool call (see :data:`ToolCallMeter`).
+        self.measure_tool_call: ToolCallMeter = unmeasured
         self._change_listeners: list[Callable[[Upstream, str], None]] = []
         self._notification_listeners: list[Callable[[Upstream, Any], None]] = []
         #: Servers under an explicit operation (REST, reload): their status changes are
@@ -777,7 +743,7 @@ class Hub:
     async def call_tool(self, name: str, tool: str, arguments: Any, options: Any) -> dict[str, Any]:
         with self.call_in_flight(server=name, tool=tool):
             upstream = self.get(name, operation="tool_call", tool=tool)
-            return await metrics.measure_tool_call(
+            return await self.measure_tool_call(
                 name, self._call_tool(upstream, tool, arguments, options)
             )
 

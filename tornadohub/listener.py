@@ -21,13 +21,13 @@ import errno
 import logging
 import resource
 import socket
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, Final
 
 from tornado import httpserver, httputil, iostream
 from tornado.ioloop import IOLoop
 
+from tornadohub.options import ConnectionLimits
 from tornadohub.policy import MAX_BODY_BYTES, MAX_HEADER_BYTES
 
 log = logging.getLogger("tornadohub.app")
@@ -40,31 +40,6 @@ _OUT_OF_FDS: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno
 _ACCEPTS_PER_WAKEUP: Final = 128
 #: A warning about the same condition at most this often (the rest go to debug).
 WARNING_INTERVAL: Final = 60.0
-
-
-@dataclass(frozen=True)
-class ConnectionLimits:
-    """Bounds on every HTTP connection; :meth:`from_environ` documents the variables."""
-
-    max_connections: int = 1000
-    header_timeout: float = 30.0
-    body_timeout: float = 60.0
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str], **given: Any) -> ConnectionLimits:
-        """``TORNADOHUB_HEADER_TIMEOUT`` and ``TORNADOHUB_BODY_TIMEOUT`` (seconds), then *given*.
-
-        Unset, unparsable or non-positive values keep the defaults.
-        """
-        values: dict[str, Any] = {}
-        for name, key in (("header_timeout", "HEADER"), ("body_timeout", "BODY")):
-            try:
-                value = float(environ.get(f"TORNADOHUB_{key}_TIMEOUT", ""))
-            except ValueError:
-                continue
-            if 0 < value < float("inf"):
-                values[name] = value
-        return cls(**{**values, **{k: v for k, v in given.items() if v is not None}})
 
 
 class HubHTTPServer(httpserver.HTTPServer):

@@ -20,9 +20,11 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol, TextIO
+
+from tornadohub.clock import iso_from_epoch, iso_timestamp
 
 HUB_LOGGER = "tornadohub"
 TORNADO_LOGGER = "tornado"
@@ -37,21 +39,6 @@ LEVELS: dict[str, int] = {
 }
 
 EntryType = Literal["debug", "info", "warn", "error"]
-
-
-def iso_timestamp(moment: datetime | None = None) -> str:
-    """Format like JavaScript's ``Date.toISOString()``: UTC, milliseconds, ``Z``.
-
-    Clients compare these strings with mcp-hub's, so the exact shape matters.
-    Naive datetimes are taken to be UTC already.
-    """
-    if moment is None:
-        moment = datetime.now(UTC)
-    elif moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    else:
-        moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def entry_type(levelno: int) -> EntryType:
@@ -100,7 +87,7 @@ def log_entry(record: logging.LogRecord) -> dict[str, Any]:
         "type": entry_type(record.levelno),
         "message": record.getMessage(),
         "data": data,
-        "timestamp": iso_timestamp(datetime.fromtimestamp(record.created, UTC)),
+        "timestamp": iso_from_epoch(record.created),
     }
     code = getattr(record, "code", None)
     if code is not None:

@@ -43,14 +43,13 @@ from prometheus_client import (
 
 from tornadohub import CONTRACT_VERSION, __version__
 from tornadohub.events import HUB_STATE, Event
+from tornadohub.hub import Hub, unmeasured
 from tornadohub.log import access_log_level
-from tornadohub.upstreams.base import UpstreamStatus
+from tornadohub.state import HubState, UpstreamStatus
+from tornadohub.upstreams import Upstream
 
 if TYPE_CHECKING:
     from tornado.web import RequestHandler
-
-    from tornadohub.hub import Hub
-    from tornadohub.upstreams.base import Upstream
 
 NAMESPACE = "mcphub"
 
@@ -477,8 +476,6 @@ class _HubBinding:
 
 
 def _set_hub_state(current: str) -> None:
-    from tornadohub.hub import HubState  # here, not at import time: hub.py may import us
-
     for state in HubState:
         HUB_STATE_GAUGE.labels(state=state.value).set(1 if state.value == current else 0)
 
@@ -487,6 +484,7 @@ def bind_hub(hub: Hub) -> Callable[[], None]:
     """Feed the hub's state, upstreams and SSE clients into the metrics; returns an unbind."""
     global _binding
     binding = _binding = _HubBinding(hub)
+    hub.measure_tool_call = measure_tool_call
     remove_listener = hub.add_change_listener(binding.on_upstream_change)
     remove_event_listener = hub.events.add_listener(binding.on_event)
     SSE_CLIENTS.set_function(lambda: len(hub.events.subscribers))
@@ -498,6 +496,7 @@ def bind_hub(hub: Hub) -> Callable[[], None]:
         remove_listener()
         remove_event_listener()
         SSE_CLIENTS.set_function(lambda: 0)
+        hub.measure_tool_call = unmeasured
         _known_servers = _binding = None
 
     return unbind

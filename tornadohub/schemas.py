@@ -16,10 +16,9 @@ from __future__ import annotations
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
-from tornadohub.hub import HubState
 from tornadohub.openapi import AnyOf
 from tornadohub.recent_logs import LEVELS
-from tornadohub.upstreams import UpstreamStatus
+from tornadohub.state import HubState, UpstreamStatus
 
 STATUS_OK = validate.OneOf(["ok"])
 NON_EMPTY = validate.Length(min=1)

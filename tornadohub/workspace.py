@@ -23,8 +23,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tornadohub.clock import iso_timestamp
 from tornadohub.errors import HubError
-from tornadohub.log import iso_timestamp
 from tornadohub.paths import write_atomic
 
 log = logging.getLogger("tornadohub.workspace")

@@ -14,7 +14,8 @@ EMBEDDED = """
 import asyncio, json, sys
 from tornadohub import cli, metrics
 from tornadohub.app import make_app
-from tornadohub.hub import Hub, HubOptions
+from tornadohub.hub import Hub
+from tornadohub.options import HubOptions
 from tornadohub.mcp.sessions import mcp_service
 from tornadohub.cluster.secret import ClusterKeys
 from tornadohub.cluster.session_ids import SessionIds

@@ -26,7 +26,8 @@ from tests.mcp.clients import mcp_app
 from tornadohub.mcp import pages
 from tornadohub.mcp.pages import ListPages
 from tornadohub.mcp.sessions import mcp_service
-from tornadohub.upstreams import UpstreamStatus
+from tornadohub.options import McpOptions
+from tornadohub.state import UpstreamStatus
 
 MODERN = "2026-07-28"
 MODERN_META = {
@@ -91,8 +92,8 @@ class FakeHub:
 
     def __init__(self) -> None:
         self.upstreams: dict[str, Any] = {"up.one": FakeUpstream("up.one", 25)}
-        environ = {"TORNADOHUB_MCP_PAGE_SIZE": str(PAGE)}
-        self.options = SimpleNamespace(environ=environ, host="127.0.0.1", unprefixed=False)
+        mcp = McpOptions(page_size=PAGE)
+        self.options = SimpleNamespace(mcp=mcp, host="127.0.0.1", unprefixed=False)
         self.config = None
 
     def add_change_listener(self, listener: Any) -> Any:

@@ -18,6 +18,7 @@ from tornado import web
 from tests.helpers import initialize_request
 from tests.mcp.clients import mcp_app
 from tornadohub.mcp import active_clients, close_mcp, endpoint_health
+from tornadohub.options import McpOptions
 
 INIT = initialize_request("t")
 
@@ -26,7 +27,7 @@ class EmptyHub:
     """Just what the MCP service reads from a hub."""
 
     upstreams: dict[str, Any] = {}
-    options = SimpleNamespace(environ={}, host="127.0.0.1", unprefixed=False)
+    options = SimpleNamespace(mcp=McpOptions(), host="127.0.0.1", unprefixed=False)
     config = None
 
     def add_change_listener(self, listener: Any) -> Any:

@@ -9,8 +9,8 @@ from typing import Any, cast
 import pytest
 
 from tornadohub import metrics
-from tornadohub.hub import Hub, HubState
-from tornadohub.upstreams import UpstreamStatus
+from tornadohub.hub import Hub
+from tornadohub.state import HubState, UpstreamStatus
 
 
 class FakeHub:

@@ -11,7 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tornadohub import metrics
 from tornadohub.errors import UpstreamError
-from tornadohub.hub import Hub, HubOptions
+from tornadohub.hub import Hub
+from tornadohub.options import HubOptions
 
 
 def value(name: str, **labels: str) -> float:

@@ -19,7 +19,7 @@ import httpx
 
 from tests.conftest import stdio_entry
 from tests.helpers import HubProcess, initialize_request, wait_until
-from tornadohub.listener import ConnectionLimits
+from tornadohub.options import ConnectionLimits
 
 TOKEN = "limits-test-token-0123456789abcdef"
 MIB = 1024 * 1024

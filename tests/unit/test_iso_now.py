@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tornadohub.upstreams.base import iso_now
+from tornadohub.clock import iso_now
 
 
 def format_iso(moment: datetime) -> str:

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from tornadohub import log as hublog
+from tornadohub.clock import iso_timestamp
 from tornadohub.log import (
     JsonLineFormatter,
     add_log_listener,
-    iso_timestamp,
     log_entry,
     parse_level,
     setup_logging,

@@ -15,7 +15,8 @@ import pytest
 
 from tornadohub.config import ServerEntry
 from tornadohub.errors import UpstreamConnectionError
-from tornadohub.upstreams.base import Upstream, UpstreamStatus
+from tornadohub.state import UpstreamStatus
+from tornadohub.upstreams.base import Upstream
 from tornadohub.upstreams.supervisor import Supervisor, Want
 
 

@@ -14,7 +14,7 @@ from tornado import web
 
 from tornadohub import metrics
 from tornadohub.auth import Keyring, challenge, presented_token
-from tornadohub.upstreams.base import iso_now
+from tornadohub.clock import iso_now
 
 log = logging.getLogger("tornadohub.auth")
 

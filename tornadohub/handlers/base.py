@@ -22,6 +22,7 @@ from tornado import web
 from tornado.concurrent import Future
 from tornado.http1connection import HTTP1Connection
 
+from tornadohub.clock import iso_now
 from tornadohub.errors import HubError, ValidationError
 from tornadohub.handlers.auth import require_auth
 from tornadohub.hub import Hub, stopping_error
@@ -34,7 +35,6 @@ from tornadohub.policy import (
     parse_json,
     policy_from,
 )
-from tornadohub.upstreams.base import iso_now
 
 log = logging.getLogger("tornadohub.api")
 

@@ -11,9 +11,9 @@ import json
 
 from tornado.iostream import StreamClosedError
 
+from tornadohub.clock import iso_now
 from tornadohub.events import CLOSE, HUB_STATE, Event, Subscriber
 from tornadohub.handlers.base import APIHandler
-from tornadohub.upstreams.base import iso_now
 
 
 def frame(event: Event) -> str:

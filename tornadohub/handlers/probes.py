@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from tornadohub.handlers.base import APIHandler
-from tornadohub.hub import Hub, HubState
+from tornadohub.hub import Hub
 from tornadohub.policy import Check
-from tornadohub.upstreams import UpstreamStatus
+from tornadohub.state import HubState, UpstreamStatus
 
 #: Hub states in which the hub takes work.
 READY_STATES = frozenset({HubState.ready, HubState.restarted})

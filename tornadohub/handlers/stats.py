@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
 from tornadohub import metrics
+from tornadohub.clock import iso_from_epoch
 from tornadohub.handlers.base import APIHandler
-from tornadohub.log import iso_timestamp
 
 
 class StatsHandler(APIHandler):
@@ -22,7 +21,7 @@ class StatsHandler(APIHandler):
     def get(self) -> None:
         started = metrics.process_start_time()
         hub = {
-            "startedAt": iso_timestamp(datetime.fromtimestamp(started, UTC)) if started else None,
+            "startedAt": iso_from_epoch(started) if started else None,
             "uptime": max(0.0, time.time() - started) if started is not None else None,
             "callsInFlight": self.hub.calls_in_flight,
         }

@@ -53,7 +53,8 @@ from pydantic import TypeAdapter
 from tornadohub.errors import UpstreamError
 from tornadohub.mcp.aggregate import DELIMITER
 from tornadohub.mcp.rounds import PARK_SECONDS, Exchange, Exchanges
-from tornadohub.upstreams import Upstream, UpstreamStatus
+from tornadohub.state import UpstreamStatus
+from tornadohub.upstreams import Upstream
 from tornadohub.upstreams.base import RawResult
 
 log = logging.getLogger("tornadohub.mcp")

@@ -75,7 +75,8 @@ from tornadohub.mcp.relay import (
     request_origin,
 )
 from tornadohub.mcp.rounds import Exchange
-from tornadohub.upstreams import Upstream, UpstreamStatus
+from tornadohub.state import UpstreamStatus
+from tornadohub.upstreams import Upstream
 from tornadohub.upstreams.base import SUBSCRIPTION_METHODS, UNSET, Unset
 
 log = logging.getLogger("tornadohub.mcp")

@@ -51,8 +51,9 @@ from tornadohub.hub import Hub
 from tornadohub.mcp.aggregate import assign_server_ids
 from tornadohub.mcp.relay import Relay, RequestOrigin
 from tornadohub.mcp.server import McpView
-from tornadohub.policy import MAX_BODY_BYTES
-from tornadohub.upstreams import Upstream, UpstreamStatus
+from tornadohub.options import McpOptions
+from tornadohub.state import UpstreamStatus
+from tornadohub.upstreams import Upstream
 
 log = logging.getLogger("tornadohub.mcp")
 
@@ -65,50 +66,6 @@ REQUEST_CANCELLED: Final = -32800
 MAILBOX_LIMIT: Final = 1024
 HISTORY_LIMIT: Final = 256  # events kept per resumable session
 KERNEL_INBOX: Final = 64
-
-
-@dataclass(frozen=True)
-class McpConfig:
-    """Tunables of the MCP endpoint; :meth:`from_environ` documents the variables."""
-
-    page_size: int = 1000
-    max_sessions: int = 1000
-    max_sessions_per_client: int = 100
-    idle_timeout: float = 30 * 60.0
-    keepalive: float = 15.0
-    max_body: int = MAX_BODY_BYTES
-    request_timeout: float = 300.0
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> McpConfig:
-        """Read ``TORNADOHUB_MCP_{PAGE_SIZE,MAX_SESSIONS,MAX_SESSIONS_PER_CLIENT,IDLE_TIMEOUT,
-        KEEPALIVE,MAX_BODY,REQUEST_TIMEOUT}``.
-
-        Unset or unparsable values keep the defaults (1000 items per page, 1000
-        sessions, 100 per client, 30 min idle, 15 s keep-alive, 4 MiB bodies (never
-        more: the HTTP server's own limit), 300 s per forwarded request, which also
-        bounds how long a client may take to answer input).
-        """
-        default = cls()
-
-        def number(name: str, fallback: float) -> float:
-            try:
-                value = float(environ.get(f"TORNADOHUB_MCP_{name}", ""))
-            except ValueError:
-                return fallback
-            return value if math.isfinite(value) and value > 0 else fallback
-
-        return cls(
-            page_size=int(number("PAGE_SIZE", default.page_size)),
-            max_sessions=int(number("MAX_SESSIONS", default.max_sessions)),
-            max_sessions_per_client=int(
-                number("MAX_SESSIONS_PER_CLIENT", default.max_sessions_per_client)
-            ),
-            idle_timeout=number("IDLE_TIMEOUT", default.idle_timeout),
-            keepalive=number("KEEPALIVE", default.keepalive),
-            max_body=min(int(number("MAX_BODY", default.max_body)), MAX_BODY_BYTES),
-            request_timeout=number("REQUEST_TIMEOUT", default.request_timeout),
-        )
 
 
 @dataclass(frozen=True)
@@ -489,7 +446,7 @@ class SessionLimitError(Exception):
 class McpService:
     """Views, sessions and the task group they run in, for one Tornado application."""
 
-    def __init__(self, hub: Hub, config: McpConfig) -> None:
+    def __init__(self, hub: Hub, config: McpOptions) -> None:
         self.hub = hub
         self.config = config
         self.sessions: dict[str, Session] = {}
@@ -673,9 +630,7 @@ def mcp_service(settings: MutableMapping[str, Any]) -> McpService:
     service = settings.get(SETTINGS_KEY)
     if service is None:
         hub = cast(Hub, settings["hub"])
-        service = settings[SETTINGS_KEY] = McpService(
-            hub, McpConfig.from_environ(hub.options.environ)
-        )
+        service = settings[SETTINGS_KEY] = McpService(hub, hub.options.mcp)
     return cast(McpService, service)
 
 

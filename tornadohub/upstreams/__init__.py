@@ -3,22 +3,15 @@
 from typing import Any
 
 from tornadohub.config import ServerEntry
-from tornadohub.upstreams.base import (
-    ConnectPolicy,
-    HubEnvironment,
-    Upstream,
-    UpstreamStatus,
-)
+from tornadohub.upstreams.base import HubEnvironment, Upstream
 from tornadohub.upstreams.remote import RemoteUpstream
 from tornadohub.upstreams.stdio import StdioUpstream
 
 __all__ = [
-    "ConnectPolicy",
     "HubEnvironment",
     "RemoteUpstream",
     "StdioUpstream",
     "Upstream",
-    "UpstreamStatus",
     "create_upstream",
 ]
 

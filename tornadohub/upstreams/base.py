@@ -30,7 +30,6 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Final
 
 import anyio
@@ -44,10 +43,13 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, RootModel, ValidationError
 
 from tornadohub import __version__
+from tornadohub.clock import iso_now
 from tornadohub.config import ServerEntry
 from tornadohub.errors import HubError, PlaceholderError, UpstreamConnectionError, UpstreamError
 from tornadohub.oauth import OAuthStore
+from tornadohub.options import ConnectPolicy
 from tornadohub.placeholders import ResolvedServer, resolve_server
+from tornadohub.state import UpstreamStatus
 from tornadohub.upstreams.diagnostics import Redactor, url_secrets
 from tornadohub.upstreams.eras import ModernChannel, ParamHeaders, pins_era, valid_header_tools
 
@@ -87,16 +89,6 @@ LIST_KINDS: tuple[tuple[str, str, str], ...] = (
 MAX_LIST_PAGES = 1000
 
 
-class UpstreamStatus(enum.StrEnum):
-    """Connection status exactly as mcp-hub reports it."""
-
-    connected = "connected"
-    connecting = "connecting"
-    disconnected = "disconnected"
-    unauthorized = "unauthorized"
-    disabled = "disabled"
-
-
 class UnauthorizedError(Exception):
     """The upstream answered 401: it needs OAuth before it can connect."""
 
@@ -110,35 +102,6 @@ class HubEnvironment:
     cwd: str
     port: int = 0
     oauth_store: OAuthStore | None = None
-
-
-@dataclass(frozen=True)
-class ConnectPolicy:
-    """Timeouts and the reconnect backoff, tunable per hub."""
-
-    connect_timeout: float = 300.0
-    list_timeout: float = 60.0
-    backoff_initial: float = 1.0
-    backoff_max: float = 60.0
-
-
-#: The current second and its formatted ``YYYY-MM-DDTHH:MM:SS.``, reused by :func:`iso_now`.
-_iso_second: tuple[int, str] = (-1, "")
-
-
-def iso_now() -> str:
-    """ISO-8601 UTC with milliseconds and ``Z``, as Node's ``Date.toISOString``.
-
-    Every REST response carries one, so the date and time are formatted once per second
-    and only the milliseconds per call.
-    """
-    global _iso_second
-    seconds, millis = divmod(time.time_ns() // 1_000_000, 1000)
-    cached = _iso_second
-    if cached[0] != seconds:
-        prefix = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
-        cached = _iso_second = (seconds, prefix)
-    return f"{cached[1]}{millis:03d}Z"
 
 
 def empty_capabilities() -> dict[str, list[dict[str, Any]]]:

@@ -24,12 +24,8 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from tornadohub.oauth import OAuthSession, ServerTokenStorage, redirect_uri_for, refresh_early
 from tornadohub.placeholders import ResolvedServer, predefined_variables, resolve_string
-from tornadohub.upstreams.base import (
-    UnauthorizedError,
-    Upstream,
-    UpstreamStatus,
-    describe_exception,
-)
+from tornadohub.state import UpstreamStatus
+from tornadohub.upstreams.base import UnauthorizedError, Upstream, describe_exception
 from tornadohub.upstreams.keepalive import DrainingTransport
 
 log = logging.getLogger("tornadohub.upstream")

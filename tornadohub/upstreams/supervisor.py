@@ -29,7 +29,8 @@ from collections.abc import Callable
 
 from tornadohub.config import ServerEntry
 from tornadohub.errors import ServerNotFoundError, UpstreamConnectionError
-from tornadohub.upstreams.base import Upstream, UpstreamStatus
+from tornadohub.state import UpstreamStatus
+from tornadohub.upstreams.base import Upstream
 
 log = logging.getLogger("tornadohub.upstream")
 

@@ -21,23 +21,24 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from tornado import httputil, netutil, routing, web
 
 from tornadohub import metrics, processes
-from tornadohub.auth import Keyring
+from tornadohub.appstate import APP_STATE, AppState
 from tornadohub.events import LOG
 from tornadohub.handlers import NotFoundHandler, default_handlers
 from tornadohub.handlers.base import WORK_PATHS, HubHandler, StoppingHandler
-from tornadohub.handlers.logs import RECENT_LOGS_SETTING
 from tornadohub.hub import Hub
+from tornadohub.keys import Keyring
 from tornadohub.listener import ConnectionGate, HubHTTPServer, raise_fd_limit
 from tornadohub.log import add_log_listener
-from tornadohub.mcp import close_mcp
-from tornadohub.mcp.sessions import mcp_service
-from tornadohub.policy import EdgePolicy
+from tornadohub.marketplace import marketplace_for
+from tornadohub.mcp.sessions import McpService
+from tornadohub.mcp.transport import McpTransport
+from tornadohub.policy import EdgePolicy, policy_from
 from tornadohub.recent_logs import RecentLogs
 from tornadohub.state import HubState
 
@@ -60,29 +61,52 @@ class StoppingGate(routing.Matcher):
         return {}
 
 
-def make_app(hub: Hub, **settings: Any) -> web.Application:
-    """The application; every route's handler must be a :class:`HubHandler`.
+def make_app(
+    hub: Hub,
+    *,
+    keys: Keyring | None = None,
+    policy: EdgePolicy | None = None,
+    routes: Sequence[tuple[str, Any]] = default_handlers,
+) -> web.Application:
+    """The application over *hub*: its :class:`AppState` and *routes*.
 
-    That is what puts the edge policy (Host, Origin, body) and the API keys in front of
-    every route, including routes added later; a handler that is not one is a bug, refused
-    here rather than served unguarded.
+    Every route's handler must be a :class:`HubHandler`: that is what puts the edge policy
+    (Host, Origin, body) and the API keys in front of every route, including routes added
+    later; a handler that is not one is a bug, refused here rather than served unguarded.
+    *keys*: the API keys (None: none needed); *policy*: the edge policy (None: loopback
+    names and the bound host).
     """
-    rules: list[Any] = [routing.Rule(StoppingGate(hub), StoppingHandler), *default_handlers]
+    rules: list[Any] = [routing.Rule(StoppingGate(hub), StoppingHandler), *routes]
     unguarded = [
         rule[1] for rule in rules if isinstance(rule, tuple) and not issubclass(rule[1], HubHandler)
     ]
     if unguarded:
         raise TypeError(f"handlers must derive from HubHandler: {unguarded}")
-    if RECENT_LOGS_SETTING not in settings:
-        recent = RecentLogs(lambda: hub.upstreams)
-        recent.follow(hub.events)
-        settings[RECENT_LOGS_SETTING] = recent
+    recent_logs = RecentLogs(lambda: hub.upstreams)
+    recent_logs.follow(hub.events)
+    options = hub.options
+    # The /mcp service exists before any upstream connects, so every upstream
+    # advertises (and routes) sampling, elicitation and roots from its first session.
+    service = McpService(hub, options.mcp)
+    state = AppState(
+        hub=hub,
+        mcp=service,
+        transport=McpTransport(service),
+        marketplace=marketplace_for(
+            marketplace_url=options.marketplace_url,
+            registry_url=options.registry_url,
+            environ=options.environ,
+        ),
+        keys=keys,
+        policy=policy or policy_from(options.host),
+        recent_logs=recent_logs,
+        routes=tuple(routes),
+    )
     return web.Application(
         rules,
-        hub=hub,
         default_handler_class=NotFoundHandler,
         log_function=metrics.log_request,
-        **settings,
+        app_state=state,  # settings[APP_STATE]
     )
 
 
@@ -123,10 +147,8 @@ async def serve(
     """
     unbind_metrics = metrics.bind_hub(hub)
     restore_child_watcher = processes.watch_children()  # before any server starts
-    settings: dict[str, Any] = {"auth": keys, "metrics_auth": hub.options.metrics_auth}
-    if policy is not None:
-        settings["edge_policy"] = policy
-    app = make_app(hub, **settings)
+    app = make_app(hub, keys=keys, policy=policy)
+    state: AppState = app.settings[APP_STATE]
     raise_fd_limit()
     server = HubHTTPServer(app, limits=hub.options.limits)
     gate = ConnectionGate(server, sockets)
@@ -158,9 +180,6 @@ async def serve(
             await asyncio.to_thread(
                 hub.workspace.register, cwd=options.cwd, config_files=options.config_paths
             )
-        # The /mcp service exists before any upstream connects, so every upstream
-        # advertises (and routes) sampling, elicitation and roots from its first session.
-        mcp_service(app.settings)
         initializing = asyncio.create_task(hub.initialize())
         stop_waiter = asyncio.create_task(hub.shutdown_requested.wait())
         await asyncio.wait({initializing, stop_waiter}, return_when=asyncio.FIRST_COMPLETED)
@@ -173,7 +192,7 @@ async def serve(
     finally:
         signals_seen = max(signals_seen, 1)  # from now on, a signal means "exit now"
         await hub.drain()  # new work refused; calls in flight finish (or are cancelled)
-        await close_mcp(app.settings)
+        await state.close()
         if hub.state is not HubState.stopped:
             await hub.shutdown()
         gate.stop()

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from tornadohub import CONTRACT_VERSION, __version__
 
 if TYPE_CHECKING:
-    from tornadohub.auth import Keyring
+    from tornadohub.keys import Keyring
     from tornadohub.options import McpOptions
     from tornadohub.policy import EdgePolicy
 
@@ -419,10 +419,10 @@ def run_serve(args: argparse.Namespace) -> int:
     import asyncio
 
     from tornadohub.app import FatalError, bind, serve
-    from tornadohub.auth import AuthConfigError
     from tornadohub.config import load_config
     from tornadohub.errors import ConfigError
     from tornadohub.hub import Hub
+    from tornadohub.keys import AuthConfigError
     from tornadohub.log import setup_logging
     from tornadohub.options import ConnectionLimits, ConnectPolicy, HubOptions
     from tornadohub.paths import log_file_path, oauth_storage_path, workspaces_file_path
@@ -510,7 +510,7 @@ def inbound_auth(args: argparse.Namespace) -> Keyring | None:
     import logging
 
     from tornadohub import metrics
-    from tornadohub.auth import (
+    from tornadohub.keys import (
         AuthConfigError,
         drop_from_environment,
         is_loopback_host,

@@ -93,3 +93,14 @@ class NotReadyError(HubError):
 
     status = 503
     default_code = "HUB_NOT_READY"
+
+
+class AuthenticationError(HubError):
+    """No valid API key (401); *challenge* is the ``WWW-Authenticate`` header to send."""
+
+    status = 401
+    default_code = "UNAUTHORIZED"
+
+    def __init__(self, message: str, *, challenge: str) -> None:
+        super().__init__(message)
+        self.challenge = challenge

@@ -64,11 +64,11 @@ class PolicyConfigError(Exception):
 
 
 class Check(enum.Enum):
-    """The parts of the policy a route may opt out of (``HubHandler.exempt_from``)."""
+    """The parts of the policy a route may opt out of (``HubHandler.exempt_from``; API keys
+    are not part of the policy: ``HubHandler.auth_required``)."""
 
     host = "host"  # the Host header
     site = "site"  # Origin and Sec-Fetch-Site
-    auth = "auth"  # API keys (tornadohub.auth)
 
 
 @dataclass(frozen=True)

@@ -16,14 +16,12 @@ from tornadohub import cli, metrics
 from tornadohub.app import make_app
 from tornadohub.hub import Hub
 from tornadohub.options import HubOptions
-from tornadohub.mcp.sessions import mcp_service
 from tornadohub.cluster.secret import ClusterKeys
 from tornadohub.cluster.session_ids import SessionIds
 
 async def main():
     hub = Hub(HubOptions(config_paths=[], port=0))
-    app = make_app(hub)
-    mcp_service(app.settings)
+    make_app(hub)
     unbind = metrics.bind_hub(hub)
     ids = SessionIds(ClusterKeys.ephemeral())
     ids.open(ids.mint(principal=None, protocol_version="2025-11-25"), principal=None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import httpx
@@ -13,7 +13,11 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from tornado import httpserver, netutil, web
 
+from tornadohub.appstate import APP_STATE, AppState
 from tornadohub.handlers.mcp import default_handlers
+from tornadohub.mcp.sessions import McpService
+from tornadohub.mcp.transport import McpTransport
+from tornadohub.policy import policy_from
 
 
 @contextlib.asynccontextmanager
@@ -32,7 +36,17 @@ async def mcp_app(hub: Any) -> AsyncIterator[tuple[web.Application, str]]:
 
     Yields the application and its base URL; for tests of the transport itself.
     """
-    application = web.Application(default_handlers, hub=hub)
+    service = McpService(hub, hub.options.mcp)
+    state = AppState(
+        hub=hub,
+        mcp=service,
+        transport=McpTransport(service),
+        marketplace=cast(Any, None),  # not served here
+        keys=None,
+        policy=policy_from(hub.options.host),
+        recent_logs=cast(Any, None),
+    )
+    application = web.Application(default_handlers, app_state=state)
     sockets = netutil.bind_sockets(0, "127.0.0.1")
     server = httpserver.HTTPServer(application)
     server.add_sockets(sockets)
@@ -41,6 +55,11 @@ async def mcp_app(hub: Any) -> AsyncIterator[tuple[web.Application, str]]:
     finally:
         server.stop()
         await server.close_all_connections()
+
+
+def app_state(application: web.Application) -> AppState:
+    """The application state of an :func:`mcp_app`."""
+    return cast(AppState, application.settings[APP_STATE])
 
 
 MODERN_VERSION = "2026-07-28"

@@ -22,10 +22,9 @@ from mcp.server.runner import serve_one
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from tornado import web
 
-from tests.mcp.clients import mcp_app
+from tests.mcp.clients import app_state, mcp_app
 from tornadohub.mcp import pages
 from tornadohub.mcp.pages import ListPages
-from tornadohub.mcp.sessions import mcp_service
 from tornadohub.options import McpOptions
 from tornadohub.state import UpstreamStatus
 
@@ -260,8 +259,8 @@ async def test_pages_follow_catalog_changes(app: tuple[web.Application, str]) ->
             return [t["name"] for t in response.json()["result"]["tools"]]
 
         assert len(await names()) == PAGE
-        hub = application.settings["hub"]
-        assert isinstance(hub, FakeHub)
-        hub.upstreams["up.one"] = FakeUpstream("up.one", 3)
-        mcp_service(application.settings).resync()
+        state = app_state(application)
+        assert isinstance(state.hub, FakeHub)
+        state.hub.upstreams["up.one"] = FakeUpstream("up.one", 3)
+        state.mcp.resync()
         assert await names() == ["up_one__tool_00", "up_one__tool_01", "up_one__tool_02"]

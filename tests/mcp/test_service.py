@@ -1,4 +1,4 @@
-"""The hooks the rest of the hub uses: active_clients, endpoint_health and close_mcp.
+"""What the rest of the hub uses of the MCP service: active_clients, endpoint_health, close.
 
 An in-process Tornado app with only the MCP routes and a hub without upstreams.
 """
@@ -16,8 +16,8 @@ import pytest
 from tornado import web
 
 from tests.helpers import initialize_request
-from tests.mcp.clients import mcp_app
-from tornadohub.mcp import active_clients, close_mcp, endpoint_health
+from tests.mcp.clients import app_state, mcp_app
+from tornadohub.mcp import endpoint_health
 from tornadohub.options import McpOptions
 
 INIT = initialize_request("t")
@@ -45,8 +45,8 @@ async def app() -> AsyncIterator[tuple[web.Application, str]]:
 
 async def test_hooks_count_sessions_and_close_them(app: tuple[web.Application, str]) -> None:
     application, url = app
-    assert active_clients(application.settings) == 0
-    assert endpoint_health(application.settings) is None
+    service = app_state(application).mcp
+    assert service.active_clients == 0
     headers = {"Accept": "application/json, text/event-stream"}
     async with httpx.AsyncClient(timeout=10) as client:
         opened = await client.post(url, json=INIT, headers=headers)
@@ -55,8 +55,8 @@ async def test_hooks_count_sessions_and_close_them(app: tuple[web.Application, s
             lines = legacy.aiter_lines()
             with anyio.fail_after(10):
                 assert await anext(lines) == "event: endpoint"
-            assert active_clients(application.settings) == 2
-            assert endpoint_health(application.settings) == {
+            assert service.active_clients == 2
+            assert endpoint_health(service) == {
                 "activeClients": 2,
                 "registeredCapabilities": {
                     "tools": 0,
@@ -67,10 +67,10 @@ async def test_hooks_count_sessions_and_close_them(app: tuple[web.Application, s
                 "totalCapabilities": 0,
             }
             with anyio.fail_after(10):
-                await close_mcp(application.settings)
+                await service.close()
                 rest = [line async for line in lines]  # the stream ends
         assert all(not line.startswith("data: {") for line in rest)
-        assert active_clients(application.settings) == 0
+        assert service.active_clients == 0
         gone = await client.post(
             url,
             json={"jsonrpc": "2.0", "id": 2, "method": "ping"},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tornadohub.auth import is_loopback_host
+from tornadohub.keys import is_loopback_host
 from tornadohub.policy import (
     MAX_BODY_BYTES,
     MAX_JSON_DEPTH,

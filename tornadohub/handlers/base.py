@@ -1,14 +1,18 @@
-"""Base handlers: the edge policy on every route, JSON in and out, errors as JSON.
+"""Base handlers: the application state, the edge policy and API keys on every route,
+JSON in and out, and the one ``write_error``.
 
 :class:`HubHandler` is the root of every route's handler (``app.make_app`` refuses any
-other): once a request's headers are in, and before its body is read, it applies
-:mod:`tornadohub.policy` (Host, Origin, header and body size, content type) and the API
-keys. A handler opts out of a check only through :attr:`HubHandler.exempt_from`, with
-the reason next to it.
+other). It reads the application's :class:`~tornadohub.appstate.AppState` through typed
+properties (:attr:`~HubHandler.hub`, :attr:`~HubHandler.hub_options`, ...). Once a request's
+headers are in, and before its body is read, it applies :mod:`tornadohub.policy` (Host,
+Origin, header and body size, content type) and checks the API key. A handler opts out of
+the key with :attr:`HubHandler.auth_required` and of a policy check with
+:attr:`HubHandler.exempt_from`, each with the reason next to it.
 
-Every error of an ``/api`` route, whether a domain :class:`HubError`, a Tornado
-``HTTPError`` or a bug, leaves as mcp-hub's envelope ``{"error", "code", "data",
-"timestamp"}``.
+Every error, whether a domain :class:`HubError` (the 401 included), a Tornado
+``HTTPError`` or a bug, is written by :meth:`HubHandler.write_error`: mcp-hub's envelope
+``{"error", "code", "data", "timestamp"}``, or the JSON-RPC error body of the MCP routes
+(:meth:`HubHandler.error_body`).
 """
 
 from __future__ import annotations
@@ -22,10 +26,14 @@ from tornado import web
 from tornado.concurrent import Future
 from tornado.http1connection import HTTP1Connection
 
+from tornadohub import metrics
+from tornadohub.appstate import APP_STATE, AppState
 from tornadohub.clock import iso_now
-from tornadohub.errors import HubError, ValidationError
-from tornadohub.handlers.auth import require_auth
+from tornadohub.errors import AuthenticationError, HubError, ValidationError
 from tornadohub.hub import Hub, stopping_error
+from tornadohub.keys import Keyring, challenge, presented_token
+from tornadohub.mcp.transport import McpRequestError
+from tornadohub.options import HubOptions
 from tornadohub.policy import (
     MAX_BODY_BYTES,
     Check,
@@ -33,16 +41,15 @@ from tornadohub.policy import (
     JsonBodyError,
     Refusal,
     parse_json,
-    policy_from,
 )
 
 log = logging.getLogger("tornadohub.api")
+auth_log = logging.getLogger("tornadohub.auth")
 
 #: The body limit once a response is finished: what is left of the body is never read.
 UNREAD_BODY_LIMIT = 1 << 62
 
-#: Application setting holding the :class:`EdgePolicy` (absent: loopback only, from the hub).
-POLICY_SETTING = "edge_policy"
+JSON_TYPE = "application/json; charset=utf-8"
 
 _HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
 
@@ -50,17 +57,7 @@ _HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LA
 #: and the MCP endpoint. Probes and ``/metrics`` stay open to the end.
 WORK_PATHS = re.compile(r"(?i:/api(/.*)?)|/mcp|/servers/[^/]+/mcp|/messages")
 
-__all__ = ["MAX_BODY_BYTES", "APIHandler", "HubHandler", "edge_policy"]
-
-
-def edge_policy(settings: dict[str, Any]) -> EdgePolicy:
-    """The application's policy; without one configured, loopback names and the bound host."""
-    policy = settings.get(POLICY_SETTING)
-    if not isinstance(policy, EdgePolicy):
-        hub = settings.get("hub")
-        host = getattr(getattr(hub, "options", None), "host", "127.0.0.1")
-        policy = settings[POLICY_SETTING] = policy_from(str(host))
-    return policy
+__all__ = ["MAX_BODY_BYTES", "APIHandler", "HubHandler"]
 
 
 @web.stream_request_body
@@ -72,16 +69,36 @@ class HubHandler(web.RequestHandler):
     time is answered before any of its body is read.
     """
 
-    #: Checks this route skips. Every opt-out must say why where it is set.
+    #: Policy checks this route skips. Every opt-out must say why where it is set.
     exempt_from: ClassVar[frozenset[Check]] = frozenset()
+    #: Whether this route needs an API key (when the hub has keys). Every opt-out must say
+    #: why where it is set.
+    auth_required: ClassVar[bool] = True
 
     def initialize(self) -> None:
         self._chunks: list[bytes] = []
         self._body: bytes | None = None
 
+    # ------------------------------------------------------------ application state
+    @property
+    def state(self) -> AppState:
+        return cast(AppState, self.settings[APP_STATE])
+
+    @property
+    def hub(self) -> Hub:
+        return self.state.hub
+
+    @property
+    def hub_options(self) -> HubOptions:
+        return self.state.hub.options
+
     @property
     def policy(self) -> EdgePolicy:
-        return edge_policy(self.settings)
+        return self.state.policy
+
+    @property
+    def keys(self) -> Keyring | None:
+        return self.state.keys
 
     @property
     def body(self) -> bytes:
@@ -95,8 +112,9 @@ class HubHandler(web.RequestHandler):
         self._body = None
 
     def requires_auth(self) -> bool:
-        """Whether this route needs an API key (when keys are configured)."""
-        return Check.auth not in self.exempt_from
+        """Whether this request needs an API key (when the hub has keys):
+        :attr:`auth_required`, unless the route decides per request."""
+        return self.auth_required
 
     def prepare(self) -> None:
         """:meth:`guard`, then 405 for a method this route does not take; before the body."""
@@ -132,8 +150,43 @@ class HubHandler(web.RequestHandler):
                 self.set_status(204)
                 raise web.Finish()
         if self.requires_auth():
-            require_auth(self)
+            self.authenticate()
         return implemented
+
+    def authenticate(self) -> None:
+        """Let the request through with a valid key, else raise :class:`AuthenticationError`.
+
+        On success ``current_user`` is the key's name. CORS preflights (``OPTIONS``) pass:
+        browsers never send credentials with them. The 401 is written by
+        :meth:`write_error` (mcp-hub's envelope, code ``UNAUTHORIZED``, and a
+        ``WWW-Authenticate: Bearer realm="mcp-hub"`` challenge), on every route.
+        """
+        keys = self.keys
+        request = self.request
+        if keys is None or request.method == "OPTIONS":
+            return
+        headers = request.headers
+        token = presented_token(headers.get("Authorization"), headers.get("X-API-Key"))
+        if token is not None:
+            key = keys.authenticate(token)
+            if key is not None:
+                self.current_user = key.name
+                metrics.auth_accepted(key.name)
+                return
+        reason = metrics.AuthRejection.missing if token is None else metrics.AuthRejection.invalid
+        metrics.auth_rejected(reason)
+        auth_log.warning(
+            "Refused %s %s from %s: %s credentials",
+            request.method,
+            request.path,
+            request.remote_ip,
+            reason.value,
+            extra={"data": {"path": request.path, "reason": reason.value}},
+        )
+        raise AuthenticationError(
+            "Authentication required" if token is None else "Invalid API key",
+            challenge=challenge(invalid=token is not None),
+        )
 
     def refuse(self, refusal: Refusal) -> NoReturn:
         """End the request with *refusal*; subclasses raise their own error shape."""
@@ -163,16 +216,65 @@ class HubHandler(web.RequestHandler):
         future = getattr(self.request, "_body_future", None)
         return future is None or future.done()
 
+    # ------------------------------------------------------------------ errors
+    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, HubError | McpRequestError):
+            status_code = exc.status
+        super().send_error(status_code, **kwargs)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """The one place where an error becomes a response, on every route: the 401's
+        challenge, a 405's ``Allow``, then :meth:`error_body`."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, AuthenticationError):
+            self.set_header("WWW-Authenticate", exc.challenge)
+            self.set_header("Cache-Control", "no-store")
+        if status_code == 405:
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
+        content_type, body = self.error_body(status_code, exc)
+        self.set_header("Content-Type", content_type)
+        self.finish(body)
+
+    def error_body(self, status_code: int, exc: BaseException | None) -> tuple[str, bytes]:
+        """The content type and body of an error: mcp-hub's envelope (the MCP routes answer
+        their own errors with JSON-RPC error bodies, but the 401 with this one too)."""
+        if isinstance(exc, HubError):
+            body = {"error": exc.message, "code": exc.code, "data": exc.data}
+        elif isinstance(exc, web.HTTPError):
+            default = f"Cannot {self.request.method} {self.request.path}"
+            body = {
+                "error": exc.log_message
+                or (default if status_code in (404, 405) else self._reason),
+                "code": _HTTP_CODES.get(status_code, "REQUEST_ERROR"),
+                "data": {},
+            }
+        else:
+            body = {"error": "Internal server error", "code": "INTERNAL_ERROR", "data": {}}
+        envelope = {**body, "timestamp": iso_now()}
+        return JSON_TYPE, json.dumps(envelope, separators=(",", ":")).encode()
+
+    @classmethod
+    def allowed_methods(cls) -> list[str]:
+        """The methods this handler implements (a 405's ``Allow`` header, RFC 9110)."""
+        return [
+            method
+            for method in cls.SUPPORTED_METHODS
+            if getattr(cls, method.lower()) is not getattr(web.RequestHandler, method.lower())
+        ]
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, HubError | McpRequestError):
+            log.debug("%s %s -> %s %s", self.request.method, self.request.path, value.status, value)
+            return
+        super().log_exception(typ, value, tb)
+
 
 class APIHandler(HubHandler):
-    """Base class for every ``/api`` route."""
-
-    @property
-    def hub(self) -> Hub:
-        return cast(Hub, self.settings["hub"])
+    """Base class for every ``/api`` route: JSON bodies in, JSON out."""
 
     def set_default_headers(self) -> None:
-        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.set_header("Content-Type", JSON_TYPE)
         self.set_header("Cache-Control", "no-store")
 
     def json_body(self) -> dict[str, Any]:
@@ -205,46 +307,6 @@ class APIHandler(HubHandler):
         if timestamp:
             payload = {**payload, "timestamp": iso_now()}
         self.finish(json.dumps(payload, separators=(",", ":")))
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, HubError):
-            body = {"error": exc.message, "code": exc.code, "data": exc.data}
-        elif isinstance(exc, web.HTTPError):
-            default = f"Cannot {self.request.method} {self.request.path}"
-            body = {
-                "error": exc.log_message
-                or (default if status_code in (404, 405) else self._reason),
-                "code": _HTTP_CODES.get(status_code, "REQUEST_ERROR"),
-                "data": {},
-            }
-        else:
-            body = {"error": "Internal server error", "code": "INTERNAL_ERROR", "data": {}}
-        if status_code == 405:
-            self.set_header("Allow", ", ".join(self.allowed_methods()))
-        self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(json.dumps({**body, "timestamp": iso_now()}, separators=(",", ":")))
-
-    @classmethod
-    def allowed_methods(cls) -> list[str]:
-        """The methods this handler implements (a 405's ``Allow`` header, RFC 9110)."""
-        return [
-            method
-            for method in cls.SUPPORTED_METHODS
-            if getattr(cls, method.lower()) is not getattr(web.RequestHandler, method.lower())
-        ]
-
-    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        if isinstance(value, HubError):
-            log.debug("%s %s -> %s %s", self.request.method, self.request.path, value.status, value)
-            return
-        super().log_exception(typ, value, tb)
-
-    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, HubError):
-            status_code = exc.status
-        super().send_error(status_code, **kwargs)
 
 
 class StoppingHandler(APIHandler):

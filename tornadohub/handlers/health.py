@@ -9,9 +9,7 @@ class HealthHandler(APIHandler):
 
     def get(self) -> None:
         health = self.hub.health()
-        endpoint = endpoint_health(self.settings)
-        if endpoint is not None:
-            health["mcpEndpoint"] = endpoint
+        health["mcpEndpoint"] = endpoint_health(self.state.mcp)
         names = endpoint_names(self.hub)
         if names is not None:
             health["mcpEndpoint"].update(names)

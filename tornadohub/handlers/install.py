@@ -20,9 +20,6 @@ from tornadohub.install import InstallError, add_from_marketplace
 
 log = logging.getLogger("tornadohub.api")
 
-#: Application setting: the reloads this route started, kept until they finish.
-RELOADS_SETTING = "install_reloads"
-
 
 class MarketplaceAddHandler(MarketplaceAPIHandler):
     """POST /api/marketplace/add {mcpId, installation?, name?, params?, force?}.
@@ -37,7 +34,7 @@ class MarketplaceAddHandler(MarketplaceAPIHandler):
         mcp_id = body.get("mcpId")
         if not isinstance(mcp_id, str) or not mcp_id:
             raise ValidationError("Missing mcpId in request body", data={"field": "mcpId"})
-        paths = self.hub.options.config_paths
+        paths = self.hub_options.config_paths
         if not paths:
             raise HubError("The hub has no config file to add to", code="INSTALL_ERROR")
         try:
@@ -52,7 +49,7 @@ class MarketplaceAddHandler(MarketplaceAPIHandler):
             )
         except InstallError as exc:
             raise ValidationError(str(exc), code="INSTALL_ERROR", data={"mcpId": mcp_id}) from None
-        watched = self.hub.options.watch
+        watched = self.hub_options.watch
         if not watched:
             self._reload()
         self.write_json(
@@ -74,7 +71,7 @@ class MarketplaceAddHandler(MarketplaceAPIHandler):
     def _reload(self) -> None:
         """Start the hub's config reload; it runs on after this answer (a new server may take
         minutes to start), and the set in the settings keeps it from being collected."""
-        reloads: set[asyncio.Task[None]] = self.settings.setdefault(RELOADS_SETTING, set())
+        reloads = self.state.reloads
         task = asyncio.ensure_future(self.hub.reload_config())
         reloads.add(task)
         task.add_done_callback(reloads.discard)

@@ -1,19 +1,15 @@
 """``GET /api/logs``: the hub's recent log lines, all of them or one server's.
 
 The lines come from :class:`tornadohub.recent_logs.RecentLogs`, which ``app.make_app`` puts
-in the application settings and feeds from the event bus from the start.
+in the application state and feeds from the event bus from the start.
 """
 
 from __future__ import annotations
 
-from typing import cast
-
 from tornadohub.errors import ValidationError
 from tornadohub.handlers.base import APIHandler
-from tornadohub.recent_logs import LEVELS, RecentLogs
+from tornadohub.recent_logs import LEVELS
 
-#: Application setting holding the :class:`RecentLogs`.
-RECENT_LOGS_SETTING = "recent_logs"
 MAX_LIMIT = 1000
 
 
@@ -34,7 +30,7 @@ class LogsHandler(APIHandler):
         limit = self._limit()
         if name is not None:
             self.hub.get(name)  # 404 for a server that is not configured
-        logs = cast(RecentLogs, self.settings[RECENT_LOGS_SETTING])
+        logs = self.state.recent_logs
         self.write_json({"lines": logs.lines(name, level=level, limit=limit)})
 
     def _limit(self) -> int:

@@ -2,38 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
-
 from tornadohub.errors import ValidationError
 from tornadohub.handlers.base import APIHandler
-
-if TYPE_CHECKING:
-    from tornadohub.marketplace import Marketplace
+from tornadohub.marketplace import Marketplace
 
 
 class MarketplaceAPIHandler(APIHandler):
-    """Base of the marketplace routes: the app's :class:`Marketplace`, made on first use.
+    """Base of the marketplace routes: the application's :class:`Marketplace`.
 
-    Nothing is fetched at startup; the first request loads the cache or the network. The
-    module (and httpx with it) is imported then too, not at the hub's start.
+    Nothing is fetched at startup; the first request loads the cache or the network.
     """
 
     @property
     def marketplace(self) -> Marketplace:
-        market = self.settings.get("marketplace")
-        if market is None:
-            from tornadohub.marketplace import marketplace_for
-
-            options = self.hub.options
-            market = self.settings.setdefault(
-                "marketplace",
-                marketplace_for(
-                    marketplace_url=options.marketplace_url,
-                    registry_url=options.registry_url,
-                    environ=options.environ,
-                ),
-            )
-        return cast("Marketplace", market)
+        return self.state.marketplace
 
 
 class MarketplaceHandler(MarketplaceAPIHandler):

@@ -5,7 +5,9 @@ which holds the HTTP rules of both protocol eras. Three things live here
 because they are Tornado's business:
 
 * the transport's ``ResponseWriter`` (complete replies and flushed SSE chunks);
-* errors: every refusal is a JSON-RPC error body, written in ``write_error`` only;
+* errors: every refusal is a JSON-RPC error body (:meth:`McpBaseHandler.error_body`, which
+  the one ``write_error`` of ``handlers/base.py`` calls); a missing API key gets the
+  envelope 401 of every route;
 * cancellation: Tornado does not cancel a handler whose client went away, so
   ``on_connection_close`` cancels the exchange's scope (on the 2026-07-28 wire
   that cancels the request; on older wires it just detaches the stream).
@@ -15,15 +17,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Mapping
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import anyio
 from mcp_types import INTERNAL_ERROR
 from tornado import web
 from tornado.iostream import StreamClosedError
 
+from tornadohub.errors import HubError
 from tornadohub.handlers.base import HubHandler
-from tornadohub.mcp.transport import HttpError, HttpRequest, McpTransport, mcp_transport
+from tornadohub.mcp.transport import HttpRequest, McpRequestError, McpTransport
 from tornadohub.policy import Refusal
 
 log = logging.getLogger("tornadohub.mcp")
@@ -36,18 +39,16 @@ class McpBaseHandler(HubHandler):
     ``/api``; refusals are JSON-RPC error bodies here.
     """
 
-    allowed_methods = "GET, POST, DELETE"
-
     def initialize(self) -> None:
         super().initialize()
         self._scope: anyio.CancelScope | None = None
 
     def refuse(self, refusal: Refusal) -> NoReturn:
-        raise HttpError(refusal.status, refusal.message)
+        raise McpRequestError(refusal.status, refusal.message)
 
     @property
     def transport(self) -> McpTransport:
-        return mcp_transport(self.settings)
+        return self.state.transport
 
     def http_request(self) -> HttpRequest:
         return HttpRequest(
@@ -93,32 +94,20 @@ class McpBaseHandler(HubHandler):
         self.finish()
 
     # --------------------------------------------------------------- errors
-    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, HttpError):
-            status_code = exc.status
-        super().send_error(status_code, **kwargs)
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, HttpError):
+    def error_body(self, status_code: int, exc: BaseException | None) -> tuple[str, bytes]:
+        """A JSON-RPC error body (with the refusal's own headers, e.g. ``Allow``); a
+        missing or wrong API key keeps the envelope every route answers it with."""
+        if isinstance(exc, HubError):
+            return super().error_body(status_code, exc)
+        if isinstance(exc, McpRequestError):
             error = exc
         elif isinstance(exc, web.HTTPError):
-            error = HttpError(status_code, exc.log_message or self._reason)
+            error = McpRequestError(status_code, exc.log_message or self._reason)
         else:
-            error = HttpError(status_code, "Internal server error", code=INTERNAL_ERROR)
-        if status_code == 405 and "Allow" not in error.headers:
-            error.headers["Allow"] = self.allowed_methods
+            error = McpRequestError(status_code, "Internal server error", code=INTERNAL_ERROR)
         for name, value in error.headers.items():
             self.set_header(name, value)
-        self.set_header("Content-Type", "application/json")
-        self.finish(error.body())
-
-    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        if isinstance(value, HttpError):
-            log.debug("%s %s -> %d %s", self.request.method, self.request.path, value.status, value)
-            return
-        super().log_exception(typ, value, tb)
+        return "application/json", error.body()
 
 
 class McpHandler(McpBaseHandler):
@@ -139,8 +128,6 @@ class McpHandler(McpBaseHandler):
 
 class LegacyMessagesHandler(McpBaseHandler):
     """POST /messages?sessionId=<id>: a message for a legacy SSE session (202 Accepted)."""
-
-    allowed_methods = "POST"
 
     async def post(self) -> None:
         await self.serve(self.transport.handle_legacy_post(self.http_request(), self))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from prometheus_client.exposition import choose_encoder
 
 from tornadohub import metrics
-from tornadohub.handlers.auth import METRICS_AUTH_SETTING
 from tornadohub.handlers.base import APIHandler
 
 
@@ -16,7 +15,7 @@ class MetricsHandler(APIHandler):
     """
 
     def requires_auth(self) -> bool:
-        return bool(self.settings.get(METRICS_AUTH_SETTING))
+        return self.hub_options.metrics_auth
 
     def get(self) -> None:
         metrics.refresh()

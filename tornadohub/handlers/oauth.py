@@ -39,7 +39,8 @@ class OAuthCallbackHandler(APIHandler):
     ``Sec-Fetch-Site`` checks are skipped; the Host check still applies.
     """
 
-    exempt_from = frozenset({Check.auth, Check.site})
+    auth_required = False
+    exempt_from = frozenset({Check.site})
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "text/html; charset=utf-8")

@@ -40,7 +40,8 @@ def readiness(hub: Hub) -> tuple[bool, dict[str, Any]]:
 class _ProbeHandler(APIHandler):
     #: Probes carry no API key, and load balancers probe by address or by their own name for
     #: the backend; the answer reveals nothing (Origin is still checked).
-    exempt_from = frozenset({Check.auth, Check.host})
+    auth_required = False
+    exempt_from = frozenset({Check.host})
 
 
 class HealthzHandler(_ProbeHandler):

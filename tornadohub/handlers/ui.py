@@ -65,7 +65,8 @@ class DashboardFileHandler(APIHandler):
     full policy.
     """
 
-    exempt_from = frozenset({Check.auth, Check.site})
+    auth_required = False
+    exempt_from = frozenset({Check.site})
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)

@@ -13,8 +13,9 @@ table (capped, in all and per client: an API key, or a client address when keys 
 off; a client at a cap makes room by ending its own least recently used idle session,
 never another client's; idle sessions reaped after a timeout), the views, and the
 hub change listener that re-syncs the catalogs and sends ``list_changed`` to every
-session whose lists changed. It is created lazily on the first MCP request and kept in
-the Tornado settings.
+session whose lists changed. ``make_app`` creates it (before any upstream connects, so
+that every upstream advertises sampling, elicitation and roots from its first session)
+and keeps it in the application state.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import anyio
 import anyio.abc
@@ -56,8 +57,6 @@ from tornadohub.state import UpstreamStatus
 from tornadohub.upstreams import Upstream
 
 log = logging.getLogger("tornadohub.mcp")
-
-SETTINGS_KEY: Final = "mcp_service"
 
 #: Answer for a request the client cancelled: the 2025 wire ends a request's
 #: stream only with a response for its id (the SDK's transport does the same).
@@ -623,25 +622,3 @@ class McpService:
                 if session.view is view:
                     for method in sorted(due):
                         session.notify(method)
-
-
-def mcp_service(settings: MutableMapping[str, Any]) -> McpService:
-    """The application's MCP service, created on first use from ``settings["hub"]``."""
-    service = settings.get(SETTINGS_KEY)
-    if service is None:
-        hub = cast(Hub, settings["hub"])
-        service = settings[SETTINGS_KEY] = McpService(hub, hub.options.mcp)
-    return cast(McpService, service)
-
-
-async def close_mcp(settings: Mapping[str, Any]) -> None:
-    """Shutdown hook for ``app.serve``: end every MCP session (no-op if never used)."""
-    service = settings.get(SETTINGS_KEY)
-    if isinstance(service, McpService):
-        await service.close()
-
-
-def active_clients(settings: Mapping[str, Any]) -> int:
-    """``/api/health`` ``mcpEndpoint.activeClients``: open MCP sessions (0 if never used)."""
-    service = settings.get(SETTINGS_KEY)
-    return service.active_clients if isinstance(service, McpService) else 0

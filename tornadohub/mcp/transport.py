@@ -36,7 +36,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
@@ -93,7 +93,6 @@ from tornadohub.mcp.sessions import (
     SessionBusyError,
     SessionLimitError,
     UnknownEventError,
-    mcp_service,
 )
 
 log = logging.getLogger("tornadohub.mcp")
@@ -111,7 +110,7 @@ SSE_HEADERS: Final = {
 }
 
 
-class HttpError(Exception):
+class McpRequestError(Exception):
     """A request the endpoint refuses: HTTP status plus a JSON-RPC error body."""
 
     def __init__(
@@ -135,7 +134,7 @@ class HttpError(Exception):
     @classmethod
     def rejection(
         cls, rejection: InboundLadderRejection, request_id: RequestId | None
-    ) -> HttpError:
+    ) -> McpRequestError:
         """A 2026-07-28 ladder rejection with the spec's status for its code."""
         return cls(
             ERROR_CODE_HTTP_STATUS.get(rejection.code, 400),
@@ -277,7 +276,7 @@ class McpTransport:
         """``/mcp`` (server None) or ``/servers/<server>/mcp``: any method."""
         view = self.service.view(server)
         if view is None:
-            raise HttpError(404, f"Server not found: {server}")
+            raise McpRequestError(404, f"Server not found: {server}")
         version = request.header(MCP_PROTOCOL_VERSION_HEADER)
         modern = version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS
         if request.method == "POST":
@@ -287,7 +286,7 @@ class McpTransport:
             else:
                 await self._post_handshake(view, request, writer)
         elif modern:
-            raise HttpError(405, "Method Not Allowed", headers={"Allow": "POST"})
+            raise McpRequestError(405, "Method Not Allowed", headers={"Allow": "POST"})
         elif request.method == "GET" and request.header(SESSION_HEADER) is None:
             await self._legacy_stream(view, request, writer)
         elif request.method == "GET":
@@ -297,16 +296,16 @@ class McpTransport:
             self.service.discard(session)
             writer.reply(200, None, {"Mcp-Session-Id": session.id})
         else:
-            raise HttpError(405, "Method Not Allowed", headers={"Allow": "GET, POST, DELETE"})
+            raise McpRequestError(405, "Method Not Allowed", headers={"Allow": "GET, POST, DELETE"})
 
     async def handle_legacy_post(self, request: HttpRequest, writer: ResponseWriter) -> None:
         """``POST /messages?sessionId=``: one message into a legacy session, 202."""
         session_id = request.query.get("sessionId") or request.query.get("session_id")
         if not session_id:
-            raise HttpError(400, "Missing sessionId parameter", code=LEGACY_ERROR)
+            raise McpRequestError(400, "Missing sessionId parameter", code=LEGACY_ERROR)
         session = self.service.session(session_id)
         if session is None or not session.legacy or session.owner != request.principal:
-            raise HttpError(404, f"Session not found: {session_id}", code=LEGACY_ERROR)
+            raise McpRequestError(404, f"Session not found: {session_id}", code=LEGACY_ERROR)
         self._check_size(request)
         message = jsonrpc_message(_parse_json(request.body))
         metadata = (
@@ -340,7 +339,7 @@ class McpTransport:
                 await self._deliver(session, message, metadata)
                 final = await self._relay(mailbox, writer, headers, session=session)
         except SessionBusyError as exc:
-            raise HttpError(400, str(exc), request_id=message.id) from None
+            raise McpRequestError(400, str(exc), request_id=message.id) from None
         finally:
             if opening and not (final and isinstance(final.message, JSONRPCResponse)):
                 self.service.discard(session)  # nothing was established
@@ -349,7 +348,7 @@ class McpTransport:
         self, view: McpView, request: HttpRequest, writer: ResponseWriter
     ) -> None:
         if not _accepts(request)[1]:
-            raise HttpError(406, "Not Acceptable: Client must accept text/event-stream")
+            raise McpRequestError(406, "Not Acceptable: Client must accept text/event-stream")
         session = self._session(view, request)
         headers = {**SSE_HEADERS, "Mcp-Session-Id": session.id}
         last_event_id = request.header("last-event-id")
@@ -361,7 +360,7 @@ class McpTransport:
                 await writer.open_stream(headers)
                 await self._pump(mailbox, writer)
         except SessionBusyError as exc:
-            raise HttpError(409, f"Conflict: {exc}") from None
+            raise McpRequestError(409, f"Conflict: {exc}") from None
 
     async def _resume(
         self, session: Session, last_event_id: str, writer: ResponseWriter, headers: dict[str, str]
@@ -372,7 +371,7 @@ class McpTransport:
                 backlog, mailbox = stack.enter_context(session.resumed_stream(last_event_id))
             except UnknownEventError:
                 if not last_event_id.startswith(f"{STANDALONE}-"):
-                    raise HttpError(404, f"Unknown Last-Event-ID: {last_event_id}") from None
+                    raise McpRequestError(404, f"Unknown Last-Event-ID: {last_event_id}") from None
                 # A GET stream whose events are too old to replay: start it afresh.
                 backlog, mailbox = [], stack.enter_context(session.standalone_stream(takeover=True))
             await writer.open_stream(headers)
@@ -404,17 +403,17 @@ class McpTransport:
                 view, legacy=legacy, owner=request.principal, client=request.client_address
             )
         except SessionLimitError as exc:
-            raise HttpError(503, str(exc), code=INTERNAL_ERROR) from None
+            raise McpRequestError(503, str(exc), code=INTERNAL_ERROR) from None
 
     def _session(self, view: McpView, request: HttpRequest) -> Session:
         session_id = request.header(SESSION_HEADER)
         if not session_id:
-            raise HttpError(400, "Bad Request: Missing session ID")
+            raise McpRequestError(400, "Bad Request: Missing session ID")
         session = self.service.session(session_id)
         if session is None or session.view is not view or session.legacy:
-            raise HttpError(404, "Session not found")
+            raise McpRequestError(404, "Session not found")
         if session.owner != request.principal:  # a session belongs to the key that opened it
-            raise HttpError(404, "Session not found")
+            raise McpRequestError(404, "Session not found")
         return session
 
     async def _deliver(
@@ -433,7 +432,7 @@ class McpTransport:
             if not await self._answer_list(session, message):
                 await session.deliver(message, metadata)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            raise HttpError(404, "Session not found") from None
+            raise McpRequestError(404, "Session not found") from None
 
     async def _answer_list(self, session: Session, message: JSONRPCMessage) -> bool:
         """Answer an initialized session's list request from its cached page, if there is one."""
@@ -467,19 +466,19 @@ class McpTransport:
         try:
             req = JSONRPCRequest.model_validate(decoded)
         except PydanticValidationError:
-            raise HttpError(400, "Body must be a single JSON-RPC request object") from None
+            raise McpRequestError(400, "Body must be a single JSON-RPC request object") from None
         duplicated = find_duplicated_routing_header(request.header_lines) or _duplicated_param(
             request.header_lines
         )
         if duplicated is not None:
             message = f"{duplicated} header appears more than once"
-            raise HttpError(400, message, code=HEADER_MISMATCH, request_id=req.id)
+            raise McpRequestError(400, message, code=HEADER_MISMATCH, request_id=req.id)
         verdict = classify_inbound_request(decoded, headers=request.headers)
         if isinstance(verdict, InboundLadderRejection):
-            raise HttpError.rejection(verdict, req.id)
+            raise McpRequestError.rejection(verdict, req.id)
         rejection = self._param_rejection(view, request, req)
         if rejection is not None:
-            raise HttpError.rejection(rejection, req.id)
+            raise McpRequestError.rejection(rejection, req.id)
         if req.method in LIST_METHODS:
             pages = self._list_pages(view)
             page = await pages.response(req.id, req.method, req.params, verdict.protocol_version)
@@ -541,11 +540,11 @@ class McpTransport:
         try:
             JSONRPCNotification.model_validate(decoded)
         except PydanticValidationError:
-            raise HttpError(400, "Body must be a single JSON-RPC request object") from None
+            raise McpRequestError(400, "Body must be a single JSON-RPC request object") from None
         version = request.header(MCP_PROTOCOL_VERSION_HEADER) or ""
         rejection = unsupported_protocol_version_rejection(version)
         if rejection is not None:
-            raise HttpError.rejection(rejection, None)
+            raise McpRequestError.rejection(rejection, None)
         writer.reply(202, None, {})
 
     def _param_rejection(
@@ -564,18 +563,22 @@ class McpTransport:
     # ----------------------------------------------------------------- shared
     def _check_size(self, request: HttpRequest) -> None:
         if len(request.body) > self.config.max_body:
-            raise HttpError(413, f"Request body too large (limit {self.config.max_body} bytes)")
+            raise McpRequestError(
+                413, f"Request body too large (limit {self.config.max_body} bytes)"
+            )
 
     def _check_post_headers(self, request: HttpRequest) -> None:
         json_ok, sse_ok = _accepts(request)
         if not (json_ok and sse_ok):
-            raise HttpError(
+            raise McpRequestError(
                 406,
                 "Not Acceptable: Client must accept both application/json and text/event-stream",
             )
         content_type = (request.header("content-type") or "").split(";")[0].strip().lower()
         if content_type != JSON_TYPE:
-            raise HttpError(415, "Unsupported Media Type: Content-Type must be application/json")
+            raise McpRequestError(
+                415, "Unsupported Media Type: Content-Type must be application/json"
+            )
 
     async def _relay(
         self,
@@ -596,7 +599,7 @@ class McpTransport:
             item = await mailbox.get(self.config.keepalive)
             if isinstance(item, Closed):
                 if not streaming:
-                    raise HttpError(
+                    raise McpRequestError(
                         500, "Session ended before the request completed", code=INTERNAL_ERROR
                     )
                 writer.end_stream()
@@ -641,23 +644,23 @@ def _parse_json(body: bytes) -> Any:
     try:
         return json.loads(body)
     except (ValueError, RecursionError) as exc:
-        raise HttpError(400, f"Parse error: {exc}", code=PARSE_ERROR) from None
+        raise McpRequestError(400, f"Parse error: {exc}", code=PARSE_ERROR) from None
 
 
 def jsonrpc_message(decoded: Any) -> JSONRPCMessage:
     """One JSON-RPC message (batches were removed from MCP in 2025-06-18)."""
     if isinstance(decoded, list):
-        raise HttpError(400, "Batch requests are not supported")
+        raise McpRequestError(400, "Batch requests are not supported")
     if isinstance(decoded, dict) and "method" in decoded and "id" in decoded:
         request_id = decoded["id"]
         if isinstance(request_id, bool) or not isinstance(request_id, str | int):
             # MCP: a request id is a string or an integer, never null; without this check a
             # null, 1.5 or object id would pass as a notification and get no answer at all.
-            raise HttpError(400, "Invalid Request: id must be a string or an integer")
+            raise McpRequestError(400, "Invalid Request: id must be a string or an integer")
     try:
         message: JSONRPCMessage = jsonrpc_message_adapter.validate_python(decoded, by_name=False)
     except PydanticValidationError:
-        raise HttpError(400, "Invalid JSON-RPC message") from None
+        raise McpRequestError(400, "Invalid JSON-RPC message") from None
     return message
 
 
@@ -685,14 +688,3 @@ def _duplicated_param(lines: Sequence[tuple[str, str]]) -> str | None:
                 return key
             seen.add(key)
     return None
-
-
-TRANSPORT_KEY: Final = "mcp_transport"
-
-
-def mcp_transport(settings: MutableMapping[str, Any]) -> McpTransport:
-    """The application's MCP transport (and service), created on first use."""
-    transport = settings.get(TRANSPORT_KEY)
-    if not isinstance(transport, McpTransport):
-        transport = settings[TRANSPORT_KEY] = McpTransport(mcp_service(settings))
-    return transport

@@ -1,4 +1,4 @@
-"""Unit tests of tornadohub.auth: key sources, their errors, and the token check."""
+"""Unit tests of tornadohub.keys: key sources, their errors, and the token check."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tornadohub.auth import (
+from tornadohub.keys import (
     AUTH_TOKENS_ENV,
     ApiKey,
     AuthConfigError,

@@ -9,7 +9,8 @@ kept, logged or echoed, not even in a configuration error.
 A request presents its token as ``Authorization: Bearer <token>`` or ``X-API-Key: <token>``.
 Presented tokens are hashed and compared with every key in constant time.
 
-Nothing here knows about HTTP frameworks; ``tornadohub.handlers.auth`` applies it.
+Nothing here knows about HTTP frameworks; ``HubHandler.authenticate`` (``handlers/base.py``)
+applies it. Outbound OAuth (the hub as a client of remote servers) is :mod:`tornadohub.oauth`.
 """
 
 from __future__ import annotations

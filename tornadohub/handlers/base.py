@@ -30,6 +30,7 @@ from tornadohub import metrics
 from tornadohub.appstate import APP_STATE, AppState
 from tornadohub.clock import iso_now
 from tornadohub.errors import AuthenticationError, HubError, ValidationError
+from tornadohub.handlers.docs import RouteDoc
 from tornadohub.hub import Hub, stopping_error
 from tornadohub.keys import Keyring, challenge, presented_token
 from tornadohub.mcp.transport import McpRequestError
@@ -74,6 +75,8 @@ class HubHandler(web.RequestHandler):
     #: Whether this route needs an API key (when the hub has keys). Every opt-out must say
     #: why where it is set.
     auth_required: ClassVar[bool] = True
+    #: What the OpenAPI document says of this route (``handlers/docs.py``); every route has one.
+    openapi: ClassVar[RouteDoc | None] = None
 
     def initialize(self) -> None:
         self._chunks: list[bytes] = []

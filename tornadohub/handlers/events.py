@@ -14,6 +14,8 @@ from tornado.iostream import StreamClosedError
 from tornadohub.clock import iso_now
 from tornadohub.events import CLOSE, HUB_STATE, Event, Subscriber
 from tornadohub.handlers.base import APIHandler
+from tornadohub.handlers.docs import STREAM, RouteDoc
+from tornadohub.openapi import Operation
 
 
 def frame(event: Event) -> str:
@@ -22,6 +24,8 @@ def frame(event: Event) -> str:
 
 class EventsHandler(APIHandler):
     """GET /api/events: ``hub_state`` first, then every hub event as it happens."""
+
+    openapi = RouteDoc({"get": Operation({200: STREAM})})
 
     subscriber: Subscriber | None = None
 

@@ -14,9 +14,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from tornadohub import schemas as s
 from tornadohub.errors import HubError, ValidationError
+from tornadohub.handlers.docs import RouteDoc, error, ok
 from tornadohub.handlers.marketplace import MarketplaceAPIHandler
 from tornadohub.install import InstallError, add_from_marketplace
+from tornadohub.openapi import Operation
 
 log = logging.getLogger("tornadohub.api")
 
@@ -28,6 +31,24 @@ class MarketplaceAddHandler(MarketplaceAPIHandler):
     (``params`` fill ``${KEY}`` placeholders; the others stay for the hub's environment),
     then the hub applies the file: by itself with ``--watch``, else started from here.
     """
+
+    openapi = RouteDoc(
+        {
+            "post": Operation(
+                {
+                    200: ok(s.MarketplaceAddResultSchema, "The entry is written"),
+                    400: error(
+                        "Missing mcpId or bad fields (VALIDATION_ERROR), or the entry cannot be"
+                        " built or written: unknown id, installation or parameter, a name that"
+                        " exists without force (INSTALL_ERROR)"
+                    ),
+                    500: error("No catalog, cached or fetched (MARKETPLACE_ERROR)"),
+                },
+                body=s.MarketplaceAddSchema,
+            )
+        },
+        tag="marketplace",
+    )
 
     async def post(self) -> None:
         body = self.json_body()

@@ -6,8 +6,11 @@ in the application state and feeds from the event bus from the start.
 
 from __future__ import annotations
 
+from tornadohub import schemas as s
 from tornadohub.errors import ValidationError
 from tornadohub.handlers.base import APIHandler
+from tornadohub.handlers.docs import NO_SERVER, RouteDoc, error, ok
+from tornadohub.openapi import Operation
 from tornadohub.recent_logs import LEVELS
 
 MAX_LIMIT = 1000
@@ -19,6 +22,19 @@ class LogsHandler(APIHandler):
     With ``server_name``, that server's lines only (its stderr and the hub's lines about
     it); ``level`` keeps that level and above; ``limit`` the last lines (at most 1000).
     """
+
+    openapi = RouteDoc(
+        {
+            "get": Operation(
+                {
+                    200: ok(s.LogsSchema),
+                    400: error("A bad level or limit (VALIDATION_ERROR)"),
+                    404: NO_SERVER,
+                },
+                query=s.LogsQuerySchema,
+            )
+        }
+    )
 
     def get(self) -> None:
         name = self.get_query_argument("server_name", None)

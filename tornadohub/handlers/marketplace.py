@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from tornadohub import schemas as s
 from tornadohub.errors import ValidationError
 from tornadohub.handlers.base import APIHandler
+from tornadohub.handlers.docs import RouteDoc, error, ok
 from tornadohub.marketplace import Marketplace
+from tornadohub.openapi import Operation
 
 
 class MarketplaceAPIHandler(APIHandler):
@@ -20,6 +23,18 @@ class MarketplaceAPIHandler(APIHandler):
 
 class MarketplaceHandler(MarketplaceAPIHandler):
     """GET /api/marketplace?search=&category=&tags=a,b&sort=newest|stars|name."""
+
+    openapi = RouteDoc(
+        {
+            "get": Operation(
+                {
+                    200: ok(s.MarketplaceSchema),
+                    500: error("No catalog, cached or fetched (MARKETPLACE_ERROR)"),
+                },
+                query=s.MarketplaceQuerySchema,
+            )
+        }
+    )
 
     async def get(self) -> None:
         tags = [
@@ -39,6 +54,19 @@ class MarketplaceHandler(MarketplaceAPIHandler):
 
 class MarketplaceDetailsHandler(MarketplaceAPIHandler):
     """POST /api/marketplace/details {mcpId}: ``{server: {server, readmeContent}}`` (nested)."""
+
+    openapi = RouteDoc(
+        {
+            "post": Operation(
+                {
+                    200: ok(s.MarketplaceDetailsResultSchema),
+                    400: error("Missing mcpId, or no such server (VALIDATION_ERROR)"),
+                    500: error("No catalog, cached or fetched (MARKETPLACE_ERROR)"),
+                },
+                body=s.MarketplaceDetailsRequestSchema,
+            )
+        }
+    )
 
     async def post(self) -> None:
         mcp_id = self.json_body().get("mcpId")

@@ -24,9 +24,12 @@ from mcp_types import INTERNAL_ERROR
 from tornado import web
 from tornado.iostream import StreamClosedError
 
+from tornadohub import schemas as s
 from tornadohub.errors import HubError
 from tornadohub.handlers.base import HubHandler
+from tornadohub.handlers.docs import JSON_TYPE, MCP_REFUSALS, SSE_TYPE, STREAM, RouteDoc, rpc
 from tornadohub.mcp.transport import HttpRequest, McpRequestError, McpTransport
+from tornadohub.openapi import Operation, PathParameter, Response
 from tornadohub.policy import Refusal
 
 log = logging.getLogger("tornadohub.mcp")
@@ -116,6 +119,45 @@ class McpHandler(McpBaseHandler):
     ``GET`` without ``Mcp-Session-Id`` opens mcp-hub's legacy SSE stream.
     """
 
+    openapi = RouteDoc(
+        {
+            "post": Operation(
+                {
+                    200: Response(
+                        "The reply, as JSON or as an SSE stream",
+                        {JSON_TYPE: s.JsonRpcMessageSchema, SSE_TYPE: None},
+                    ),
+                    202: Response("A notification or response, accepted"),
+                    400: rpc("Not a valid JSON-RPC message, or a missing session id"),
+                    404: rpc("Unknown session or server"),
+                    **MCP_REFUSALS,
+                },
+                body=s.JsonRpcMessageSchema,
+            ),
+            "get": Operation(
+                {
+                    200: STREAM,
+                    400: rpc("Missing session id"),
+                    404: rpc("Unknown session or server"),
+                    405: rpc("Not on the 2026-07-28 wire"),
+                    409: rpc("The session already has its stream"),
+                    **MCP_REFUSALS,
+                }
+            ),
+            "delete": Operation(
+                {
+                    200: Response("The session ended"),
+                    400: rpc("Missing session id"),
+                    404: rpc("Unknown session or server"),
+                    405: rpc("Not on the 2026-07-28 wire"),
+                    **MCP_REFUSALS,
+                },
+                headers=s.McpSessionHeaderSchema,
+            ),
+        },
+        path_parameters=[PathParameter("server", "A server's id or config key")],
+    )
+
     async def post(self, server: str | None = None) -> None:
         await self.serve(self.transport.handle(server, self.http_request(), self))
 
@@ -128,6 +170,21 @@ class McpHandler(McpBaseHandler):
 
 class LegacyMessagesHandler(McpBaseHandler):
     """POST /messages?sessionId=<id>: a message for a legacy SSE session (202 Accepted)."""
+
+    openapi = RouteDoc(
+        {
+            "post": Operation(
+                {
+                    202: Response("Accepted; the reply comes on the session's stream"),
+                    400: rpc("Missing sessionId, or not a JSON-RPC message"),
+                    404: rpc("Unknown session"),
+                    **{status: MCP_REFUSALS[status] for status in (403, 413, 421)},
+                },
+                body=s.JsonRpcMessageSchema,
+                query=s.McpSessionQuerySchema,
+            )
+        }
+    )
 
     async def post(self) -> None:
         await self.serve(self.transport.handle_legacy_post(self.http_request(), self))

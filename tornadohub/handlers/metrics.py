@@ -6,6 +6,8 @@ from prometheus_client.exposition import choose_encoder
 
 from tornadohub import metrics
 from tornadohub.handlers.base import APIHandler
+from tornadohub.handlers.docs import RouteDoc
+from tornadohub.openapi import Operation, Response
 
 
 class MetricsHandler(APIHandler):
@@ -13,6 +15,19 @@ class MetricsHandler(APIHandler):
 
     Open unless the hub runs with ``--metrics-auth``.
     """
+
+    openapi = RouteDoc(
+        {
+            "get": Operation(
+                {
+                    200: Response(
+                        "Prometheus text format (OpenMetrics when the Accept header asks)",
+                        {"text/plain": None, "application/openmetrics-text": None},
+                    )
+                }
+            )
+        }
+    )
 
     def requires_auth(self) -> bool:
         return self.hub_options.metrics_auth

@@ -5,9 +5,12 @@ from __future__ import annotations
 import html
 import json
 
+from tornadohub import schemas as s
 from tornadohub.errors import HubError, ValidationError
 from tornadohub.handlers.base import APIHandler
+from tornadohub.handlers.docs import BAD_BODY, NO_SERVER, RouteDoc, error, ok
 from tornadohub.oauth import parse_callback_url
+from tornadohub.openapi import Operation, Response
 from tornadohub.policy import Check
 
 _PAGE = """<!DOCTYPE html>
@@ -24,6 +27,20 @@ _PAGE = """<!DOCTYPE html>
 class AuthorizeHandler(APIHandler):
     """POST /api/servers/authorize {server_name}: the URL to open (no timestamp, as mcp-hub)."""
 
+    openapi = RouteDoc(
+        {
+            "post": Operation(
+                {
+                    200: ok(s.AuthorizationSchema),
+                    400: BAD_BODY,
+                    404: NO_SERVER,
+                    500: error("No authorization URL (OPEN_REQUEST_ERROR)"),
+                },
+                body=s.ServerNameSchema,
+            )
+        }
+    )
+
     async def post(self) -> None:
         name = self.require(self.json_body(), "server_name", "Missing server name")
         url = await self.hub.authorize(name)
@@ -38,6 +55,15 @@ class OAuthCallbackHandler(APIHandler):
     by :meth:`Hub.complete_oauth`) is what protects it, so keys and the Origin/
     ``Sec-Fetch-Site`` checks are skipped; the Host check still applies.
     """
+
+    openapi = RouteDoc(
+        {
+            "get": Operation(
+                {200: Response("A page saying whether it worked", {"text/html": None})},
+                query=s.OAuthCallbackQuerySchema,
+            )
+        }
+    )
 
     auth_required = False
     exempt_from = frozenset({Check.site})
@@ -76,6 +102,21 @@ class OAuthCallbackHandler(APIHandler):
 
 class ManualCallbackHandler(APIHandler):
     """POST /api/oauth/manual_callback {url}: a headless hub's user pastes the redirect URL."""
+
+    openapi = RouteDoc(
+        {
+            "post": Operation(
+                {
+                    200: ok(s.ManualCallbackResultSchema),
+                    400: BAD_BODY,
+                    404: NO_SERVER,
+                    409: error("No authorization in progress for that server (OAUTH_ERROR)"),
+                    500: error("The authorization failed"),
+                },
+                body=s.ManualCallbackSchema,
+            )
+        }
+    )
 
     async def post(self) -> None:
         url = self.require(self.json_body(), "url", "Missing URL parameter")

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from tornadohub import schemas as s
 from tornadohub.handlers.base import APIHandler
+from tornadohub.handlers.docs import RouteDoc, ok
 from tornadohub.hub import Hub
+from tornadohub.openapi import Operation, Response
 from tornadohub.policy import Check
 from tornadohub.state import HubState, UpstreamStatus
 
@@ -47,6 +50,13 @@ class _ProbeHandler(APIHandler):
 class HealthzHandler(_ProbeHandler):
     """GET|HEAD /healthz: liveness; 200 whenever the process answers HTTP."""
 
+    openapi = RouteDoc(
+        {
+            "get": Operation({200: ok(s.LivenessSchema)}, public=True),
+            "head": Operation({200: Response("Alive")}, public=True),
+        }
+    )
+
     def get(self) -> None:
         self.write_json({"status": "ok"})
 
@@ -56,6 +66,19 @@ class HealthzHandler(_ProbeHandler):
 class ReadyzHandler(_ProbeHandler):
     """GET|HEAD /readyz: 200 when ready; 503 with the reason while starting, restarting,
     shutting down, or with fewer than ``--min-ready-servers`` servers connected."""
+
+    openapi = RouteDoc(
+        {
+            "get": Operation(
+                {
+                    200: ok(s.ReadinessSchema, "Ready"),
+                    503: ok(s.ReadinessSchema, "Not ready, with the reason"),
+                },
+                public=True,
+            ),
+            "head": Operation({200: Response("Ready"), 503: Response("Not ready")}, public=True),
+        }
+    )
 
     def get(self) -> None:
         ready, body = readiness(self.hub)

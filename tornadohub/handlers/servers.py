@@ -1,10 +1,15 @@
 """Server routes: list, info, start/stop/refresh, and tool/resource/prompt calls."""
 
+from tornadohub import schemas as s
 from tornadohub.handlers.base import APIHandler
+from tornadohub.handlers.docs import BAD_BODY, NO_SERVER, SERVER_CALL, RouteDoc, error, ok
+from tornadohub.openapi import Operation
 
 
 class ServersHandler(APIHandler):
     """GET /api/servers: every configured server's ServerInfo, config order."""
+
+    openapi = RouteDoc({"get": Operation({200: ok(s.ServersSchema)})})
 
     def get(self) -> None:
         self.write_json({"servers": self.hub.servers()})
@@ -12,6 +17,14 @@ class ServersHandler(APIHandler):
 
 class ServerInfoHandler(APIHandler):
     """POST /api/servers/info {server_name}."""
+
+    openapi = RouteDoc(
+        {
+            "post": Operation(
+                {200: ok(s.ServerSchema), 400: BAD_BODY, 404: NO_SERVER}, body=s.ServerNameSchema
+            )
+        }
+    )
 
     def post(self) -> None:
         name = self.require(self.json_body(), "server_name", "Missing server name")
@@ -21,6 +34,20 @@ class ServerInfoHandler(APIHandler):
 class ServerStartHandler(APIHandler):
     """POST /api/servers/start {server_name}: enable in memory and connect."""
 
+    openapi = RouteDoc(
+        {
+            "post": Operation(
+                {
+                    200: ok(s.ServerActionSchema),
+                    400: BAD_BODY,
+                    404: NO_SERVER,
+                    500: error("It could not connect (CONNECTION_ERROR)"),
+                },
+                body=s.ServerNameSchema,
+            )
+        }
+    )
+
     async def post(self) -> None:
         name = self.require(self.json_body(), "server_name", "Missing server name")
         self.write_json({"status": "ok", "server": await self.hub.start_server(name)})
@@ -28,6 +55,16 @@ class ServerStartHandler(APIHandler):
 
 class ServerStopHandler(APIHandler):
     """POST /api/servers/stop[?disable=true] {server_name}."""
+
+    openapi = RouteDoc(
+        {
+            "post": Operation(
+                {200: ok(s.ServerActionSchema), 400: BAD_BODY, 404: NO_SERVER},
+                body=s.ServerNameSchema,
+                query=s.StopQuerySchema,
+            )
+        }
+    )
 
     async def post(self) -> None:
         name = self.require(self.json_body(), "server_name", "Missing server name")
@@ -39,6 +76,10 @@ class ServerStopHandler(APIHandler):
 class ServerRefreshHandler(APIHandler):
     """POST /api/servers/refresh {server_name}: re-fetch its capability lists."""
 
+    openapi = RouteDoc(
+        {"post": Operation({**SERVER_CALL, 200: ok(s.ServerActionSchema)}, body=s.ServerNameSchema)}
+    )
+
     async def post(self) -> None:
         name = self.require(self.json_body(), "server_name", "Missing server name")
         self.write_json({"status": "ok", "server": await self.hub.refresh_server(name)})
@@ -47,12 +88,23 @@ class ServerRefreshHandler(APIHandler):
 class RefreshAllHandler(APIHandler):
     """GET /api/refresh: re-fetch every server's lists (GET, as in mcp-hub)."""
 
+    openapi = RouteDoc({"get": Operation({200: ok(s.RefreshAllSchema)})})
+
     async def get(self) -> None:
         self.write_json({"status": "ok", "servers": await self.hub.refresh_all()})
 
 
 class ToolCallHandler(APIHandler):
     """POST /api/servers/tools {server_name, tool, arguments?, request_options?}."""
+
+    openapi = RouteDoc(
+        {
+            "post": Operation(
+                {**SERVER_CALL, 200: ok(s.ToolCallResultSchema, "The tool's result")},
+                body=s.ToolCallSchema,
+            )
+        }
+    )
 
     async def post(self) -> None:
         body = self.json_body()
@@ -67,6 +119,14 @@ class ToolCallHandler(APIHandler):
 class ResourceReadHandler(APIHandler):
     """POST /api/servers/resources {server_name, uri, request_options?}."""
 
+    openapi = RouteDoc(
+        {
+            "post": Operation(
+                {**SERVER_CALL, 200: ok(s.ResourceReadResultSchema)}, body=s.ResourceReadSchema
+            )
+        }
+    )
+
     async def post(self) -> None:
         body = self.json_body()
         name = self.require(body, "server_name", "Missing server name")
@@ -77,6 +137,14 @@ class ResourceReadHandler(APIHandler):
 
 class PromptGetHandler(APIHandler):
     """POST /api/servers/prompts {server_name, prompt, arguments?, request_options?}."""
+
+    openapi = RouteDoc(
+        {
+            "post": Operation(
+                {**SERVER_CALL, 200: ok(s.PromptGetResultSchema)}, body=s.PromptGetSchema
+            )
+        }
+    )
 
     async def post(self) -> None:
         body = self.json_body()

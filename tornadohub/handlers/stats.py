@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 
 from tornadohub import metrics
+from tornadohub import schemas as s
 from tornadohub.clock import iso_from_epoch
 from tornadohub.handlers.base import APIHandler
+from tornadohub.handlers.docs import RouteDoc, ok
+from tornadohub.openapi import Operation
 
 
 class StatsHandler(APIHandler):
@@ -17,6 +20,8 @@ class StatsHandler(APIHandler):
     ``mcphub_tool_call_duration_seconds`` (REST and ``/mcp`` calls), so a client can work
     out rates and quantiles over any window from two answers.
     """
+
+    openapi = RouteDoc({"get": Operation({200: ok(s.StatsSchema)})})
 
     def get(self) -> None:
         started = metrics.process_start_time()

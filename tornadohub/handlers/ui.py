@@ -17,6 +17,8 @@ from importlib import resources
 from tornado import web
 
 from tornadohub.handlers.base import APIHandler
+from tornadohub.handlers.docs import DASHBOARD_PAGE, RouteDoc, error
+from tornadohub.openapi import Operation, PathParameter, Response
 from tornadohub.policy import Check
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -89,6 +91,8 @@ class DashboardFileHandler(APIHandler):
 class DashboardHandler(DashboardFileHandler):
     """GET /ui/: the dashboard page."""
 
+    openapi = RouteDoc({"get": DASHBOARD_PAGE}, tag="dashboard")
+
     def get(self) -> None:
         self.send_file(PAGE)
 
@@ -96,9 +100,28 @@ class DashboardHandler(DashboardFileHandler):
 class RootHandler(DashboardHandler):
     """GET /: the dashboard page (the same as ``/ui/``)."""
 
+    openapi = RouteDoc({"get": DASHBOARD_PAGE}, tag="dashboard")
+
 
 class DashboardAssetHandler(DashboardFileHandler):
     """GET /ui/{file}: a script, style sheet or icon of the dashboard."""
+
+    openapi = RouteDoc(
+        {
+            "get": Operation(
+                {
+                    200: Response(
+                        "The file",
+                        {"text/javascript": None, "text/css": None, "image/svg+xml": None},
+                    ),
+                    404: error("No such file (NOT_FOUND)"),
+                },
+                public=True,
+            )
+        },
+        path_parameters=[PathParameter("file", "A file name, such as app.js")],
+        tag="dashboard",
+    )
 
     def get(self, name: str) -> None:
         self.send_file(name)

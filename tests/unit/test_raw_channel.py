@@ -10,7 +10,7 @@ import mcp_types as types
 import pytest
 from mcp import MCPError
 
-from tornadohub.upstreams.base import RawChannel
+from tornadohub.upstreams.raw import RawChannel
 
 
 class Wire:

@@ -55,7 +55,7 @@ from tornadohub.mcp.aggregate import DELIMITER
 from tornadohub.mcp.rounds import PARK_SECONDS, Exchange, Exchanges
 from tornadohub.state import UpstreamStatus
 from tornadohub.upstreams import Upstream
-from tornadohub.upstreams.base import RawResult
+from tornadohub.upstreams.wire import RawResult
 
 log = logging.getLogger("tornadohub.mcp")
 

@@ -77,7 +77,8 @@ from tornadohub.mcp.relay import (
 from tornadohub.mcp.rounds import Exchange
 from tornadohub.state import UpstreamStatus
 from tornadohub.upstreams import Upstream
-from tornadohub.upstreams.base import SUBSCRIPTION_METHODS, UNSET, Unset
+from tornadohub.upstreams.sdk_patch import UNSET, Unset
+from tornadohub.upstreams.wire import SUBSCRIPTION_METHODS
 
 log = logging.getLogger("tornadohub.mcp")
 

@@ -3,7 +3,8 @@
 from typing import Any
 
 from tornadohub.config import ServerEntry
-from tornadohub.upstreams.base import HubEnvironment, Upstream
+from tornadohub.upstreams.base import Upstream
+from tornadohub.upstreams.core import HubEnvironment
 from tornadohub.upstreams.remote import RemoteUpstream
 from tornadohub.upstreams.stdio import StdioUpstream
 

@@ -25,8 +25,10 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from tornadohub.oauth import OAuthSession, ServerTokenStorage, redirect_uri_for, refresh_early
 from tornadohub.placeholders import ResolvedServer, predefined_variables, resolve_string
 from tornadohub.state import UpstreamStatus
-from tornadohub.upstreams.base import UnauthorizedError, Upstream, describe_exception
+from tornadohub.upstreams.base import Upstream
+from tornadohub.upstreams.core import UnauthorizedError
 from tornadohub.upstreams.keepalive import DrainingTransport
+from tornadohub.upstreams.wire import describe_exception
 
 log = logging.getLogger("tornadohub.upstream")
 

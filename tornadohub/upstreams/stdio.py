@@ -37,8 +37,10 @@ from tornadohub.processes import (
     spawned,
     spawning,
 )
-from tornadohub.upstreams.base import RawChannel, Upstream, describe_exception
+from tornadohub.upstreams.base import Upstream
 from tornadohub.upstreams.diagnostics import NoiseLimiter, OutputTail
+from tornadohub.upstreams.raw import RawChannel
+from tornadohub.upstreams.wire import describe_exception
 
 log = logging.getLogger("tornadohub.upstream")
 

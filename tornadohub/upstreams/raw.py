@@ -1,0 +1,153 @@
+"""Plain-JSON requests beside the SDK session, for the hot requests (:class:`RawChannel`).
+
+Only transports that can write lines of JSON have one (STDIO today); the hub sends
+:data:`RAW_METHODS` through it when the upstream speaks the handshake era.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+import anyio
+import mcp_types as types
+from mcp import MCPError
+from mcp.shared.dispatcher import ProgressFnT
+
+log = logging.getLogger("tornadohub.upstream")
+
+
+#: Requests sent through a :class:`RawChannel` when the transport has one: their
+#: params are built by the hub and their results forwarded unchanged.
+RAW_METHODS = frozenset({"tools/call", "resources/read", "prompts/get", "completion/complete"})
+
+
+class RawChannel:
+    """JSON-RPC requests written and answered as plain JSON, beside the SDK session.
+
+    The hub forwards results unchanged, so for the hot requests (``tools/call``
+    and friends, handshake era) it need not build pydantic models of what it
+    sends and receives: a request goes out as one line of JSON with an id of its
+    own (``hub-<n>``, never an id the SDK session uses), and the transport hands
+    back the responses to those ids (and progress for those tokens) before it
+    parses anything into models. Everything else (the handshake, notifications,
+    the upstream's own requests) still goes through the SDK session.
+    """
+
+    PREFIX: Final = "hub-"
+
+    def __init__(self, write: Callable[[bytes], Awaitable[None]]) -> None:
+        self._write = write
+        self._ids = itertools.count(1)
+        self._pending: dict[str, tuple[asyncio.Future[dict[str, Any]], ProgressFnT | None]] = {}
+        self._closed = False
+
+    async def request(
+        self,
+        method: str,
+        params: dict[str, Any],
+        *,
+        timeout: float,
+        on_progress: ProgressFnT | None = None,
+    ) -> dict[str, Any]:
+        """Send one request; its result, or :class:`MCPError` as the SDK raises them."""
+        if self._closed:
+            raise MCPError(types.CONNECTION_CLOSED, "Connection closed")
+        request_id = f"{self.PREFIX}{next(self._ids)}"
+        if on_progress is not None:  # the SDK's convention: the request id is the token
+            meta = {**params.get("_meta", {}), "progressToken": request_id}
+            params = {**params, "_meta": meta}
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = (future, on_progress)
+        message = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
+        try:
+            await self._write(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+            try:
+                async with asyncio.timeout(timeout):
+                    reply = await future
+            except TimeoutError:
+                await self._cancel(request_id, f"timed out after {timeout}s")
+                raise MCPError(types.REQUEST_TIMEOUT, f"Request {method!r} timed out") from None
+            except asyncio.CancelledError:
+                await self._cancel(request_id, "caller cancelled")
+                raise
+        finally:
+            self._pending.pop(request_id, None)
+        error = reply.get("error")
+        if error is not None:
+            if not isinstance(error, dict):
+                raise MCPError(types.INTERNAL_ERROR, "Invalid error response from the server")
+            code = error.get("code")
+            raise MCPError(
+                code if isinstance(code, int) else types.INTERNAL_ERROR,
+                str(error.get("message", "")),
+                error.get("data"),
+            )
+        result = reply.get("result")
+        if not isinstance(result, dict):
+            raise MCPError(types.INTERNAL_ERROR, f"Invalid {method} result from the server")
+        return result
+
+    async def _cancel(self, request_id: str, reason: str) -> None:
+        if self._closed:
+            return
+        note = {
+            "jsonrpc": "2.0",
+            "method": "notifications/cancelled",
+            "params": {"requestId": request_id, "reason": reason},
+        }
+        with contextlib.suppress(Exception), anyio.CancelScope(shield=True):
+            with anyio.move_on_after(1.0):
+                await self._write(json.dumps(note, separators=(",", ":")).encode() + b"\n")
+
+    def take(self, message: Any) -> bool:
+        """Consume *message* (parsed JSON) if it answers or reports on a raw request.
+
+        Progress callbacks run in a task of their own, as the SDK runs them.
+        """
+        if not isinstance(message, dict):
+            return False
+        request_id = message.get("id")
+        if isinstance(request_id, str) and request_id.startswith(self.PREFIX):
+            if "method" in message:
+                return False  # a request of the server's that happens to use our prefix
+            entry = self._pending.get(request_id)
+            if entry is not None and not entry[0].done():
+                entry[0].set_result(message)
+            return True
+        if message.get("method") == "notifications/progress":
+            params = message.get("params")
+            token = params.get("progressToken") if isinstance(params, dict) else None
+            if isinstance(token, str) and token.startswith(self.PREFIX):
+                entry = self._pending.get(token)
+                if entry is not None and entry[1] is not None and isinstance(params, dict):
+                    _spawn_progress(entry[1], params)
+                return True
+        return False
+
+    def close(self) -> None:
+        """The transport ended: every waiting request fails as the SDK fails them."""
+        self._closed = True
+        for future, _progress in self._pending.values():
+            if not future.done():
+                future.set_exception(MCPError(types.CONNECTION_CLOSED, "Connection closed"))
+
+
+_PROGRESS_TASKS: set[asyncio.Task[None]] = set()
+
+
+def _spawn_progress(callback: ProgressFnT, params: dict[str, Any]) -> None:
+    async def report() -> None:
+        try:
+            await callback(params.get("progress", 0), params.get("total"), params.get("message"))
+        except Exception:
+            log.exception("progress callback failed")
+
+    task = asyncio.ensure_future(report())
+    _PROGRESS_TASKS.add(task)
+    task.add_done_callback(_PROGRESS_TASKS.discard)

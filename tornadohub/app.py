@@ -6,7 +6,7 @@ the workspace, then connect every server while ``/api/health`` already answers
 
 Shutdown (SIGTERM/SIGINT, ``/api/hard-restart``, ``--auto-shutdown``) is graceful:
 ``/readyz`` fails and new ``/api`` and MCP requests get 503 ``HUB_STOPPING`` at once;
-calls in flight (:meth:`Hub.call_in_flight`) get ``--shutdown-timeout`` seconds to
+calls in flight (:class:`~tornadohub.drain.WorkGate`) get ``--shutdown-timeout`` seconds to
 finish (then they are cancelled and answer ``HUB_STOPPING``); then MCP sessions and SSE
 streams end, every upstream is stopped (reaping their process groups), the HTTP server
 closes and our workspace entry is removed. A second signal exits at once.

@@ -6,6 +6,11 @@
 a ``.env`` there must not set the hub's ``MCP_HUB_*`` variables (``MCP_HUB_ENV`` reaches
 every server; ``MCP_HUB_ALLOWED_ORIGINS`` would open the hub to a web page) or
 ``NODE_OPTIONS``, ``LD_PRELOAD`` and the like for the commands it runs.
+
+Why this module is long: one parser for four commands (``serve``, ``check-config``,
+``add``, ``lb-config``) and the translation of every flag into
+:class:`~tornadohub.options.HubOptions`; the flags are the user's documentation, so they
+stay together and in order.
 """
 
 from __future__ import annotations

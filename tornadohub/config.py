@@ -5,6 +5,9 @@ document in which a later file replaces whole server entries. Problems with a
 whole file raise :class:`ConfigError`, as in mcp-hub. A bad server entry never
 raises: it is kept with its error so that the rest of the hub still runs, and
 ``check-config`` can report every problem at once.
+
+Why this module is long: the config file format is one concern (load, merge, validate, diff
+of the same document), and each rule sits next to the mcp-hub behaviour it reproduces.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ server map (``servers`` when the file uses it, else ``mcpServers``) by inserting
 JSON5 file keeps its comments, trailing commas and layout; the result is parsed back and
 compared with the intended document before it replaces the file. A hub running with
 ``--watch`` then starts the new server by itself.
+
+Why this module is long: one concern, the text edit of a JSON5 file that keeps its comments
+and layout, and its checks that the edit produced the intended document.
 """
 
 from __future__ import annotations

@@ -18,6 +18,9 @@ How values arrive:
 * ``/mcp`` sessions: :func:`mcp_session_opened` / :func:`mcp_session_closed`;
 * HTTP requests: :func:`log_request`, installed as Tornado's ``log_function``;
 * inbound auth: :func:`bind_auth`, :func:`auth_accepted`, :func:`auth_rejected`.
+
+Why this module is long: the house rule is that every metric lives in this one module, so
+that names, labels and their bounded values can be reviewed in one place.
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ from prometheus_client import (
 
 from tornadohub import CONTRACT_VERSION, __version__
 from tornadohub.events import HUB_STATE, Event
-from tornadohub.hub import Hub, unmeasured
+from tornadohub.hub import Hub
+from tornadohub.hub_core import unmeasured
 from tornadohub.log import access_log_level
 from tornadohub.state import HubState, UpstreamStatus
 from tornadohub.upstreams import Upstream

@@ -5,6 +5,9 @@ Resolution is a pure function of the entry, the hub's environment,
 world, through an injectable ``run_cmd`` so tests need no shell. It may block
 for up to :data:`CMD_TIMEOUT` seconds, so the hub calls it in a worker thread.
 Resolved values are never logged: they are often credentials.
+
+Why this module is long: the placeholder grammar (``${env:}``, ``${cmd:}``, ``${VAR}``,
+escapes, entries that refer to each other) is one concern, resolved by one pure function.
 """
 
 from __future__ import annotations

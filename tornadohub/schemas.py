@@ -10,6 +10,9 @@ Request-body schemas describe what a client should send. The handlers do not loa
 with them: the contract pins its own messages and codes for bad bodies (``Missing server
 name`` 400 ``{"field": ...}``, non-object ``arguments`` 500 ``TOOL_ERROR`` ...), which a
 schema load would change.
+
+Why this module is long: it is a catalogue (one schema per payload of the REST API), with
+no logic.
 """
 
 from __future__ import annotations

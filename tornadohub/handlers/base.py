@@ -29,9 +29,10 @@ from tornado.http1connection import HTTP1Connection
 from tornadohub import metrics
 from tornadohub.appstate import APP_STATE, AppState
 from tornadohub.clock import iso_now
+from tornadohub.drain import stopping_error
 from tornadohub.errors import AuthenticationError, HubError, ValidationError
 from tornadohub.handlers.docs import RouteDoc
-from tornadohub.hub import Hub, stopping_error
+from tornadohub.hub import Hub
 from tornadohub.keys import Keyring, challenge, presented_token
 from tornadohub.mcp.transport import McpRequestError
 from tornadohub.options import HubOptions

@@ -28,7 +28,7 @@ class StatsHandler(APIHandler):
         hub = {
             "startedAt": iso_from_epoch(started) if started else None,
             "uptime": max(0.0, time.time() - started) if started is not None else None,
-            "callsInFlight": self.hub.calls_in_flight,
+            "callsInFlight": self.hub.calls.count,
         }
         servers = metrics.tool_call_stats(self.hub.upstreams)
         self.write_json({"hub": hub, "servers": servers})

@@ -647,7 +647,7 @@ class McpView:
         prefix = self.public_prefix(name) or ""
         through_channel = upstream is not self.hub.upstreams.get(name)
         with (
-            self.hub.call_in_flight(server=name, **context),
+            self.hub.calls.in_flight(server=name, **context),
             self.relay.in_flight(name, ctx, prefix, exchange, channel=through_channel) as call,
         ):
             try:

@@ -465,7 +465,7 @@ def run_serve(args: argparse.Namespace) -> int:
         environ=dict(os.environ),
         hub_env=hub_env,
         cwd=os.getcwd(),
-        policy=ConnectPolicy(connect_timeout=args.connect_timeout),
+        policy=ConnectPolicy.from_environ(os.environ, connect_timeout=args.connect_timeout),
         min_ready_servers=args.min_ready_servers,
         shutdown_timeout=args.shutdown_timeout,
         marketplace_url=args.marketplace_url or os.environ.get("MCP_HUB_MARKETPLACE_URL"),

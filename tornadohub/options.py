@@ -9,7 +9,8 @@ Environment fallbacks (unset, unparsable, non-positive or infinite values keep t
 
 * ``TORNADOHUB_MCP_{PAGE_SIZE,MAX_SESSIONS,MAX_SESSIONS_PER_CLIENT,IDLE_TIMEOUT,KEEPALIVE,
   MAX_BODY,REQUEST_TIMEOUT}`` for :class:`McpOptions`;
-* ``TORNADOHUB_HEADER_TIMEOUT`` and ``TORNADOHUB_BODY_TIMEOUT`` for :class:`ConnectionLimits`.
+* ``TORNADOHUB_HEADER_TIMEOUT`` and ``TORNADOHUB_BODY_TIMEOUT`` for :class:`ConnectionLimits`;
+* ``TORNADOHUB_BACKOFF_INITIAL`` and ``TORNADOHUB_BACKOFF_MAX`` for :class:`ConnectPolicy`.
 """
 
 from __future__ import annotations
@@ -67,6 +68,13 @@ class ConnectPolicy:
     list_timeout: float = 60.0
     backoff_initial: float = 1.0
     backoff_max: float = 60.0
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], **given: Any) -> ConnectPolicy:
+        """*given* values (None: not given), then ``TORNADOHUB_BACKOFF_{INITIAL,MAX}``
+        (seconds), then defaults."""
+        backoff = frozenset({"backoff_initial", "backoff_max"})
+        return _from_environ(cls, environ, "TORNADOHUB_", given, from_env=backoff)
 
 
 @dataclass(frozen=True)

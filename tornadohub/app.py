@@ -36,7 +36,7 @@ from tornadohub.keys import Keyring
 from tornadohub.listener import ConnectionGate, HubHTTPServer, raise_fd_limit
 from tornadohub.log import add_log_listener
 from tornadohub.marketplace import marketplace_for
-from tornadohub.mcp.sessions import McpService
+from tornadohub.mcp.service import McpService
 from tornadohub.mcp.transport import McpTransport
 from tornadohub.policy import EdgePolicy, policy_from
 from tornadohub.recent_logs import RecentLogs

@@ -16,7 +16,7 @@ from typing import Any, Final
 from tornadohub.hub import Hub
 from tornadohub.keys import Keyring
 from tornadohub.marketplace import Marketplace
-from tornadohub.mcp.sessions import McpService
+from tornadohub.mcp.service import McpService
 from tornadohub.mcp.transport import McpTransport
 from tornadohub.options import HubOptions
 from tornadohub.policy import EdgePolicy

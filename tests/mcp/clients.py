@@ -15,7 +15,7 @@ from tornado import httpserver, netutil, web
 
 from tornadohub.appstate import APP_STATE, AppState
 from tornadohub.handlers.mcp import default_handlers
-from tornadohub.mcp.sessions import McpService
+from tornadohub.mcp.service import McpService
 from tornadohub.mcp.transport import McpTransport
 from tornadohub.policy import policy_from
 

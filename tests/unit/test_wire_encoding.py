@@ -12,7 +12,7 @@ from mcp_types import (
     JSONRPCResponse,
 )
 
-from tornadohub.mcp.transport import encode
+from tornadohub.mcp.streams import encode
 
 
 def test_messages_without_params_leave_the_member_out() -> None:

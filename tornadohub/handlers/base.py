@@ -34,7 +34,7 @@ from tornadohub.errors import AuthenticationError, HubError, ValidationError
 from tornadohub.handlers.docs import RouteDoc
 from tornadohub.hub import Hub
 from tornadohub.keys import Keyring, challenge, presented_token
-from tornadohub.mcp.transport import McpRequestError
+from tornadohub.mcp.http import McpRequestError
 from tornadohub.options import HubOptions
 from tornadohub.policy import (
     MAX_BODY_BYTES,

@@ -28,7 +28,8 @@ from tornadohub import schemas as s
 from tornadohub.errors import HubError
 from tornadohub.handlers.base import HubHandler
 from tornadohub.handlers.docs import JSON_TYPE, MCP_REFUSALS, SSE_TYPE, STREAM, RouteDoc, rpc
-from tornadohub.mcp.transport import HttpRequest, McpRequestError, McpTransport
+from tornadohub.mcp.http import HttpRequest, McpRequestError
+from tornadohub.mcp.transport import McpTransport
 from tornadohub.openapi import Operation, PathParameter, Response
 from tornadohub.policy import Refusal
 

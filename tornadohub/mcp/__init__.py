@@ -1,7 +1,7 @@
 """The hub's own MCP endpoint: aggregation, the SDK server, sessions, HTTP transport.
 
 For the rest of the hub: :func:`endpoint_health` (``/api/health``'s ``mcpEndpoint``
-object) takes the application's :class:`~tornadohub.mcp.sessions.McpService`, and
+object) takes the application's :class:`~tornadohub.mcp.service.McpService`, and
 :func:`endpoint_names` (what unprefixed mode adds to that object: the names published with
 their prefix after all) takes the hub. ``McpService.close`` ends every session at shutdown.
 """
@@ -11,7 +11,7 @@ from typing import Any
 from tornadohub.hub import Hub
 from tornadohub.mcp.aggregate import name_collisions
 from tornadohub.mcp.server import unprefixed_names, view_sources
-from tornadohub.mcp.sessions import McpService
+from tornadohub.mcp.service import McpService
 
 
 def endpoint_health(service: McpService) -> dict[str, Any]:

@@ -1,35 +1,23 @@
-"""Stateful MCP sessions on the SDK kernel, and the service that owns them.
+"""Stateful MCP sessions on the SDK kernel: one :class:`Session` per handshake-era client.
 
 A :class:`Session` is one handshake-era client (Streamable HTTP with an
 ``Mcp-Session-Id``, or mcp-hub's legacy HTTP+SSE). It runs the SDK's
 ``serve_loop`` over two memory streams and routes what the kernel writes:
 a response, or a message related to a request, goes to that request's
-:class:`Mailbox` (its POST stream); everything else goes to the standalone
-mailbox (the GET stream; for legacy sessions, the one SSE stream).
-
-:class:`McpService` owns the long-lived task group the sessions run in (anyio
-task groups must be entered and exited by one long-lived task), the session
-table (capped, in all and per client: an API key, or a client address when keys are
-off; a client at a cap makes room by ending its own least recently used idle session,
-never another client's; idle sessions reaped after a timeout), the views, and the
-hub change listener that re-syncs the catalogs and sends ``list_changed`` to every
-session whose lists changed. ``make_app`` creates it (before any upstream connects, so
-that every upstream advertises sampling, elicitation and roots from its first session)
-and keeps it in the application state.
+:class:`~tornadohub.mcp.mailbox.Mailbox` (its POST stream); everything else goes to the
+standalone mailbox (the GET stream; for legacy sessions, the one SSE stream). The
+sessions themselves are kept by :class:`~tornadohub.mcp.service.McpService`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import contextlib
 import itertools
 import logging
 import math
-import secrets
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any, Final
 
 import anyio
@@ -47,14 +35,9 @@ from mcp_types import (
     RequestId,
 )
 
-from tornadohub import metrics
-from tornadohub.hub import Hub
-from tornadohub.mcp.aggregate import assign_server_ids
-from tornadohub.mcp.relay import Relay, RequestOrigin
+from tornadohub.mcp.mailbox import Mailbox, StreamEvent
+from tornadohub.mcp.relay import RequestOrigin
 from tornadohub.mcp.server import McpView
-from tornadohub.options import McpOptions
-from tornadohub.state import UpstreamStatus
-from tornadohub.upstreams import Upstream
 
 log = logging.getLogger("tornadohub.mcp")
 
@@ -62,79 +45,8 @@ log = logging.getLogger("tornadohub.mcp")
 #: stream only with a response for its id (the SDK's transport does the same).
 REQUEST_CANCELLED: Final = -32800
 
-MAILBOX_LIMIT: Final = 1024
 HISTORY_LIMIT: Final = 256  # events kept per resumable session
 KERNEL_INBOX: Final = 64
-
-
-@dataclass(frozen=True)
-class Event:
-    """One outbound message and its SSE event id (None: not resumable)."""
-
-    message: JSONRPCMessage
-    id: str | None = None
-
-    @property
-    def final(self) -> bool:
-        """Whether this is a response, which ends a request's stream."""
-        return isinstance(self.message, JSONRPCResponse | JSONRPCError)
-
-
-class Closed:
-    """Marker: the mailbox was closed and is drained."""
-
-
-class Idle:
-    """Marker: nothing arrived within the wait."""
-
-
-CLOSED: Final = Closed()
-IDLE: Final = Idle()
-
-
-class Mailbox:
-    """A bounded queue of outbound events for one HTTP stream.
-
-    Unlike an anyio memory stream, a receive that times out or is cancelled can
-    never lose an item (it stays queued), which the keep-alive loop relies on.
-    ``put`` never blocks: the kernel's router must not stall on a slow client.
-    """
-
-    def __init__(self, limit: int = MAILBOX_LIMIT, *, stream: str | None = None) -> None:
-        self._items: collections.deque[Event] = collections.deque()
-        self._limit = limit
-        self._ready = asyncio.Event()
-        self.stream = stream  # the session's name for this stream (event ids start with it)
-        self.closed = False
-
-    def put(self, event: Event, *, force: bool = False) -> bool:
-        """Queue *event*; False when closed or full (then the stream is closed).
-
-        *force* ignores the limit: a request's final response is never dropped.
-        """
-        if self.closed:
-            return False
-        if len(self._items) >= self._limit and not force:
-            log.warning("MCP stream backlog full; closing the stream")
-            self.close()
-            return False
-        self._items.append(event)
-        self._ready.set()
-        return True
-
-    def close(self) -> None:
-        self.closed = True
-        self._ready.set()
-
-    async def get(self, timeout: float) -> Event | Closed | Idle:
-        """The next event, :data:`IDLE` after *timeout* s, or :data:`CLOSED`."""
-        if not self._items and not self.closed:
-            self._ready.clear()
-            with anyio.move_on_after(timeout):
-                await self._ready.wait()
-        if self._items:
-            return self._items.popleft()
-        return CLOSED if self.closed else IDLE
 
 
 class SessionBusyError(Exception):
@@ -164,12 +76,13 @@ class Session:
         self,
         view: McpView,
         *,
+        session_id: str,
         legacy: bool,
         idle_timeout: float,
         owner: str | None = None,
         client: str | None = None,
     ) -> None:
-        self.id = secrets.token_urlsafe(24)
+        self.id = session_id
         self.view = view
         self.legacy = legacy
         self.owner = owner  # the API key that opened it: no other key may use it
@@ -322,7 +235,9 @@ class Session:
             mailbox.close()
 
     @contextlib.contextmanager
-    def resumed_stream(self, last_event_id: str) -> Iterator[tuple[list[Event], Mailbox | None]]:
+    def resumed_stream(
+        self, last_event_id: str
+    ) -> Iterator[tuple[list[StreamEvent], Mailbox | None]]:
         """The events of one stream after *last_event_id*, and the stream reattached.
 
         The mailbox is None when that stream is already complete (its response is
@@ -336,7 +251,7 @@ class Session:
         if last_event_id not in known:
             raise UnknownEventError(last_event_id)
         after = list(self._history)[known.index(last_event_id) + 1 :]
-        backlog = [Event(msg, eid) for eid, name, msg in after if name == stream and msg]
+        backlog = [StreamEvent(msg, eid) for eid, name, msg in after if name == stream and msg]
         if stream == STANDALONE:
             with self.standalone_stream(takeover=True) as mailbox:
                 yield backlog, mailbox
@@ -398,7 +313,7 @@ class Session:
             if message.id is not None and coerce_request_id(message.id) == self._initialize_id:
                 self._initialized_as(message)
         if self.legacy:
-            self._put(self._standalone, Event(message))
+            self._put(self._standalone, StreamEvent(message))
             return
         key: RequestId | None = None
         if isinstance(message, JSONRPCResponse | JSONRPCError) and message.id is not None:
@@ -413,9 +328,9 @@ class Session:
         else:
             stream = self._streams.get(key)
             target = self._requests.get(key)
-        event = Event(message)
+        event = StreamEvent(message)
         if stream in self._primed:
-            event = Event(message, self._record(stream, message))
+            event = StreamEvent(message, self._record(stream, message))
         if key is not None and event.final:
             self._streams.pop(key, None)
             self._primed.discard(stream or "")
@@ -428,7 +343,7 @@ class Session:
             version = answer.result.get("protocolVersion")
             self.protocol_version = version if isinstance(version, str) else None
 
-    def _put(self, target: Mailbox | None, event: Event) -> None:
+    def _put(self, target: Mailbox | None, event: StreamEvent) -> None:
         if target is None or not target.put(event, force=event.final):
             log.debug("MCP session %s: no open stream for %s", self.id[:8], event.id)
 
@@ -436,189 +351,3 @@ class Session:
 def quota_holder(owner: str | None, client: str | None) -> str:
     """Whose session quota a new session counts against: its API key, else its address."""
     return f"key {owner}" if owner is not None else f"address {client}"
-
-
-class SessionLimitError(Exception):
-    """No session slot is free, and the client has no idle session of its own to give up."""
-
-
-class McpService:
-    """Views, sessions and the task group they run in, for one Tornado application."""
-
-    def __init__(self, hub: Hub, config: McpOptions) -> None:
-        self.hub = hub
-        self.config = config
-        self.sessions: dict[str, Session] = {}
-        self._views: dict[str | None, McpView] = {}
-        self._tg: anyio.abc.TaskGroup | None = None
-        self._runner: asyncio.Task[None] | None = None
-        self._started = asyncio.Event()
-        self._stopping = asyncio.Event()
-        self._resync_pending = False
-        self.relay = Relay(
-            lambda: self.hub.upstreams,
-            lambda: self.sessions.values(),
-            park_seconds=self.config.request_timeout,
-        )
-        self._remove_listener = hub.add_change_listener(self._on_change)
-        self._remove_notification_listener = hub.add_notification_listener(
-            self.relay.on_notification
-        )
-        for upstream in hub.upstreams.values():
-            upstream.set_client_request_handler(self.relay.client_request)
-
-    # -------------------------------------------------------------- lifecycle
-    async def _ensure_running(self) -> anyio.abc.TaskGroup:
-        if self._runner is None:
-            self._runner = asyncio.create_task(self._run(), name="mcp-sessions")
-        await self._started.wait()
-        if self._tg is None:
-            raise RuntimeError("the MCP service is shutting down")
-        return self._tg
-
-    async def _run(self) -> None:
-        async with anyio.create_task_group() as tg:
-            self._tg = tg
-            self._started.set()
-            await self._stopping.wait()
-            self._tg = None
-            tg.cancel_scope.cancel()
-
-    async def close(self) -> None:
-        """Stop listening to the hub, end every session and the task group."""
-        self._remove_listener()
-        self._remove_notification_listener()
-        for upstream in self.hub.upstreams.values():
-            upstream.set_client_request_handler(None)
-        for session in list(self.sessions.values()):
-            session.close()
-        self.sessions.clear()
-        self._stopping.set()
-        self._started.set()
-        if self._runner is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(self._runner, timeout=10)
-        await self.relay.close()
-
-    # ------------------------------------------------------------------ views
-    def view(self, server: str | None = None) -> McpView | None:
-        """The aggregated view, or the view of one configured upstream (id or name)."""
-        name = None if server is None else self._resolve_server(server)
-        if server is not None and name is None:
-            return None
-        view = self._views.get(name)
-        if view is None:
-            view = self._views[name] = McpView(
-                self.hub,
-                upstream=name,
-                page_size=self.config.page_size,
-                request_timeout=self.config.request_timeout,
-                relay=self.relay,
-            )
-        return view
-
-    def _resolve_server(self, server: str) -> str | None:
-        upstreams = self.hub.upstreams
-        for name, server_id in assign_server_ids(upstreams).items():
-            if server_id == server:
-                return name
-        return server if server in upstreams else None
-
-    # --------------------------------------------------------------- sessions
-    @property
-    def active_clients(self) -> int:
-        return len(self.sessions)
-
-    async def open_session(
-        self,
-        view: McpView,
-        *,
-        legacy: bool,
-        owner: str | None = None,
-        client: str | None = None,
-    ) -> Session:
-        """A new running session for *owner* (an API key's name) or, without keys, *client*.
-
-        At the client's quota or the overall cap, that client's least recently used idle
-        session makes room; another client's session never does, so a client flooding
-        ``initialize`` only ever ends its own sessions.
-        """
-        tg = await self._ensure_running()
-        holder = quota_holder(owner, client)
-        own = [s for s in self.sessions.values() if s.client == holder]
-        at_quota = len(own) >= self.config.max_sessions_per_client
-        if at_quota or len(self.sessions) >= self.config.max_sessions:
-            idle = [s for s in own if not s.busy]
-            if not idle:
-                raise SessionLimitError(
-                    "Too many open sessions for this client"
-                    if at_quota
-                    else "Too many open sessions"
-                )
-            oldest = min(idle, key=lambda s: s.last_used)
-            log.info("MCP session limit reached; closing idle session %s", oldest.id[:8])
-            self.discard(oldest)
-        session = Session(
-            view,
-            legacy=legacy,
-            idle_timeout=self.config.idle_timeout,
-            owner=owner,
-            client=client,
-        )
-        self.sessions[session.id] = session
-        tg.start_soon(self._serve, session)
-        return session
-
-    async def _serve(self, session: Session) -> None:
-        metrics.mcp_session_opened(metrics.McpEra.handshake)
-        try:
-            await session.run()
-        except Exception:
-            log.exception("MCP session %s failed", session.id[:8])
-        finally:
-            metrics.mcp_session_closed(metrics.McpEra.handshake)
-            if self.sessions.get(session.id) is session:
-                del self.sessions[session.id]
-            self.relay.release_client(session)
-
-    def session(self, session_id: str) -> Session | None:
-        return self.sessions.get(session_id)
-
-    def discard(self, session: Session) -> None:
-        """Forget *session* now (its id answers 404 from here on) and end it."""
-        if self.sessions.get(session.id) is session:
-            del self.sessions[session.id]
-        session.close()
-
-    # ------------------------------------------------------------------- sync
-    def _on_change(self, upstream: Upstream, what: str) -> None:
-        """Any status or list change of any upstream: re-sync once this tick is over.
-
-        A (new) upstream about to connect learns to route its sampling, elicitation
-        and roots requests through the relay; a reconnected one gets the resource
-        subscriptions the hub's clients still hold.
-        """
-        upstream.set_client_request_handler(self.relay.client_request)
-        if what == "status" and upstream.status is UpstreamStatus.connected:
-            self.relay.resubscribe_later(upstream.name)
-        if self._resync_pending:
-            return
-        self._resync_pending = True
-        try:
-            asyncio.get_running_loop().call_soon(self.resync)
-        except RuntimeError:  # no loop (hub shutting down): nothing to notify
-            self._resync_pending = False
-
-    def resync(self) -> None:
-        """Rebuild every view's catalog and announce the lists that changed."""
-        self._resync_pending = False
-        for view in list(self._views.values()):
-            try:
-                due = view.resync()
-            except Exception:  # keep serving the previous catalog rather than none
-                log.exception("MCP catalog re-sync failed")
-                continue
-            for session in list(self.sessions.values()):
-                if session.view is view:
-                    for method in sorted(due):
-                        session.notify(method)

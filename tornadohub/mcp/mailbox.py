@@ -1,0 +1,99 @@
+"""One HTTP stream's outbound queue: :class:`Mailbox` of :class:`StreamEvent`.
+
+Unlike an anyio memory stream, a receive that times out or is cancelled never loses an
+item, and ``put`` never blocks (the kernel's router must not stall on a slow client).
+Used by sessions (one mailbox per stream) and by 2026-07-28 exchanges (one per request).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from dataclasses import dataclass
+from typing import Final
+
+import anyio
+import anyio.abc
+from mcp_types import (
+    JSONRPCError,
+    JSONRPCMessage,
+    JSONRPCResponse,
+)
+
+log = logging.getLogger("tornadohub.mcp")
+
+
+MAILBOX_LIMIT: Final = 1024
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """One outbound message and its SSE event id (None: not resumable)."""
+
+    message: JSONRPCMessage
+    id: str | None = None
+
+    @property
+    def final(self) -> bool:
+        """Whether this is a response, which ends a request's stream."""
+        return isinstance(self.message, JSONRPCResponse | JSONRPCError)
+
+
+class Closed:
+    """Marker: the mailbox was closed and is drained."""
+
+
+class Idle:
+    """Marker: nothing arrived within the wait."""
+
+
+CLOSED: Final = Closed()
+
+
+IDLE: Final = Idle()
+
+
+class Mailbox:
+    """A bounded queue of outbound events for one HTTP stream.
+
+    Unlike an anyio memory stream, a receive that times out or is cancelled can
+    never lose an item (it stays queued), which the keep-alive loop relies on.
+    ``put`` never blocks: the kernel's router must not stall on a slow client.
+    """
+
+    def __init__(self, limit: int = MAILBOX_LIMIT, *, stream: str | None = None) -> None:
+        self._items: collections.deque[StreamEvent] = collections.deque()
+        self._limit = limit
+        self._ready = asyncio.Event()
+        self.stream = stream  # the session's name for this stream (event ids start with it)
+        self.closed = False
+
+    def put(self, event: StreamEvent, *, force: bool = False) -> bool:
+        """Queue *event*; False when closed or full (then the stream is closed).
+
+        *force* ignores the limit: a request's final response is never dropped.
+        """
+        if self.closed:
+            return False
+        if len(self._items) >= self._limit and not force:
+            log.warning("MCP stream backlog full; closing the stream")
+            self.close()
+            return False
+        self._items.append(event)
+        self._ready.set()
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+        self._ready.set()
+
+    async def get(self, timeout: float) -> StreamEvent | Closed | Idle:
+        """The next event, :data:`IDLE` after *timeout* s, or :data:`CLOSED`."""
+        if not self._items and not self.closed:
+            self._ready.clear()
+            with anyio.move_on_after(timeout):
+                await self._ready.wait()
+        if self._items:
+            return self._items.popleft()
+        return CLOSED if self.closed else IDLE

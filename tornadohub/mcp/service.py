@@ -1,0 +1,229 @@
+"""The ``/mcp`` service: the sessions, the views, and where a session id is minted and found.
+
+:class:`McpService` owns the long-lived task group the sessions run in (anyio task groups
+must be entered and exited by one long-lived task), the session table (capped, in all and
+per client: an API key, or a client address when keys are off; a client at a cap makes
+room by ending its own least recently used idle session, never another client's; idle
+sessions reaped after a timeout), the views, and the hub change listener that re-syncs the
+catalogs and sends ``list_changed`` to every session whose lists changed. ``make_app``
+creates it (before any upstream connects, so that every upstream advertises sampling,
+elicitation and roots from its first session) and keeps it in the application state.
+
+Session ids: :meth:`McpService.open_session` mints one (:func:`new_session_id`, random
+from :mod:`secrets`) and :meth:`McpService.session` looks one up; these two are the only
+places, so cluster mode can seal ids and forward the ones another node owns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+
+import anyio
+import anyio.abc
+
+from tornadohub import metrics
+from tornadohub.hub import Hub
+from tornadohub.mcp.aggregate import assign_server_ids
+from tornadohub.mcp.relay import Relay
+from tornadohub.mcp.server import McpView
+from tornadohub.mcp.sessions import Session, quota_holder
+from tornadohub.options import McpOptions
+from tornadohub.state import UpstreamStatus
+from tornadohub.upstreams import Upstream
+
+log = logging.getLogger("tornadohub.mcp")
+
+
+def new_session_id() -> str:
+    """A new ``Mcp-Session-Id``: 24 random bytes, URL-safe (see the module docstring)."""
+    return secrets.token_urlsafe(24)
+
+
+class SessionLimitError(Exception):
+    """No session slot is free, and the client has no idle session of its own to give up."""
+
+
+class McpService:
+    """Views, sessions and the task group they run in, for one Tornado application."""
+
+    def __init__(self, hub: Hub, config: McpOptions) -> None:
+        self.hub = hub
+        self.config = config
+        self.sessions: dict[str, Session] = {}
+        self._views: dict[str | None, McpView] = {}
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._started = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._resync_pending = False
+        self.relay = Relay(
+            lambda: self.hub.upstreams,
+            lambda: self.sessions.values(),
+            park_seconds=self.config.request_timeout,
+        )
+        self._remove_listener = hub.add_change_listener(self._on_change)
+        self._remove_notification_listener = hub.add_notification_listener(
+            self.relay.on_notification
+        )
+        for upstream in hub.upstreams.values():
+            upstream.set_client_request_handler(self.relay.client_request)
+
+    # -------------------------------------------------------------- lifecycle
+    async def _ensure_running(self) -> anyio.abc.TaskGroup:
+        if self._runner is None:
+            self._runner = asyncio.create_task(self._run(), name="mcp-sessions")
+        await self._started.wait()
+        if self._tg is None:
+            raise RuntimeError("the MCP service is shutting down")
+        return self._tg
+
+    async def _run(self) -> None:
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            self._started.set()
+            await self._stopping.wait()
+            self._tg = None
+            tg.cancel_scope.cancel()
+
+    async def close(self) -> None:
+        """Stop listening to the hub, end every session and the task group."""
+        self._remove_listener()
+        self._remove_notification_listener()
+        for upstream in self.hub.upstreams.values():
+            upstream.set_client_request_handler(None)
+        for session in list(self.sessions.values()):
+            session.close()
+        self.sessions.clear()
+        self._stopping.set()
+        self._started.set()
+        if self._runner is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._runner, timeout=10)
+        await self.relay.close()
+
+    # ------------------------------------------------------------------ views
+    def view(self, server: str | None = None) -> McpView | None:
+        """The aggregated view, or the view of one configured upstream (id or name)."""
+        name = None if server is None else self._resolve_server(server)
+        if server is not None and name is None:
+            return None
+        view = self._views.get(name)
+        if view is None:
+            view = self._views[name] = McpView(
+                self.hub,
+                upstream=name,
+                page_size=self.config.page_size,
+                request_timeout=self.config.request_timeout,
+                relay=self.relay,
+            )
+        return view
+
+    def _resolve_server(self, server: str) -> str | None:
+        upstreams = self.hub.upstreams
+        for name, server_id in assign_server_ids(upstreams).items():
+            if server_id == server:
+                return name
+        return server if server in upstreams else None
+
+    # --------------------------------------------------------------- sessions
+    @property
+    def active_clients(self) -> int:
+        return len(self.sessions)
+
+    async def open_session(
+        self,
+        view: McpView,
+        *,
+        legacy: bool,
+        owner: str | None = None,
+        client: str | None = None,
+    ) -> Session:
+        """A new running session for *owner* (an API key's name) or, without keys, *client*.
+
+        At the client's quota or the overall cap, that client's least recently used idle
+        session makes room; another client's session never does, so a client flooding
+        ``initialize`` only ever ends its own sessions.
+        """
+        tg = await self._ensure_running()
+        holder = quota_holder(owner, client)
+        own = [s for s in self.sessions.values() if s.client == holder]
+        at_quota = len(own) >= self.config.max_sessions_per_client
+        if at_quota or len(self.sessions) >= self.config.max_sessions:
+            idle = [s for s in own if not s.busy]
+            if not idle:
+                raise SessionLimitError(
+                    "Too many open sessions for this client"
+                    if at_quota
+                    else "Too many open sessions"
+                )
+            oldest = min(idle, key=lambda s: s.last_used)
+            log.info("MCP session limit reached; closing idle session %s", oldest.id[:8])
+            self.discard(oldest)
+        session = Session(
+            view,
+            session_id=new_session_id(),
+            legacy=legacy,
+            idle_timeout=self.config.idle_timeout,
+            owner=owner,
+            client=client,
+        )
+        self.sessions[session.id] = session
+        tg.start_soon(self._serve, session)
+        return session
+
+    async def _serve(self, session: Session) -> None:
+        metrics.mcp_session_opened(metrics.McpEra.handshake)
+        try:
+            await session.run()
+        except Exception:
+            log.exception("MCP session %s failed", session.id[:8])
+        finally:
+            metrics.mcp_session_closed(metrics.McpEra.handshake)
+            if self.sessions.get(session.id) is session:
+                del self.sessions[session.id]
+            self.relay.release_client(session)
+
+    def session(self, session_id: str) -> Session | None:
+        return self.sessions.get(session_id)
+
+    def discard(self, session: Session) -> None:
+        """Forget *session* now (its id answers 404 from here on) and end it."""
+        if self.sessions.get(session.id) is session:
+            del self.sessions[session.id]
+        session.close()
+
+    # ------------------------------------------------------------------- sync
+    def _on_change(self, upstream: Upstream, what: str) -> None:
+        """Any status or list change of any upstream: re-sync once this tick is over.
+
+        A (new) upstream about to connect learns to route its sampling, elicitation
+        and roots requests through the relay; a reconnected one gets the resource
+        subscriptions the hub's clients still hold.
+        """
+        upstream.set_client_request_handler(self.relay.client_request)
+        if what == "status" and upstream.status is UpstreamStatus.connected:
+            self.relay.resubscribe_later(upstream.name)
+        if self._resync_pending:
+            return
+        self._resync_pending = True
+        try:
+            asyncio.get_running_loop().call_soon(self.resync)
+        except RuntimeError:  # no loop (hub shutting down): nothing to notify
+            self._resync_pending = False
+
+    def resync(self) -> None:
+        """Rebuild every view's catalog and announce the lists that changed."""
+        self._resync_pending = False
+        for view in list(self._views.values()):
+            try:
+                due = view.resync()
+            except Exception:  # keep serving the previous catalog rather than none
+                log.exception("MCP catalog re-sync failed")
+                continue
+            for session in list(self.sessions.values()):
+                if session.view is view:
+                    for method in sorted(due):
+                        session.notify(method)

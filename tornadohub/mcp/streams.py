@@ -1,0 +1,120 @@
+"""Writing replies and SSE streams: what arrives in a mailbox, onto the HTTP response.
+
+A request's reply is held back until it is known: a response that arrives first is sent
+as ``application/json``; a notification or request first (or nothing within the
+keep-alive interval) switches the reply to an SSE stream, which then carries ``: ping``
+comments while idle (:func:`relay`). A session's standalone stream is forwarded by
+:func:`pump`. Every JSON-RPC message ``/mcp`` sends is encoded by :func:`encode`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Final
+
+from mcp.shared.inbound import (
+    ERROR_CODE_HTTP_STATUS,
+)
+from mcp_types import (
+    INTERNAL_ERROR,
+    JSONRPCError,
+    JSONRPCMessage,
+    JSONRPCNotification,
+    JSONRPCRequest,
+)
+
+from tornadohub.mcp.http import JSON_TYPE, SSE_HEADERS, McpRequestError, ResponseWriter
+from tornadohub.mcp.mailbox import Closed, Idle, Mailbox, StreamEvent
+from tornadohub.mcp.pages import EncodedResponse
+from tornadohub.mcp.sessions import Session
+
+log = logging.getLogger("tornadohub.mcp")
+
+
+PING: Final = b": ping\n\n"
+
+
+def encode(message: JSONRPCMessage) -> bytes:
+    """The wire form of every JSON-RPC message ``/mcp`` sends, in JSON bodies and SSE alike.
+
+    A request or notification without params leaves the member out: JSON-RPC has no
+    ``"params": null``, and the TypeScript SDK drops such a message (reporting it only to
+    ``onerror``), so its clients would never see e.g. ``tools/list_changed``. Nothing else
+    changes: unset fields stay out, explicit values (``result: {}``, nulls inside results
+    and error data) go out as they are.
+    """
+    if isinstance(message, EncodedResponse):  # a cached list page: already encoded
+        return message.wire
+    bare = isinstance(message, JSONRPCRequest | JSONRPCNotification) and message.params is None
+    return message.model_dump_json(
+        by_alias=True, exclude_unset=True, exclude={"params"} if bare else None
+    ).encode()
+
+
+def sse_frame(event: StreamEvent) -> bytes:
+    head = f"id: {event.id}\n".encode() if event.id else b""
+    return head + b"event: message\ndata: " + encode(event.message) + b"\n\n"
+
+
+def push(mailbox: Mailbox, event: StreamEvent) -> None:
+    """Queue a notification for one exchange's stream (dropped once the stream closed)."""
+    if not mailbox.put(event):
+        log.debug("dropped %s: response stream closed", getattr(event.message, "method", "?"))
+
+
+async def relay(
+    mailbox: Mailbox,
+    writer: ResponseWriter,
+    headers: Mapping[str, str],
+    *,
+    keepalive: float,
+    session: Session | None = None,
+    streaming: bool = False,
+) -> StreamEvent | None:
+    """Send what arrives for one request until its response; JSON if that comes first.
+
+    A quiet stream gets ``: ping`` every *keepalive* seconds.
+
+    *session* is None on the 2026 wire, whose error statuses follow the spec's
+    table (404 for an unknown method, 400 for bad params); handshake-era
+    errors are 200 with the JSON-RPC error, as the SDK answers them.
+    """
+    while True:
+        item = await mailbox.get(keepalive)
+        if isinstance(item, Closed):
+            if not streaming:
+                raise McpRequestError(
+                    500, "Session ended before the request completed", code=INTERNAL_ERROR
+                )
+            writer.end_stream()
+            return None
+        if isinstance(item, StreamEvent) and item.final and not streaming:
+            status = 200
+            if session is None and isinstance(item.message, JSONRPCError):
+                status = ERROR_CODE_HTTP_STATUS.get(item.message.error.code, 200)
+            writer.reply(status, encode(item.message), {**headers, "Content-Type": JSON_TYPE})
+            return item
+        if not streaming:
+            await writer.open_stream({**SSE_HEADERS, **headers})
+            streaming = True
+            priming = session.prime(mailbox.stream) if session is not None else None
+            if priming is not None:  # a resume point before anything else is sent
+                await writer.send(f"id: {priming}\ndata: \n\n".encode())
+        if isinstance(item, Idle):
+            await writer.send(PING)
+            continue
+        await writer.send(sse_frame(item))
+        if item.final:
+            writer.end_stream()
+            return item
+
+
+async def pump(mailbox: Mailbox, writer: ResponseWriter, keepalive: float) -> None:
+    """Forward a standalone stream until the session or the client ends it."""
+    while True:
+        item = await mailbox.get(keepalive)
+        if isinstance(item, Closed):
+            writer.end_stream()
+            return
+        await writer.send(PING if isinstance(item, Idle) else sse_frame(item))

@@ -10,8 +10,8 @@ from typing import Any
 
 from tornadohub.hub import Hub
 from tornadohub.mcp.aggregate import name_collisions
-from tornadohub.mcp.server import unprefixed_names, view_sources
 from tornadohub.mcp.service import McpService
+from tornadohub.mcp.views import unprefixed_names, view_sources
 
 
 def endpoint_health(service: McpService) -> dict[str, Any]:

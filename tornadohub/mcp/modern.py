@@ -49,8 +49,8 @@ from tornadohub.mcp.http import (
     check_post_headers,
     parse_json,
 )
+from tornadohub.mcp.list_cache import LIST_METHODS, ListPages
 from tornadohub.mcp.mailbox import Mailbox, StreamEvent
-from tornadohub.mcp.pages import LIST_METHODS, ListPages
 from tornadohub.mcp.relay import RequestOrigin
 from tornadohub.mcp.server import McpView
 from tornadohub.mcp.streams import push, relay

@@ -25,8 +25,8 @@ from mcp_types import (
 )
 
 from tornadohub.mcp.http import JSON_TYPE, SSE_HEADERS, McpRequestError, ResponseWriter
+from tornadohub.mcp.list_cache import EncodedResponse
 from tornadohub.mcp.mailbox import Closed, Idle, Mailbox, StreamEvent
-from tornadohub.mcp.pages import EncodedResponse
 from tornadohub.mcp.sessions import Session
 
 log = logging.getLogger("tornadohub.mcp")

@@ -11,8 +11,8 @@ are written by :mod:`tornadohub.mcp.streams`:
   (2024-11-05 .. 2025-11-25) is a stateless 2026-07-28 exchange; anything else
   is the handshake era, which has sessions.
 * Handshake era: ``initialize`` opens a session (``Mcp-Session-Id``, minted by
-  :class:`~tornadohub.mcp.service.McpService`); later requests without the header get 400, with an unknown or
-  ended one 404; ``GET`` opens the session's stream for server-initiated
+  :class:`~tornadohub.mcp.service.McpService`); later requests without the header
+  get 400, with an unknown or ended one 404; ``GET`` opens the session's stream for server-initiated
   messages (one at a time, else 409); ``DELETE`` ends the session.
 * 2026-07-28: envelope and ``Mcp-Method``/``Mcp-Name``/``Mcp-Param-*`` headers
   are validated with ``mcp.shared.inbound``; ``GET``/``DELETE`` are 405; the
@@ -25,7 +25,7 @@ are written by :mod:`tornadohub.mcp.streams`:
   for every route of the hub, by :mod:`tornadohub.policy` (see ``handlers/mcp.py``).
 
 List requests of an initialized session or a 2026-07-28 exchange are answered from
-the view's :class:`~tornadohub.mcp.pages.ListPages` (the kernel's own result, kept per
+the view's :class:`~tornadohub.mcp.list_cache.ListPages` (the kernel's own result, kept per
 catalog) without a pass through the kernel.
 """
 
@@ -65,9 +65,9 @@ from tornadohub.mcp.http import (
     jsonrpc_message,
     parse_json,
 )
+from tornadohub.mcp.list_cache import LIST_METHODS, ListPages
 from tornadohub.mcp.mailbox import StreamEvent
 from tornadohub.mcp.modern import ModernRequests
-from tornadohub.mcp.pages import LIST_METHODS, ListPages
 from tornadohub.mcp.server import McpView
 from tornadohub.mcp.service import McpService, SessionLimitError
 from tornadohub.mcp.sessions import STANDALONE, Session, SessionBusyError, UnknownEventError

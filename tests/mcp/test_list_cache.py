@@ -23,8 +23,8 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from tornado import web
 
 from tests.mcp.clients import app_state, mcp_app
-from tornadohub.mcp import pages
-from tornadohub.mcp.pages import ListPages
+from tornadohub.mcp import list_cache
+from tornadohub.mcp.list_cache import ListPages
 from tornadohub.options import McpOptions
 from tornadohub.state import UpstreamStatus
 
@@ -220,7 +220,7 @@ async def test_cached_pages_are_the_kernels_bytes(
         computed.append(args[2])
         return await serve_one(*args, **kwargs)
 
-    monkeypatch.setattr(pages, "serve_one", counting)
+    monkeypatch.setattr(list_cache, "serve_one", counting)
     cached = await everything(base)
     # 3 tools pages, 2 resources pages, 1 each for templates and prompts; per version
     assert len(computed) == 7 * (len(HANDSHAKE_VERSIONS) + 1)

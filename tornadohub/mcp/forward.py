@@ -1,0 +1,284 @@
+"""Where a view's request goes upstream, in the right era, with the client's input.
+
+:class:`UpstreamCalls` sends one request of a ``/mcp`` client to the upstream that owns the
+name or URI, through the upstream's 2026-07-28 channel when the client speaks that era and
+the server does too, and carries the client's input both ways (SEP-2322) whichever era each
+side speaks. Progress, logs and the upstream's own requests reach the caller through the
+relay while the call runs; a graceful stop waits for it (``hub.calls``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import mcp_types as types
+from mcp.shared.dispatcher import ProgressFnT
+from mcp.shared.exceptions import MCPError
+from mcp.shared.jsonrpc_dispatcher import progress_token_from_params
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from tornadohub.errors import HubError, UpstreamError
+from tornadohub.hub import Hub
+from tornadohub.mcp.relay import (
+    Context,
+    Relay,
+    ask_session,
+    log_level_wanted,
+)
+from tornadohub.mcp.rounds import Exchange
+from tornadohub.upstreams import Upstream
+from tornadohub.upstreams.sdk_patch import UNSET, Unset
+from tornadohub.upstreams.wire import SUBSCRIPTION_METHODS
+
+SERVER_INFO_META_KEY = "io.modelcontextprotocol/serverInfo"
+
+
+MCP_ERROR_PREFIX = re.compile(r"^MCP error -?\d+: ")
+
+
+#: The fields a retried request carries in a multi-round-trip request (SEP-2322).
+_INPUT_FIELDS = ("inputResponses", "requestState")
+
+
+#: Rounds the hub answers for a handshake-era client before it gives up.
+MAX_INPUT_ROUNDS = 10
+
+
+def _declared_capabilities(ctx: Context) -> dict[str, Any] | None:
+    """The capabilities the client behind *ctx* declared, as JSON (None: none)."""
+    caps = ctx.session.client_capabilities
+    return None if caps is None else caps.model_dump(by_alias=True, mode="json", exclude_none=True)
+
+
+def _own_result(result: dict[str, Any]) -> dict[str, Any]:
+    """Drop an upstream's 2026 ``serverInfo`` stamp so the hub stamps its own."""
+    meta = result.get("_meta")
+    if isinstance(meta, dict) and SERVER_INFO_META_KEY in meta:
+        meta = {k: v for k, v in meta.items() if k != SERVER_INFO_META_KEY}
+        result = {**result, "_meta": meta} if meta else _without(result, "_meta")
+    return result
+
+
+def _without(result: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in result.items() if k != key}
+
+
+class UpstreamCalls:
+    """Forwards the requests of one view's clients to the upstreams, era by era."""
+
+    def __init__(
+        self,
+        hub: Hub,
+        relay: Relay,
+        request_timeout: float,
+        public_prefix: Callable[[str], str | None],
+    ) -> None:
+        self.hub = hub
+        self.relay = relay
+        self.request_timeout = request_timeout
+        #: The id the view shows an upstream under (see ``McpView.public_prefix``).
+        self.public_prefix = public_prefix
+
+    def upstream(self, name: str, context: dict[str, Any]) -> Upstream:
+        upstream = self.hub.upstreams.get(name)
+        if upstream is None:
+            raise UpstreamError("Server not found", data={"server": name, **context})
+        return upstream
+
+    async def target(self, ctx: Context, name: str, context: dict[str, Any]) -> Upstream:
+        """Where a request of *ctx*'s client goes: upstream *name* in the client's era.
+
+        A 2026-07-28 client reaches a handshake-era upstream through the upstream's
+        2026-07-28 channel when the server speaks that era too (opened on first use);
+        otherwise every request uses the upstream's own connection.
+        """
+        upstream = self.upstream(name, context)
+        if (
+            ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+            and upstream.protocol_version not in MODERN_PROTOCOL_VERSIONS
+        ):
+            channel = await upstream.modern.reach()
+            if channel is not None:
+                return channel
+        return upstream
+
+    async def interact(
+        self,
+        ctx: Context,
+        name: str,
+        method: str,
+        params: dict[str, Any],
+        *,
+        context: dict[str, Any],
+        target: str,
+    ) -> dict[str, Any]:
+        """Forward a request that may need the client's input first (SEP-2322).
+
+        Which way the input travels depends on the eras of the two sides:
+
+        * both 2026-07-28: ``inputResponses``/``requestState`` pass through both
+          ways, and the upstream sees the client's capabilities;
+        * a 2026-07-28 upstream, a handshake-era client: the hub asks the client
+          with server-to-client requests and retries the upstream itself;
+        * a handshake-era upstream, a 2026-07-28 client: an exchange of rounds
+          (:mod:`tornadohub.mcp.rounds`);
+        * both handshake-era: the relay routes the upstream's requests.
+        """
+        upstream = await self.target(ctx, name, context)
+        raw = ctx.params or {}
+        modern_client = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+        if upstream.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            caps = _declared_capabilities(ctx)
+            if modern_client:
+                carried = {key: raw[key] for key in _INPUT_FIELDS if key in raw}
+                forwarded = {**params, **carried}
+                return await self.forward(
+                    ctx, name, method, forwarded, context=context, caps=caps, target=upstream
+                )
+            return await self.answer_rounds(ctx, name, method, params, context, caps)
+        if not modern_client:
+            return await self.forward(ctx, name, method, params, context=context)
+        exchanges = self.relay.exchanges
+        state = raw.get("requestState")
+        if isinstance(state, str):
+            exchange = exchanges.resume(state, method, target)
+            exchange.answer(raw.get("inputResponses"))
+        else:
+
+            def work(exchange: Exchange) -> Awaitable[dict[str, Any]]:
+                return self.forward(ctx, name, method, params, context=context, exchange=exchange)
+
+            exchange = exchanges.start(method, target, work)
+        self.relay.next_round(exchange, ctx)
+        try:
+            return await exchanges.round(exchange)
+        finally:
+            exchange.report_progress = None
+
+    async def answer_rounds(
+        self,
+        ctx: Context,
+        name: str,
+        method: str,
+        params: dict[str, Any],
+        context: dict[str, Any],
+        caps: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        """A 2026-07-28 upstream's input requests, asked of a handshake-era client."""
+        forwarded = params
+        for _round in range(MAX_INPUT_ROUNDS):
+            result = await self.forward(ctx, name, method, forwarded, context=context, caps=caps)
+            if result.get("resultType") != "input_required":
+                return result
+            requests = result.get("inputRequests") or {}
+            try:
+                answers = {
+                    key: await ask_session(
+                        ctx, str(request.get("method")), request.get("params") or {}
+                    )
+                    for key, request in requests.items()
+                    if isinstance(request, dict)
+                }
+            except MCPError as exc:  # the client cannot or would not answer
+                raise UpstreamError(exc.message, data={"server": name, **context}) from None
+            forwarded = {**params, "inputResponses": answers}
+            if isinstance(result.get("requestState"), str):
+                forwarded["requestState"] = result["requestState"]
+        raise UpstreamError(
+            f"{name} still asked for input after {MAX_INPUT_ROUNDS} rounds",
+            data={"server": name, **context},
+        )
+
+    async def forward(
+        self,
+        ctx: Context,
+        name: str,
+        method: str,
+        params: dict[str, Any],
+        *,
+        context: dict[str, Any],
+        caps: dict[str, Any] | None | Unset = UNSET,
+        exchange: Exchange | None = None,
+        target: Upstream | None = None,
+    ) -> dict[str, Any]:
+        """Send one request to upstream *name* on behalf of the request of *ctx*.
+
+        While it runs, upstream progress reaches the caller's progress token, and
+        the relay can route the upstream's log entries and requests to the caller
+        (to *exchange* when the call spans a 2026-07-28 client's rounds). The request
+        goes to *target* (the upstream or its 2026-07-28 channel), by default where
+        :meth:`target` sends it; resource subscriptions always go to the upstream,
+        whose 2026-07-28 channel follows them.
+        """
+        if target is None:
+            if method in SUBSCRIPTION_METHODS:
+                target = self.upstream(name, context)
+            else:
+                target = await self.target(ctx, name, context)
+        upstream = target
+        on_progress: ProgressFnT | None = None
+        if exchange is not None:
+            on_progress = exchange.progress
+        elif progress_token_from_params(ctx.params) is not None:
+            on_progress = ctx.session.report_progress
+        level = log_level_wanted(ctx)
+        if level is not None and upstream.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            meta = {**params.get("_meta", {}), types.LOG_LEVEL_META_KEY: level}
+            params = {**params, "_meta": meta}  # 2026 logs are opt-in
+        # A graceful stop waits for this call (and refuses new ones once stopping).
+        prefix = self.public_prefix(name) or ""
+        through_channel = upstream is not self.hub.upstreams.get(name)
+        with (
+            self.hub.calls.in_flight(server=name, **context),
+            self.relay.in_flight(name, ctx, prefix, exchange, channel=through_channel) as call,
+        ):
+            try:
+                result = await upstream.request(
+                    method,
+                    params,
+                    timeout=self.request_timeout,
+                    error_code="TOOL_ERROR",
+                    context=context,
+                    on_progress=on_progress,
+                    client_capabilities=caps,
+                )
+            except UpstreamError as exc:
+                if exc.code == types.MISSING_REQUIRED_CLIENT_CAPABILITY:  # the caller's to fix
+                    data = (
+                        {"requiredCapabilities": call.missing}
+                        if call and call.missing
+                        else exc.upstream_data
+                    )
+                    raise MCPError(exc.code, MCP_ERROR_PREFIX.sub("", exc.message), data) from None
+                raise
+        return _own_result(result)
+
+    async def forward_or_raise(
+        self,
+        ctx: Context,
+        name: str,
+        method: str,
+        params: dict[str, Any],
+        context: dict[str, Any],
+        *,
+        error_data: Any = None,
+        target: str | None = None,
+    ) -> dict[str, Any]:
+        """:meth:`forward` (:meth:`interact` given a *target*), upstream errors raised as
+        JSON-RPC errors (with *error_data*)."""
+        try:
+            if target is not None:
+                return await self.interact(
+                    ctx, name, method, params, context=context, target=target
+                )
+            return await self.forward(ctx, name, method, params, context=context)
+        except UpstreamError as exc:
+            if isinstance(exc.code, int):  # the upstream's JSON-RPC error, passed through
+                message = MCP_ERROR_PREFIX.sub("", exc.message)
+                data = error_data if error_data is not None else exc.upstream_data
+                raise MCPError(exc.code, message, data) from None
+            raise MCPError(types.INTERNAL_ERROR, f"{name}: {exc.message}") from None
+        except HubError as exc:  # the hub is stopping
+            raise MCPError(types.INTERNAL_ERROR, exc.message) from None

@@ -318,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "lb-config":
         return lb_config(args)
     if args.command == "add":
-        from tornadohub.install import run_add
+        from tornadohub.marketplace.install import run_add
 
         return run_add(
             args.id,

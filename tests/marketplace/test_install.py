@@ -15,7 +15,7 @@ import pytest
 
 from tests.helpers import ROOT, HubProcess, wait_until
 from tests.marketplace.fakeregistry import EVERYTHING_CONFIG, RegistryServer
-from tornadohub.install import InstallError, build_entry, insert_server, parse_params
+from tornadohub.marketplace.install import InstallError, build_entry, insert_server, parse_params
 
 StartHub = Callable[..., HubProcess]
 

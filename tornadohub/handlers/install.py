@@ -1,8 +1,8 @@
 """``POST /api/marketplace/add``: what ``mcp-hub add`` does, for the dashboard.
 
 The entry is written into the hub's first config file by the same code as the command
-(:func:`tornadohub.install.add_from_marketplace`). A hub with ``--watch`` then applies the
-change through its config watcher; without it, this route starts the same reload itself.
+(:func:`tornadohub.marketplace.install.add_from_marketplace`). A hub with ``--watch`` then
+applies the change through its config watcher; without it, this route starts the same reload itself.
 Either way the answer comes once the file is written, and the new server's progress
 arrives on ``/api/events`` like any other config change.
 """
@@ -18,7 +18,7 @@ from tornadohub import schemas as s
 from tornadohub.errors import HubError, ValidationError
 from tornadohub.handlers.docs import RouteDoc, error, ok
 from tornadohub.handlers.marketplace import MarketplaceAPIHandler
-from tornadohub.install import InstallError, add_from_marketplace
+from tornadohub.marketplace.install import InstallError, add_from_marketplace
 from tornadohub.openapi import Operation
 
 log = logging.getLogger("tornadohub.api")

@@ -22,12 +22,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import anyio
 import pydantic_core
 from mcp.server.connection import Connection
 from mcp.server.runner import serve_one
 from mcp.shared.dispatcher import CallOptions
-from mcp.shared.exceptions import NoBackChannelError
 from mcp.shared.message import MessageMetadata
 from mcp.shared.transport_context import TransportContext
 from mcp_types import JSONRPCResponse, RequestId
@@ -36,6 +34,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import PrivateAttr
 
 from tornadohub.mcp.aggregate import Catalog
+from tornadohub.mcp.dispatch import StatelessContext
 from tornadohub.mcp.server import McpView
 
 log = logging.getLogger("tornadohub.mcp")
@@ -73,7 +72,7 @@ class _Page:
 
 
 @dataclass
-class _PageContext:
+class _PageContext(StatelessContext):
     """The SDK ``DispatchContext`` of a page computed for the cache: nobody to talk back to."""
 
     request_id: RequestId
@@ -83,13 +82,6 @@ class _PageContext:
         )
     )
     message_metadata: MessageMetadata = None
-    cancel_requested: anyio.Event = field(default_factory=anyio.Event)
-    can_send_request: bool = False
-
-    async def send_raw_request(
-        self, method: str, params: Mapping[str, Any] | None, opts: CallOptions | None = None
-    ) -> dict[str, Any]:
-        raise NoBackChannelError(method)
 
     async def notify(
         self, method: str, params: Mapping[str, Any] | None, opts: CallOptions | None = None

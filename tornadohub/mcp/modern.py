@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
 from mcp.server.connection import Connection
 from mcp.server.runner import modern_error_data, serve_one
 from mcp.shared.dispatcher import CallOptions
-from mcp.shared.exceptions import NoBackChannelError
 from mcp.shared.inbound import (
     MCP_PARAM_HEADER_PREFIX,
     MCP_PROTOCOL_VERSION_HEADER,
@@ -41,6 +40,7 @@ from mcp_types import (
 )
 from pydantic import ValidationError as PydanticValidationError
 
+from tornadohub.mcp.dispatch import StatelessContext
 from tornadohub.mcp.http import (
     JSON_TYPE,
     HttpRequest,
@@ -60,7 +60,7 @@ log = logging.getLogger("tornadohub.mcp")
 
 
 @dataclass
-class ModernDispatchContext:
+class ModernDispatchContext(StatelessContext):
     """The SDK ``DispatchContext`` of one 2026-07-28 exchange: no back-channel.
 
     Notifications the handler emits (progress, listen frames) go to the
@@ -72,13 +72,6 @@ class ModernDispatchContext:
     message_metadata: MessageMetadata
     mailbox: Mailbox
     progress_token: ProgressToken | None = None
-    cancel_requested: anyio.Event = field(default_factory=anyio.Event)
-    can_send_request: bool = False
-
-    async def send_raw_request(
-        self, method: str, params: Mapping[str, Any] | None, opts: CallOptions | None = None
-    ) -> dict[str, Any]:
-        raise NoBackChannelError(method)
 
     async def notify(
         self, method: str, params: Mapping[str, Any] | None, opts: CallOptions | None = None

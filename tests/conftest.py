@@ -6,19 +6,22 @@
   returns a :class:`tests.helpers.HubProcess` (stopped by pid at teardown; the test
   fails if the hub leaves a child process behind).
 - ``http_upstream``: the Streamable-HTTP fixture server on a free port.
+- ``app_hub``: the application in this process (:mod:`tests.inprocess`), a hub without
+  servers: for fast handler tests that need no process.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.helpers import SERVERS, HubProcess, ServerProcess, fixture_server
+from tests.inprocess import InProcessHub, in_process_hub
 
 
 @pytest.fixture
@@ -75,3 +78,9 @@ def http_upstream() -> Iterator[ServerProcess]:
 def stdio_entry(script: str, **extra: Any) -> dict[str, Any]:
     """A config entry running one of tests/servers/*.py with this interpreter."""
     return {"command": sys.executable, "args": [str(SERVERS / script)], **extra}
+
+
+@pytest.fixture
+async def app_hub(tmp_path: Path) -> AsyncIterator[InProcessHub]:
+    async with in_process_hub(tmp_path) as served:
+        yield served

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from tests.chaos.conftest import (
+from tests.faults import (
     INITIALIZE,
     MCP_HEADERS,
     Background,

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.chaos.conftest import (
+from tests.faults import (
     Background,
     Bystander,
     Snapshot,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from tests.chaos.conftest import (
+from tests.faults import (
     Bystander,
     Snapshot,
     StartHub,

@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.chaos.conftest import (
+from tests.faults import (
     Background,
     Bystander,
     McpHttp,

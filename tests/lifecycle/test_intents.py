@@ -21,8 +21,9 @@ from typing import Any
 import httpx
 
 from tests.conftest import stdio_entry
+from tests.faults import RestCall
 from tests.helpers import EventStream, HubProcess, alive, descendants, wait_until
-from tests.lifecycle.helpers import Rest, assert_meaningful, write_servers
+from tests.lifecycle.helpers import assert_meaningful, write_servers
 
 StartHub = Callable[..., HubProcess]
 WriteConfig = Callable[..., str]
@@ -45,12 +46,12 @@ class Toggler:
         self.entry = entry
         self.rng = random.Random(seed)
         self.events = EventStream(self.base)
-        self.calls: list[Rest] = []
+        self.calls: list[RestCall] = []
         self.answers: list[httpx.Response] = []
 
     def rest(self, method: str, path: str, name: str = "b") -> None:
         body = {"server_name": name} if method == "POST" else None
-        self.calls.append(Rest(self.base, method, path, body))
+        self.calls.append(RestCall(self.base, method, path, body))
 
     def toggle(self, enable: bool, *, pause: bool) -> None:
         """Edit and call in a random order; with *pause*, the first lands before the second."""

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import stdio_entry
+from tests.faults import RestCall
 from tests.helpers import EventStream, HubProcess, alive, descendants, wait_until
-from tests.lifecycle.helpers import Rest
 from tests.oauth.test_oauth import AuthServer
 
 StartHub = Callable[..., HubProcess]
@@ -39,7 +39,7 @@ def auth_server() -> Iterator[AuthServer]:
 
 def busy_hub(
     start_hub: StartHub, write_config: WriteConfig, auth: AuthServer, *extra_args: str
-) -> tuple[HubProcess, Rest]:
+) -> tuple[HubProcess, RestCall]:
     """A hub whose servers hang, crash-loop, wait for OAuth and run; and the hung start."""
     loops = stdio_entry("dying_stdio.py")
     loops["args"] += ["1", "always dying"]
@@ -56,8 +56,8 @@ def busy_hub(
     hub = start_hub(write_config(servers), extra_args=extra_args)
     hub.wait_status("oauth", "unauthorized")
     base = str(hub.client.base_url)
-    hung = Rest(base, "POST", "/api/servers/start", {"server_name": "hangs"})
-    Rest(base, "POST", "/api/servers/start", {"server_name": "resolves"})
+    hung = RestCall(base, "POST", "/api/servers/start", {"server_name": "hangs"})
+    RestCall(base, "POST", "/api/servers/start", {"server_name": "resolves"})
     hub.wait_status("hangs", "connecting")
     hub.wait_status("resolves", "connecting")
     wait_until(lambda: hub.log_text().count("loops disconnected") >= 2, 30)

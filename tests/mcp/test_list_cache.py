@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from types import SimpleNamespace
 from typing import Any
 
 import anyio
@@ -22,11 +21,10 @@ from mcp.server.runner import serve_one
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from tornado import web
 
+from tests.fakes import FakeHub, FakeUpstream
 from tests.mcp.clients import app_state, mcp_app
 from tornadohub.mcp import list_cache
 from tornadohub.mcp.list_cache import ListPages
-from tornadohub.options import McpOptions
-from tornadohub.state import UpstreamStatus
 
 MODERN = "2026-07-28"
 MODERN_META = {
@@ -69,42 +67,13 @@ def capabilities(tools: int) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-class FakeUpstream:
-    """What the MCP views read of a connected upstream."""
-
-    status = UpstreamStatus.connected
-    server_info = {"name": "fake", "version": "1.0.0"}
-    protocol_version = "2025-11-25"
-
-    def __init__(self, name: str, tools: int) -> None:
-        self.name = name
-        self.capabilities = capabilities(tools)
-        # no 2026-07-28 channel open, nothing left out for that era
-        self.modern = SimpleNamespace(companion=None, pending=False, capabilities=self.capabilities)
-
-    def set_client_request_handler(self, handler: Any) -> None:
-        """Nothing to route: these tests only list."""
-
-
-class FakeHub:
-    """Just what the MCP service reads from a hub."""
-
-    def __init__(self) -> None:
-        self.upstreams: dict[str, Any] = {"up.one": FakeUpstream("up.one", 25)}
-        mcp = McpOptions(page_size=PAGE)
-        self.options = SimpleNamespace(mcp=mcp, host="127.0.0.1", unprefixed=False)
-        self.config = None
-
-    def add_change_listener(self, listener: Any) -> Any:
-        return lambda: None
-
-    def add_notification_listener(self, listener: Any) -> Any:
-        return lambda: None
+def fake_upstream(name: str, tools: int) -> FakeUpstream:
+    return FakeUpstream(name, capabilities(tools))
 
 
 @pytest.fixture
 async def app() -> AsyncIterator[tuple[web.Application, str]]:
-    async with mcp_app(FakeHub()) as served:
+    async with mcp_app(FakeHub({"up.one": fake_upstream("up.one", 25)}, page_size=PAGE)) as served:
         yield served
 
 
@@ -261,6 +230,6 @@ async def test_pages_follow_catalog_changes(app: tuple[web.Application, str]) ->
         assert len(await names()) == PAGE
         state = app_state(application)
         assert isinstance(state.hub, FakeHub)
-        state.hub.upstreams["up.one"] = FakeUpstream("up.one", 3)
+        state.hub.upstreams["up.one"] = fake_upstream("up.one", 3)
         state.mcp.resync()
         assert await names() == ["up_one__tool_00", "up_one__tool_01", "up_one__tool_02"]

@@ -7,39 +7,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from types import SimpleNamespace
-from typing import Any
 
 import anyio
 import httpx
 import pytest
 from tornado import web
 
+from tests.fakes import FakeHub
 from tests.helpers import initialize_request
 from tests.mcp.clients import app_state, mcp_app
 from tornadohub.mcp import endpoint_health
-from tornadohub.options import McpOptions
 
 INIT = initialize_request("t")
 
 
-class EmptyHub:
-    """Just what the MCP service reads from a hub."""
-
-    upstreams: dict[str, Any] = {}
-    options = SimpleNamespace(mcp=McpOptions(), host="127.0.0.1", unprefixed=False)
-    config = None
-
-    def add_change_listener(self, listener: Any) -> Any:
-        return lambda: None
-
-    def add_notification_listener(self, listener: Any) -> Any:
-        return lambda: None
-
-
 @pytest.fixture
 async def app() -> AsyncIterator[tuple[web.Application, str]]:
-    async with mcp_app(EmptyHub()) as (application, base):
+    async with mcp_app(FakeHub()) as (application, base):
         yield application, f"{base}/mcp"
 
 

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
 
+from tests.fakes import FakeHub
 from tornadohub import metrics
 from tornadohub.hub import Hub
-from tornadohub.state import HubState, UpstreamStatus
-
-
-class FakeHub:
-    """What :func:`metrics.bind_hub` reads from a hub."""
-
-    def __init__(self) -> None:
-        self.upstreams: dict[str, SimpleNamespace] = {}
-        self.state = HubState.ready
-        self.events = SimpleNamespace(subscribers=[], add_listener=lambda fn: lambda: None)
-
-    def add_change_listener(self, fn: Callable[..., None]) -> Callable[[], None]:
-        return lambda: None
+from tornadohub.state import UpstreamStatus
 
 
 @pytest.fixture

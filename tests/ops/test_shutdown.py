@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import signal
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import stdio_entry
+from tests.faults import Background
 from tests.helpers import EventStream, HubProcess, initialize_request, wait_until
 from tornadohub.paths import workspaces_file_path
 
@@ -26,31 +26,6 @@ WriteConfig = Callable[..., str]
 IN_FLIGHT_SECONDS = 1.0
 
 INITIALIZE = initialize_request("shutdown-test")
-
-
-class Call(threading.Thread):
-    """One REST tool call on its own thread and client (the hub's client is not shared)."""
-
-    def __init__(self, hub: HubProcess, tool: str, arguments: dict[str, Any]) -> None:
-        super().__init__(daemon=True)
-        self.base_url = str(hub.client.base_url)
-        self.body = {"server_name": "a", "tool": tool, "arguments": arguments}
-        self.response: httpx.Response | None = None
-        self.error: Exception | None = None
-
-    def run(self) -> None:
-        try:
-            with httpx.Client(base_url=self.base_url, timeout=60) as client:
-                self.response = client.post("/api/servers/tools", json=self.body)
-        except Exception as exc:  # reported by result()
-            self.error = exc
-
-    def result(self, timeout: float = 60.0) -> httpx.Response:
-        self.join(timeout)
-        assert not self.is_alive(), "the call never returned"
-        assert self.error is None, self.error
-        assert self.response is not None
-        return self.response
 
 
 def stopping(hub: HubProcess) -> bool:
@@ -81,8 +56,7 @@ def test_sigterm_lets_the_call_in_flight_finish(
     assert str(hub.port) in workspace_entries(hub_home)
     events = EventStream(str(hub.client.base_url))
     events.wait_for("hub_state", state="ready")
-    call = Call(hub, "slow", {"seconds": 3})
-    call.start()
+    call = Background(hub, "a", "slow", seconds=3)
     time.sleep(IN_FLIGHT_SECONDS)
     assert hub.proc is not None
     hub.proc.send_signal(signal.SIGTERM)
@@ -124,8 +98,7 @@ def test_a_call_past_the_deadline_is_cancelled_with_a_clear_error(
         write_config({"a": stdio_entry("everything_stdio.py")}),
         extra_args=("--shutdown-timeout", "1"),
     )
-    call = Call(hub, "slow", {"seconds": 60})
-    call.start()
+    call = Background(hub, "a", "slow", seconds=60)
     time.sleep(IN_FLIGHT_SECONDS)
     assert hub.proc is not None
     signalled = time.monotonic()

@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import stdio_entry
+from tests.faults import thread_count
 from tests.helpers import HubProcess, descendants
 
 StartHub = Callable[..., HubProcess]
@@ -25,14 +25,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def threads(pid: int) -> int:
-    """The ``Threads:`` line of ``/proc/<pid>/status``."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("Threads:"):
-            return int(line.split()[1])
-    raise AssertionError(f"no Threads line for pid {pid}")
-
-
 def test_threads_do_not_grow_with_stdio_servers(
     start_hub: StartHub, write_config: WriteConfig
 ) -> None:
@@ -42,11 +34,11 @@ def test_threads_do_not_grow_with_stdio_servers(
     servers |= {f"s{i}": stdio_entry("everything_stdio.py", disabled=True) for i in range(1, 10)}
     hub = start_hub(write_config(servers))
     hub.wait_status("s0", "connected")
-    with_one = threads(hub.pid)
+    with_one = thread_count(hub.pid)
     for i in range(1, 10):
         assert hub.api("POST", "/api/servers/start", {"server_name": f"s{i}"}).status_code == 200
         hub.wait_status(f"s{i}", "connected")
-    with_ten = threads(hub.pid)
+    with_ten = thread_count(hub.pid)
     assert len(descendants(hub.pid)) >= 10  # every server is a running process
     # A thread per child adds nine; a worker thread or two may come and stay.
     assert with_ten - with_one <= 3, f"{with_one} threads with 1 server, {with_ten} with 10"

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import stdio_entry
+from tests.faults import status_kb
 from tests.helpers import HubProcess, initialize_request, wait_until
 from tornadohub.options import ConnectionLimits
 
@@ -27,10 +28,7 @@ MIB = 1024 * 1024
 
 def peak_rss_bytes(pid: int) -> int:
     """The most memory *pid* ever had resident (``VmHWM``): buffers freed since still count."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError("no VmHWM")
+    return status_kb(pid, "VmHWM") * 1024
 
 
 def connect(port: int) -> socket.socket:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tornadohub.braces import matching_brace
 from tornadohub.errors import PlaceholderError
 from tornadohub.processes import spawned, spawning
 
@@ -158,20 +159,6 @@ def _finish(proc: subprocess.Popen[str], timeout: float) -> str:
     return stdout.strip()
 
 
-def _matching_brace(text: str, start: int) -> int:
-    """Index of the ``}`` closing a ``${`` whose body starts at ``start``, or -1."""
-    depth = 1
-    for index in range(start, len(text)):
-        char = text[index]
-        if char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-            if depth == 0:
-                return index
-    return -1
-
-
 class _Resolver:
     """Scans strings for placeholders and remembers the values it substituted."""
 
@@ -198,7 +185,7 @@ class _Resolver:
                 out.append(text[index:])
                 return "".join(out)
             out.append(text[index:start])
-            end = _matching_brace(text, start + 2)
+            end = matching_brace(text, start + 2)
             if end < 0:
                 out.append("${")  # unmatched: literal, keep scanning after it
                 index = start + 2
@@ -243,7 +230,7 @@ def _references(text: str) -> Iterator[str]:
     """
     index = 0
     while (start := text.find("${", index)) >= 0:
-        end = _matching_brace(text, start + 2)
+        end = matching_brace(text, start + 2)
         if end < 0:
             index = start + 2
             continue

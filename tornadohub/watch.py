@@ -16,6 +16,8 @@ from pathlib import Path
 import anyio
 from watchfiles import Change, DefaultFilter, awatch
 
+from tornadohub.braces import matching_brace, split_top_level
+
 log = logging.getLogger("tornadohub.watch")
 
 #: mcp-hub's dev-mode defaults.
@@ -66,24 +68,11 @@ def _brace_group(pattern: str, start: int) -> tuple[list[str], int] | None:
 
     None when it is not closed or has no comma at its own level (then it is literal).
     """
-    depth = 0
-    alternatives: list[str] = []
-    begin = start + 1
-    for index in range(start, len(pattern)):
-        char = pattern[index]
-        if char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-            if depth == 0:
-                if not alternatives:
-                    return None
-                alternatives.append(pattern[begin:index])
-                return alternatives, index + 1
-        elif char == "," and depth == 1:
-            alternatives.append(pattern[begin:index])
-            begin = index + 1
-    return None
+    end = matching_brace(pattern, start + 1)
+    if end < 0:
+        return None
+    alternatives = split_top_level(pattern[start + 1 : end])
+    return (alternatives, end + 1) if len(alternatives) > 1 else None
 
 
 class Watcher:

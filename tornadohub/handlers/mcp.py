@@ -9,7 +9,7 @@ because they are Tornado's business:
   the one ``write_error`` of ``handlers/base.py`` calls); a missing API key gets the
   envelope 401 of every route;
 * cancellation: Tornado does not cancel a handler whose client went away, so
-  ``on_connection_close`` cancels the exchange's scope (on the 2026-07-28 wire
+  ``on_connection_close`` cancels the request's scope (on the 2026-07-28 wire
   that cancels the request; on older wires it just detaches the stream).
 """
 
@@ -64,11 +64,11 @@ class McpBaseHandler(HubHandler):
             client_address=self.request.remote_ip,
         )
 
-    async def serve(self, exchange: Awaitable[None]) -> None:
-        """Run one exchange; a client that disconnects cancels it."""
+    async def serve(self, work: Awaitable[None]) -> None:
+        """Serve one request; a client that disconnects cancels it."""
         with anyio.CancelScope() as self._scope:
             try:
-                await exchange
+                await work
             except StreamClosedError:
                 log.debug("%s %s: client went away", self.request.method, self.request.path)
 

@@ -114,17 +114,18 @@ def assign_server_ids(names: Iterable[str]) -> Mapping[str, str]:
 
 @functools.lru_cache(maxsize=8)
 def _server_ids(names: tuple[str, ...]) -> Mapping[str, str]:
-    ids: dict[str, str] = {}
     taken: set[str] = set()
-    for name in names:
-        base = candidate = server_id(name)
-        counter = 0
-        while candidate in taken:
-            counter += 1
-            candidate = f"{base}_{counter}"
-        taken.add(candidate)
-        ids[name] = candidate
-    return MappingProxyType(ids)
+    return MappingProxyType({name: _unique(server_id(name), "_", taken) for name in names})
+
+
+def _unique(base: str, separator: str, taken: set[str]) -> str:
+    """*base*, else *base* with the first counter suffix not in *taken*; taken from now on."""
+    candidate, counter = base, 0
+    while candidate in taken:
+        counter += 1
+        candidate = f"{base}{separator}{counter}"
+    taken.add(candidate)
+    return candidate
 
 
 def shorten(name: str, *, seed: str | None = None) -> str:
@@ -149,12 +150,7 @@ def assign_namespaces(ids: tuple[str, ...]) -> Mapping[str, str]:
         base = sid.lower().replace("_", "-")
         if not base[:1].isascii() or not base[:1].isalpha():
             base = f"mcp-{base}"
-        candidate, counter = base, 0
-        while candidate in taken:
-            counter += 1
-            candidate = f"{base}-{counter}"
-        taken.add(candidate)
-        namespaces[sid] = candidate
+        namespaces[sid] = _unique(base, "-", taken)
     return MappingProxyType(namespaces)
 
 

@@ -390,7 +390,7 @@ async def _name_warnings(paths: list[str], connect_timeout: float) -> list[str]:
         port=0,
         environ=dict(os.environ),
         hub_env=parse_hub_env(os.environ.get("MCP_HUB_ENV"))[0],
-        policy=ConnectPolicy(connect_timeout=connect_timeout),
+        connect_policy=ConnectPolicy(connect_timeout=connect_timeout),
         unprefixed=True,
     )
     hub = Hub(options)
@@ -465,7 +465,7 @@ def run_serve(args: argparse.Namespace) -> int:
         environ=dict(os.environ),
         hub_env=hub_env,
         cwd=os.getcwd(),
-        policy=ConnectPolicy.from_environ(os.environ, connect_timeout=args.connect_timeout),
+        connect_policy=ConnectPolicy.from_environ(os.environ, connect_timeout=args.connect_timeout),
         min_ready_servers=args.min_ready_servers,
         shutdown_timeout=args.shutdown_timeout,
         marketplace_url=args.marketplace_url or os.environ.get("MCP_HUB_MARKETPLACE_URL"),

@@ -196,7 +196,7 @@ class HubCore:
         return create_upstream(
             entry,
             self._env,
-            policy=self.options.policy,
+            policy=self.options.connect_policy,
             on_change=self._on_upstream_change,
             on_notification=self._on_upstream_notification,
         )

@@ -131,7 +131,8 @@ class HubOptions:
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     hub_env: dict[str, str] = field(default_factory=dict)
     cwd: str = field(default_factory=os.getcwd)
-    policy: ConnectPolicy = field(default_factory=ConnectPolicy)
+    #: Upstream timeouts and the reconnect backoff (the edge policy is ``AppState.policy``).
+    connect_policy: ConnectPolicy = field(default_factory=ConnectPolicy)
     #: Where OAuth tokens and client registrations persist (None: OAuth off).
     oauth_store_path: Path | None = None
     #: ``/readyz`` answers 503 while fewer servers than this are connected.

@@ -85,24 +85,24 @@ class HubHandler(web.RequestHandler):
 
     # ------------------------------------------------------------ application state
     @property
-    def state(self) -> AppState:
+    def app_state(self) -> AppState:
         return cast(AppState, self.settings[APP_STATE])
 
     @property
     def hub(self) -> Hub:
-        return self.state.hub
+        return self.app_state.hub
 
     @property
     def hub_options(self) -> HubOptions:
-        return self.state.hub.options
+        return self.app_state.hub.options
 
     @property
     def policy(self) -> EdgePolicy:
-        return self.state.policy
+        return self.app_state.policy
 
     @property
     def keys(self) -> Keyring | None:
-        return self.state.keys
+        return self.app_state.keys
 
     @property
     def body(self) -> bytes:

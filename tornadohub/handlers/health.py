@@ -14,7 +14,7 @@ class HealthHandler(APIHandler):
 
     def get(self) -> None:
         health = self.hub.health()
-        health["mcpEndpoint"] = endpoint_health(self.state.mcp)
+        health["mcpEndpoint"] = endpoint_health(self.app_state.mcp)
         names = endpoint_names(self.hub)
         if names is not None:
             health["mcpEndpoint"].update(names)

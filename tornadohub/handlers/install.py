@@ -92,7 +92,7 @@ class MarketplaceAddHandler(MarketplaceAPIHandler):
     def _reload(self) -> None:
         """Start the hub's config reload; it runs on after this answer (a new server may take
         minutes to start), and the set in the settings keeps it from being collected."""
-        reloads = self.state.reloads
+        reloads = self.app_state.reloads
         task = asyncio.ensure_future(self.hub.reload_config())
         reloads.add(task)
         task.add_done_callback(reloads.discard)

@@ -46,7 +46,7 @@ class LogsHandler(APIHandler):
         limit = self._limit()
         if name is not None:
             self.hub.get(name)  # 404 for a server that is not configured
-        logs = self.state.recent_logs
+        logs = self.app_state.recent_logs
         self.write_json({"lines": logs.lines(name, level=level, limit=limit)})
 
     def _limit(self) -> int:

@@ -18,7 +18,7 @@ class MarketplaceAPIHandler(APIHandler):
 
     @property
     def marketplace(self) -> Marketplace:
-        return self.state.marketplace
+        return self.app_state.marketplace
 
 
 class MarketplaceHandler(MarketplaceAPIHandler):

@@ -52,7 +52,7 @@ class McpBaseHandler(HubHandler):
 
     @property
     def transport(self) -> McpTransport:
-        return self.state.transport
+        return self.app_state.transport
 
     def http_request(self) -> HttpRequest:
         return HttpRequest(

@@ -31,7 +31,7 @@ class OpenAPIHandler(APIHandler):
     openapi = RouteDoc({"get": Operation({200: ok(s.OpenAPIDocumentSchema)})})
 
     def get(self) -> None:
-        self.finish(document_text(tuple(self.state.routes)))
+        self.finish(document_text(tuple(self.app_state.routes)))
 
 
 default_handlers = [(r"/api/openapi\.json", OpenAPIHandler)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import mcp_types as types
@@ -65,6 +66,26 @@ def _without(result: dict[str, Any], key: str) -> dict[str, Any]:
     return {k: v for k, v in result.items() if k != key}
 
 
+@dataclass(frozen=True)
+class UpstreamRequest:
+    """One request of a ``/mcp`` client for upstream *server*, as its view routed it."""
+
+    ctx: Context
+    #: The upstream's config key.
+    server: str
+    method: str
+    #: The params as the upstream gets them (its own names and URIs).
+    params: dict[str, Any]
+    #: What an error names besides the server (``tool`` and ``args``, ``uri``, ``prompt``).
+    context: dict[str, Any]
+    #: The name or URI the client asked for, which keys its SEP-2322 input rounds; None for
+    #: a request that never asks the client for input.
+    asked_as: str | None = None
+
+    def with_params(self, params: dict[str, Any]) -> UpstreamRequest:
+        return replace(self, params=params)
+
+
 class UpstreamCalls:
     """Forwards the requests of one view's clients to the upstreams, era by era."""
 
@@ -87,16 +108,16 @@ class UpstreamCalls:
             raise UpstreamError("Server not found", data={"server": name, **context})
         return upstream
 
-    async def target(self, ctx: Context, name: str, context: dict[str, Any]) -> Upstream:
-        """Where a request of *ctx*'s client goes: upstream *name* in the client's era.
+    async def target(self, request: UpstreamRequest) -> Upstream:
+        """Where *request* goes: its upstream, in the client's era.
 
         A 2026-07-28 client reaches a handshake-era upstream through the upstream's
         2026-07-28 channel when the server speaks that era too (opened on first use);
         otherwise every request uses the upstream's own connection.
         """
-        upstream = self.upstream(name, context)
+        upstream = self.upstream(request.server, request.context)
         if (
-            ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+            request.ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
             and upstream.protocol_version not in MODERN_PROTOCOL_VERSIONS
         ):
             channel = await upstream.modern.reach()
@@ -104,17 +125,9 @@ class UpstreamCalls:
                 return channel
         return upstream
 
-    async def interact(
-        self,
-        ctx: Context,
-        name: str,
-        method: str,
-        params: dict[str, Any],
-        *,
-        context: dict[str, Any],
-        target: str,
-    ) -> dict[str, Any]:
-        """Forward a request that may need the client's input first (SEP-2322).
+    async def interact(self, request: UpstreamRequest, asked_as: str) -> dict[str, Any]:
+        """Forward a request that may need the client's input first (SEP-2322); its rounds
+        are keyed by *asked_as*, the name or URI the client asked for.
 
         Which way the input travels depends on the eras of the two sides:
 
@@ -126,31 +139,30 @@ class UpstreamCalls:
           (:mod:`tornadohub.mcp.rounds`);
         * both handshake-era: the relay routes the upstream's requests.
         """
-        upstream = await self.target(ctx, name, context)
+        ctx = request.ctx
+        upstream = await self.target(request)
         raw = ctx.params or {}
         modern_client = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
         if upstream.protocol_version in MODERN_PROTOCOL_VERSIONS:
             caps = _declared_capabilities(ctx)
             if modern_client:
                 carried = {key: raw[key] for key in _INPUT_FIELDS if key in raw}
-                forwarded = {**params, **carried}
-                return await self.forward(
-                    ctx, name, method, forwarded, context=context, caps=caps, target=upstream
-                )
-            return await self.answer_rounds(ctx, name, method, params, context, caps)
+                forwarded = request.with_params({**request.params, **carried})
+                return await self.forward(forwarded, caps=caps, target=upstream)
+            return await self.answer_rounds(request, caps)
         if not modern_client:
-            return await self.forward(ctx, name, method, params, context=context)
+            return await self.forward(request)
         exchanges = self.relay.exchanges
         state = raw.get("requestState")
         if isinstance(state, str):
-            exchange = exchanges.resume(state, method, target)
+            exchange = exchanges.resume(state, request.method, asked_as)
             exchange.answer(raw.get("inputResponses"))
         else:
 
             def work(exchange: Exchange) -> Awaitable[dict[str, Any]]:
-                return self.forward(ctx, name, method, params, context=context, exchange=exchange)
+                return self.forward(request, exchange=exchange)
 
-            exchange = exchanges.start(method, target, work)
+            exchange = exchanges.start(request.method, asked_as, work)
         self.relay.next_round(exchange, ctx)
         try:
             return await exchanges.round(exchange)
@@ -158,52 +170,44 @@ class UpstreamCalls:
             exchange.report_progress = None
 
     async def answer_rounds(
-        self,
-        ctx: Context,
-        name: str,
-        method: str,
-        params: dict[str, Any],
-        context: dict[str, Any],
-        caps: dict[str, Any] | None,
+        self, request: UpstreamRequest, caps: dict[str, Any] | None
     ) -> dict[str, Any]:
         """A 2026-07-28 upstream's input requests, asked of a handshake-era client."""
-        forwarded = params
+        forwarded = request
+        failure = {"server": request.server, **request.context}
         for _round in range(MAX_INPUT_ROUNDS):
-            result = await self.forward(ctx, name, method, forwarded, context=context, caps=caps)
+            result = await self.forward(forwarded, caps=caps)
             if result.get("resultType") != "input_required":
                 return result
             requests = result.get("inputRequests") or {}
             try:
                 answers = {
                     key: await ask_session(
-                        ctx, str(request.get("method")), request.get("params") or {}
+                        request.ctx, str(asked.get("method")), asked.get("params") or {}
                     )
-                    for key, request in requests.items()
-                    if isinstance(request, dict)
+                    for key, asked in requests.items()
+                    if isinstance(asked, dict)
                 }
             except MCPError as exc:  # the client cannot or would not answer
-                raise UpstreamError(exc.message, data={"server": name, **context}) from None
-            forwarded = {**params, "inputResponses": answers}
+                raise UpstreamError(exc.message, data=failure) from None
+            params = {**request.params, "inputResponses": answers}
             if isinstance(result.get("requestState"), str):
-                forwarded["requestState"] = result["requestState"]
+                params["requestState"] = result["requestState"]
+            forwarded = request.with_params(params)
         raise UpstreamError(
-            f"{name} still asked for input after {MAX_INPUT_ROUNDS} rounds",
-            data={"server": name, **context},
+            f"{request.server} still asked for input after {MAX_INPUT_ROUNDS} rounds",
+            data=failure,
         )
 
     async def forward(
         self,
-        ctx: Context,
-        name: str,
-        method: str,
-        params: dict[str, Any],
+        request: UpstreamRequest,
         *,
-        context: dict[str, Any],
         caps: dict[str, Any] | None | Unset = UNSET,
         exchange: Exchange | None = None,
         target: Upstream | None = None,
     ) -> dict[str, Any]:
-        """Send one request to upstream *name* on behalf of the request of *ctx*.
+        """Send *request* to its upstream on behalf of the client's request.
 
         While it runs, upstream progress reaches the caller's progress token, and
         the relay can route the upstream's log entries and requests to the caller
@@ -212,11 +216,13 @@ class UpstreamCalls:
         :meth:`target` sends it; resource subscriptions always go to the upstream,
         whose 2026-07-28 channel follows them.
         """
+        ctx, name, method, context = request.ctx, request.server, request.method, request.context
+        params = request.params
         if target is None:
             if method in SUBSCRIPTION_METHODS:
                 target = self.upstream(name, context)
             else:
-                target = await self.target(ctx, name, context)
+                target = await self.target(request)
         upstream = target
         on_progress: ProgressFnT | None = None
         if exchange is not None:
@@ -256,29 +262,19 @@ class UpstreamCalls:
         return _own_result(result)
 
     async def forward_or_raise(
-        self,
-        ctx: Context,
-        name: str,
-        method: str,
-        params: dict[str, Any],
-        context: dict[str, Any],
-        *,
-        error_data: Any = None,
-        target: str | None = None,
+        self, request: UpstreamRequest, *, error_data: Any = None
     ) -> dict[str, Any]:
-        """:meth:`forward` (:meth:`interact` given a *target*), upstream errors raised as
-        JSON-RPC errors (with *error_data*)."""
+        """:meth:`interact` (:meth:`forward` for a request that never asks for input), upstream
+        errors raised as JSON-RPC errors (with *error_data*)."""
         try:
-            if target is not None:
-                return await self.interact(
-                    ctx, name, method, params, context=context, target=target
-                )
-            return await self.forward(ctx, name, method, params, context=context)
+            if request.asked_as is not None:
+                return await self.interact(request, request.asked_as)
+            return await self.forward(request)
         except UpstreamError as exc:
             if isinstance(exc.code, int):  # the upstream's JSON-RPC error, passed through
                 message = MCP_ERROR_PREFIX.sub("", exc.message)
                 data = error_data if error_data is not None else exc.upstream_data
                 raise MCPError(exc.code, message, data) from None
-            raise MCPError(types.INTERNAL_ERROR, f"{name}: {exc.message}") from None
+            raise MCPError(types.INTERNAL_ERROR, f"{request.server}: {exc.message}") from None
         except HubError as exc:  # the hub is stopping
             raise MCPError(types.INTERNAL_ERROR, exc.message) from None

@@ -59,7 +59,7 @@ from tornadohub.mcp.aggregate import (
     build_catalog,
     namespaced_uri,
 )
-from tornadohub.mcp.forward import MCP_ERROR_PREFIX, UpstreamCalls
+from tornadohub.mcp.forward import MCP_ERROR_PREFIX, UpstreamCalls, UpstreamRequest
 from tornadohub.mcp.listen import LIST_CHANGED, LISTEN_EVENTS, ListenBus
 from tornadohub.mcp.relay import (
     Client,
@@ -254,12 +254,14 @@ class McpView:
             result = await metrics.measure_tool_call(
                 route.upstream,
                 self.calls.interact(
-                    ctx,
-                    route.upstream,
-                    "tools/call",
-                    {"name": route.original, "arguments": arguments},
-                    context={"tool": route.original, "args": arguments},
-                    target=params.name,
+                    UpstreamRequest(
+                        ctx,
+                        route.upstream,
+                        "tools/call",
+                        {"name": route.original, "arguments": arguments},
+                        context={"tool": route.original, "args": arguments},
+                    ),
+                    params.name,
                 ),
             )
         except UpstreamError as exc:
@@ -287,13 +289,15 @@ class McpView:
                 types.INVALID_PARAMS, f"Unknown resource: {params.uri}", data={"uri": params.uri}
             )
         result = await self.calls.forward_or_raise(
-            ctx,
-            route.upstream,
-            "resources/read",
-            {"uri": route.original},
-            {"uri": route.original},
+            UpstreamRequest(
+                ctx,
+                route.upstream,
+                "resources/read",
+                {"uri": route.original},
+                {"uri": route.original},
+                asked_as=params.uri,
+            ),
             error_data={"uri": params.uri},  # SEP-2164: name the URI asked for
-            target=params.uri,
         )
         return _complete_result(ctx, _public_contents(result, route.namespace))
 
@@ -305,12 +309,14 @@ class McpView:
             raise MCPError(types.INVALID_PARAMS, f"Unknown prompt: {params.name}", data=params.name)
         forwarded: dict[str, Any] = {"name": route.original, "arguments": params.arguments or {}}
         result = await self.calls.forward_or_raise(
-            ctx,
-            route.upstream,
-            "prompts/get",
-            forwarded,
-            {"prompt": route.original},
-            target=params.name,
+            UpstreamRequest(
+                ctx,
+                route.upstream,
+                "prompts/get",
+                forwarded,
+                {"prompt": route.original},
+                asked_as=params.name,
+            )
         )
         return _complete_result(ctx, result)
 
@@ -331,7 +337,9 @@ class McpView:
         forwarded.pop("_meta", None)
         forwarded["ref"] = forwarded_ref
         result = await self.calls.forward_or_raise(
-            ctx, route.upstream, "completion/complete", forwarded, {"ref": forwarded_ref}
+            UpstreamRequest(
+                ctx, route.upstream, "completion/complete", forwarded, {"ref": forwarded_ref}
+            )
         )
         return _complete_result(ctx, result)
 
@@ -349,13 +357,7 @@ class McpView:
         client = _session_client(ctx)
         subscriptions = self.relay.subscriptions
         if not subscriptions.held(route.upstream, route.original):
-            await self.calls.forward_or_raise(
-                ctx,
-                route.upstream,
-                "resources/subscribe",
-                {"uri": route.original},
-                {"uri": route.original},
-            )
+            await self.calls.forward_or_raise(_subscription(ctx, route, "resources/subscribe"))
         subscriptions.hold(
             route.upstream,
             route.original,
@@ -371,13 +373,7 @@ class McpView:
         route = self._resource_route(ctx, params.uri)
         client = _session_client(ctx)
         if self.relay.subscriptions.release(route.upstream, route.original, (client, params.uri)):
-            await self.calls.forward_or_raise(
-                ctx,
-                route.upstream,
-                "resources/unsubscribe",
-                {"uri": route.original},
-                {"uri": route.original},
-            )
+            await self.calls.forward_or_raise(_subscription(ctx, route, "resources/unsubscribe"))
         return {}
 
     async def _roots_changed(self, ctx: Context, params: types.NotificationParams | None) -> None:
@@ -411,13 +407,7 @@ class McpView:
                     continue  # honored all the same; it never fires
                 if not subscriptions.held(route.upstream, route.original):
                     try:
-                        await self.calls.forward(
-                            ctx,
-                            route.upstream,
-                            "resources/subscribe",
-                            {"uri": route.original},
-                            context={"uri": route.original},
-                        )
+                        await self.calls.forward(_subscription(ctx, route, "resources/subscribe"))
                     except UpstreamError as exc:
                         log.info(
                             "listen: %s cannot subscribe to %s: %s",
@@ -469,3 +459,10 @@ def _complete_result(ctx: Context, result: dict[str, Any]) -> dict[str, Any]:
     if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS and "resultType" not in result:
         return {**result, "resultType": "complete"}
     return result
+
+
+def _subscription(ctx: Context, route: Route, method: str) -> UpstreamRequest:
+    """``resources/subscribe`` or ``/unsubscribe`` of *route*'s resource, at its upstream."""
+    return UpstreamRequest(
+        ctx, route.upstream, method, {"uri": route.original}, {"uri": route.original}
+    )

@@ -81,24 +81,45 @@ def node() -> Path:
 
 
 @pytest.fixture(scope="module")
-def http_fixture(node: Path) -> Iterator[ServerProcess]:
-    """The fixture server over Streamable HTTP, both eras on one endpoint."""
-    port = free_port()
-    server = ServerProcess([sys.executable, str(SERVERS / SCRIPT), "--http", str(port)], port)
-    server.start()
+def http_fixtures(node: Path) -> Iterator[dict[tuple[str, str], ServerProcess]]:
+    """The fixture server over Streamable HTTP (both eras on one endpoint), one process per
+    (target, suite) run that reaches it: ``direct`` and the per-server hub's ``hub``.
+
+    Runs go on at the same time, and ``test_trigger_tool_change`` adds a tool to the
+    process it reaches: a process shared by two runs would change one run's tool set
+    between the probes of the other's ``tools-list-deterministic-order`` check (then
+    reported as an untestable warning instead of a success).
+    """
+    servers: dict[tuple[str, str], ServerProcess] = {}
     try:
-        yield server
+        for key in [(target, suite) for target in ("direct", "hub") for suite in SUITES]:
+            port = free_port()
+            server = ServerProcess(
+                [sys.executable, str(SERVERS / SCRIPT), "--http", str(port)], port
+            )
+            servers[key] = server
+            server.start()
+        yield servers
     finally:
-        server.stop()
+        for server in servers.values():
+            server.stop()
+
+
+def http_server(suite: str) -> str:
+    """The per-server hub's entry for the HTTP fixture that *suite*'s run reaches."""
+    return f"{HTTP_SERVER}-{suite}"
 
 
 @pytest.fixture(scope="module")
 def hubs(
-    node: Path, http_fixture: ServerProcess, tmp_path_factory: pytest.TempPathFactory
+    node: Path,
+    http_fixtures: dict[tuple[str, str], ServerProcess],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict[str, HubProcess]]:
     """Three hubs, started together, the fixture on default entries in each:
 
-    * ``per-server``: the fixture over STDIO and over HTTP, for ``/servers/<id>/mcp``;
+    * ``per-server``: the fixture over STDIO, and over HTTP once per suite (see
+      :func:`http_fixtures`), for ``/servers/<id>/mcp``;
     * ``unprefixed``: the fixture over STDIO alone, in unprefixed mode (the config key);
     * ``prefixed``: the default mode, with a second upstream. It has a fixture of its own, as
       the others do: a ``test_trigger_tool_change`` that another run makes must not reach
@@ -108,10 +129,13 @@ def hubs(
     and roots served by the hub's MCP endpoint.
     """
     stdio = stdio_entry(SCRIPT, disabled=True)
-    http = {"url": http_fixture.url, "disabled": True}
+    http = {
+        http_server(suite): {"url": http_fixtures[("hub", suite)].url, "disabled": True}
+        for suite in SUITES
+    }
     everything = stdio_entry("everything_stdio.py", disabled=True)
     plans: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
-        "per-server": ({SERVER: stdio, HTTP_SERVER: http}, None),
+        "per-server": ({SERVER: stdio, **http}, None),
         "unprefixed": ({SERVER: stdio}, {"mcpEndpoint": {"unprefixed": True}}),
         "prefixed": ({SERVER: stdio, "everything": everything}, None),
     }
@@ -199,19 +223,22 @@ def baseline(suite: str) -> Path:
 @pytest.fixture(scope="module")
 def runs(
     node: Path,
-    http_fixture: ServerProcess,
+    http_fixtures: dict[tuple[str, str], ServerProcess],
     hubs: dict[str, HubProcess],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[tuple[str, str], SuiteRun]:
     """Every suite run, keyed by (target, suite); started together."""
     base = {name: f"http://127.0.0.1:{hub.port}" for name, hub in hubs.items()}
-    targets = {
-        "direct": (http_fixture.url, None),
-        "per-server-http": (f"{base['per-server']}/servers/{HTTP_SERVER}/mcp", None),
-        "per-server-stdio": (f"{base['per-server']}/servers/{SERVER}/mcp", None),
-        "aggregated-unprefixed": (f"{base['unprefixed']}/mcp", None),
-        "aggregated-prefixed": (f"{base['prefixed']}/mcp", "baseline"),
-    }
+
+    def targets(suite: str) -> dict[str, tuple[str, bool]]:
+        return {
+            "direct": (http_fixtures[("direct", suite)].url, False),
+            "per-server-http": (f"{base['per-server']}/servers/{http_server(suite)}/mcp", False),
+            "per-server-stdio": (f"{base['per-server']}/servers/{SERVER}/mcp", False),
+            "aggregated-unprefixed": (f"{base['unprefixed']}/mcp", False),
+            "aggregated-prefixed": (f"{base['prefixed']}/mcp", True),
+        }
+
     out = tmp_path_factory.mktemp("suites")
     with ThreadPoolExecutor(max_workers=PARALLEL_RUNS) as pool:
         futures = {
@@ -223,8 +250,8 @@ def runs(
                 out / f"{target}-{suite}",
                 baseline(suite) if expected else None,
             )
-            for target, (url, expected) in targets.items()
             for suite in SUITES
+            for target, (url, expected) in targets(suite).items()
         }
         results = {key: future.result() for key, future in futures.items()}
     for (target, suite), run in sorted(results.items()):

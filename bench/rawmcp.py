@@ -10,7 +10,8 @@ chunked bodies, incremental SSE), and three MCP session kinds on top of it:
 * :class:`StdioSession`: newline-delimited JSON-RPC over a child's pipes (the
   direct-to-upstream floor for STDIO servers);
 
-plus :class:`RestClient` for ``POST /api/servers/tools``. Standard library only;
+plus :class:`RestClient` for ``POST /api/servers/tools`` and :class:`FloorClient` for the
+framework-floor servers. Standard library only;
 every wait is bounded by a timeout.
 """
 
@@ -434,6 +435,38 @@ class RestClient:
         if not isinstance(result, dict):
             raise McpCallError("REST answer without result")
         return result
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+
+@dataclass
+class FloorClient:
+    """One JSON POST per call to a framework-floor server (``bench/servers/floor_*``)."""
+
+    host: str
+    port: int
+    path: str = "/floor"
+    conn: HttpConnection = field(init=False)
+    _next_id: int = 0
+
+    def __post_init__(self) -> None:
+        self.conn = HttpConnection(self.host, self.port)
+
+    async def open(self) -> None:
+        await self.conn.connect()
+
+    async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        self._next_id += 1
+        body = json.dumps(
+            {"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params}
+        )
+        response = await self.conn.request(
+            "POST", self.path, body.encode(), {"Content-Type": "application/json"}
+        )
+        if response.status != 200:
+            raise McpCallError(f"floor HTTP {response.status}: {response.body[:200]!r}")
+        return _result(json.loads(response.body))
 
     async def close(self) -> None:
         await self.conn.close()

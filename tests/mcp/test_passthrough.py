@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import anyio
+import httpx
 import mcp_types as types
 import pytest
 from mcp import Client, ClientSession, MCPError
@@ -160,6 +161,93 @@ async def test_modern_logs_are_opt_in_per_request_and_unprefixed_per_server(
         with anyio.fail_after(20):
             await client.call_tool("log", {"level": "notice", "message": "modern"})
     assert [(p.level, p.logger, p.data) for p in logs] == [("notice", "fixture", "modern")]
+
+
+def sse_messages(text: str) -> list[dict[str, Any]]:
+    """The JSON-RPC messages of an SSE body (or a JSON body), in the order sent."""
+    if text.lstrip().startswith("{"):
+        return [json.loads(text)]
+    return [
+        json.loads(line.removeprefix("data: "))
+        for line in text.splitlines()
+        if line.startswith("data: ") and line.strip() != "data:"
+    ]
+
+
+async def test_a_calls_log_entries_precede_its_response_on_its_own_stream(url: str) -> None:
+    """An upstream's log entries sent just before its result reach the call's own stream, in
+    order, before the response: none late, none on the standalone stream (both eras)."""
+    accept = {"Accept": "application/json, text/event-stream"}
+    async with httpx.AsyncClient(timeout=20) as http:
+        opened = await http.post(
+            url,
+            headers=accept,
+            json={
+                "jsonrpc": "2.0",
+                "id": 0,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {},
+                    "clientInfo": {"name": "order", "version": "1"},
+                },
+            },
+        )
+        headers = {
+            **accept,
+            "Mcp-Session-Id": opened.headers["mcp-session-id"],
+            "MCP-Protocol-Version": "2025-11-25",
+        }
+        initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        await http.post(url, headers=headers, json=initialized)
+        level = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "logging/setLevel",
+            "params": {"level": "debug"},
+        }
+        await http.post(url, headers=headers, json=level)
+        for rid in range(2, 32):
+            arguments = {"level": "info", "message": f"m{rid}"}
+            call = {
+                "jsonrpc": "2.0",
+                "id": rid,
+                "method": "tools/call",
+                "params": {"name": f"{UPSTREAM}__log", "arguments": arguments},
+            }
+            reply = await http.post(url, headers=headers, json=call)
+            messages = sse_messages(reply.text)
+            assert [m.get("method", m.get("id")) for m in messages] == [
+                "notifications/message",
+                "notifications/message",
+                rid,
+            ], messages
+            assert [m["params"]["data"] for m in messages[:2]] == [f"m{rid}", "detail"]
+        modern = {
+            **accept,
+            "MCP-Protocol-Version": "2026-07-28",
+            "Mcp-Method": "tools/call",
+            "Mcp-Name": f"{UPSTREAM}__log",
+        }
+        for rid in range(32, 42):
+            meta = {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+                "io.modelcontextprotocol/logLevel": "debug",
+            }
+            arguments = {"level": "info", "message": f"m{rid}"}
+            call = {
+                "jsonrpc": "2.0",
+                "id": rid,
+                "method": "tools/call",
+                "params": {"name": f"{UPSTREAM}__log", "arguments": arguments, "_meta": meta},
+            }
+            messages = sse_messages((await http.post(url, headers=modern, json=call)).text)
+            assert [m.get("method", m.get("id")) for m in messages] == [
+                "notifications/message",
+                "notifications/message",
+                rid,
+            ], messages
 
 
 # ------------------------------------------------------------- subscriptions

@@ -20,6 +20,7 @@ from mcp import ClientSession
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.message import SessionMessage
+from mcp_types import JSONRPCNotification
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from tornadohub.oauth import OAuthSession, ServerTokenStorage, redirect_uri_for, refresh_early
@@ -28,6 +29,7 @@ from tornadohub.state import UpstreamStatus
 from tornadohub.upstreams.base import Upstream
 from tornadohub.upstreams.core import UnauthorizedError
 from tornadohub.upstreams.keepalive import DrainingTransport
+from tornadohub.upstreams.ordering import relay_in_order
 from tornadohub.upstreams.wire import describe_exception
 
 log = logging.getLogger("tornadohub.upstream")
@@ -194,13 +196,13 @@ class RemoteUpstream(Upstream):
                     httpx_client_factory=_factory(watch),
                     auth=auth,
                 )
-                async with transport as (read, write), _relay(read, lost) as relayed:
+                async with transport as (read, write), _relay(read, lost, self) as relayed:
                     yield relayed, write
             else:
                 async with (
                     _client(watch, headers=resolved.headers, auth=auth) as client,
                     streamable_http_client(resolved.url, http_client=client) as (read, write),
-                    _relay(read, lost) as relayed,
+                    _relay(read, lost, self) as relayed,
                 ):
                     yield relayed, write
         except Exception as exc:
@@ -208,6 +210,13 @@ class RemoteUpstream(Upstream):
                 raise UnauthorizedError(f"Unauthorized: {describe_exception(exc)}") from None
             self._http_failure = watch.failure or self._http_failure
             raise
+
+
+def _relayed(upstream: Upstream, message: SessionMessage) -> bool:
+    notification = message.message
+    if not isinstance(notification, JSONRPCNotification):
+        return False
+    return relay_in_order(upstream, notification.method, notification.params)
 
 
 async def _forward_event(source: anyio.Event, target: anyio.Event) -> None:
@@ -245,9 +254,10 @@ def _factory(watch: _StatusWatch) -> Any:
 
 @contextlib.asynccontextmanager
 async def _relay(
-    source: Any, lost: anyio.Event
+    source: Any, lost: anyio.Event, upstream: Upstream
 ) -> AsyncIterator[MemoryObjectReceiveStream[SessionMessage | Exception]]:
-    """Forward the transport's read stream and set *lost* when it ends."""
+    """Forward the transport's read stream and set *lost* when it ends; the notifications
+    clients get are relayed at once instead (:mod:`~tornadohub.upstreams.ordering`)."""
     send: MemoryObjectSendStream[SessionMessage | Exception]
     send, receive = anyio.create_memory_object_stream[SessionMessage | Exception](16)
 
@@ -255,6 +265,8 @@ async def _relay(
         try:
             async with send:
                 async for message in source:
+                    if isinstance(message, SessionMessage) and _relayed(upstream, message):
+                        continue
                     await send.send(message)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             pass

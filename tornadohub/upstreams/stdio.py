@@ -39,6 +39,7 @@ from tornadohub.processes import (
 )
 from tornadohub.upstreams.base import Upstream
 from tornadohub.upstreams.diagnostics import NoiseLimiter, OutputTail
+from tornadohub.upstreams.ordering import relay_in_order
 from tornadohub.upstreams.raw import RawChannel
 from tornadohub.upstreams.wire import describe_exception
 
@@ -319,6 +320,9 @@ class StdioUpstream(Upstream):
             raw = self.raw
             if raw is not None and raw.take(decoded):
                 return None
+            if isinstance(decoded, dict) and "id" not in decoded:
+                if relay_in_order(self, decoded.get("method"), decoded.get("params")):
+                    return None
             return SessionMessage(
                 types.jsonrpc_message_adapter.validate_python(decoded, by_name=False)
             )

@@ -1,9 +1,10 @@
 """What /mcp passes between clients and upstreams besides results, through the SDK's clients.
 
-One hub per module with the ``passthrough`` fixture server (``tests/servers/passthrough_stdio.py``)
-and ``everything`` as a second upstream. Progress, logging, resource subscriptions, cancellation
-(both eras) and server-to-client requests (sampling, elicitation, roots) routed to the client
-whose call caused them.
+One hub per upstream transport with the ``passthrough`` fixture server
+(``tests/servers/passthrough_stdio.py``, then the same server over Streamable HTTP,
+``passthrough_http.py``) and ``everything`` as a second upstream. Progress, logging, resource
+subscriptions, cancellation (both eras) and server-to-client requests (sampling, elicitation,
+roots) routed to the client whose call caused them.
 
 The passthrough upstream starts disabled and is started once ``/mcp`` has been used: an upstream
 advertises sampling, elicitation and roots only when it connects after the MCP endpoint exists.
@@ -11,6 +12,7 @@ advertises sampling, elicitation and roots only when it connects after the MCP e
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -23,7 +25,7 @@ from mcp import Client, ClientSession, MCPError
 from mcp.client.session import ClientRequestContext
 
 from tests.conftest import stdio_entry
-from tests.helpers import HubProcess
+from tests.helpers import HubProcess, fixture_server
 from tests.hubs import running_hub
 from tests.mcp.clients import handshake
 
@@ -31,14 +33,21 @@ UPSTREAM = "passthrough"
 COUNTER = "passthrough+passthrough://counter"
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    servers = {
-        UPSTREAM: stdio_entry("passthrough_stdio.py", disabled=True),
-        "everything": stdio_entry("everything_stdio.py"),
-    }
-    with running_hub(tmp_path_factory.mktemp("passthrough"), servers, late=[UPSTREAM]) as hub:
-        yield hub
+@pytest.fixture(scope="module", params=["stdio", "http"])
+def hub(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[HubProcess]:
+    """The passthrough upstream over STDIO, then over Streamable HTTP (each through the
+    hub's plain-JSON channel for calls, the SDK session for the rest)."""
+    with contextlib.ExitStack() as stack:
+        if request.param == "stdio":
+            entry = stdio_entry("passthrough_stdio.py", disabled=True)
+        else:
+            upstream = stack.enter_context(fixture_server("passthrough_http.py"))
+            entry = {"url": upstream.url, "disabled": True}
+        servers = {UPSTREAM: entry, "everything": stdio_entry("everything_stdio.py")}
+        root = tmp_path_factory.mktemp(f"passthrough-{request.param}")
+        yield stack.enter_context(running_hub(root, servers, late=[UPSTREAM]))
 
 
 @pytest.fixture

@@ -250,8 +250,9 @@ async def roots_changed(ctx: Any, params: types.NotificationParams | None) -> No
     roots_changes.append(1)
 
 
-async def main() -> None:
-    server: Server[Any] = Server(
+def build_server() -> Server[Any]:
+    """The fixture server (also served over HTTP by ``passthrough_http.py``)."""
+    return Server(
         "fixture-passthrough",
         version="1.0.0",
         on_list_tools=list_tools,
@@ -263,6 +264,10 @@ async def main() -> None:
         on_set_logging_level=set_level,
         on_roots_list_changed=roots_changed,
     )
+
+
+async def main() -> None:
+    server = build_server()
     options = server.create_initialization_options(NotificationOptions())
     # The handshake era only (a 2026-07-28 ``server/discover`` is refused), as servers on
     # older SDKs are: the hub bridges its 2026-07-28 clients over the handshake session.

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio
 import httpx2
+import mcp_types as types
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-from mcp import ClientSession
+from mcp import ClientSession, MCPError
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.message import SessionMessage
-from mcp_types import JSONRPCNotification
+from mcp_types import JSONRPCNotification, jsonrpc_message_adapter
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import ValidationError
 
 from tornadohub.oauth import OAuthSession, ServerTokenStorage, redirect_uri_for, refresh_early
 from tornadohub.placeholders import ResolvedServer, predefined_variables, resolve_string
@@ -30,7 +32,8 @@ from tornadohub.upstreams.base import Upstream
 from tornadohub.upstreams.core import UnauthorizedError
 from tornadohub.upstreams.keepalive import DrainingTransport
 from tornadohub.upstreams.ordering import relay_in_order
-from tornadohub.upstreams.wire import describe_exception
+from tornadohub.upstreams.rawhttp import HttpRawChannel
+from tornadohub.upstreams.wire import RawResult, build_request, describe_exception
 
 log = logging.getLogger("tornadohub.upstream")
 
@@ -48,9 +51,14 @@ class _StatusWatch:
     def __init__(self) -> None:
         self.unauthorized = False
         self.failure: str | None = None
+        #: The ``Mcp-Session-Id`` the server gave (the raw channel sends it too).
+        self.session_id: str | None = None
 
     async def __call__(self, response: httpx2.Response) -> None:
         status = response.status_code
+        session_id = response.headers.get("mcp-session-id")
+        if session_id and status < 400:
+            self.session_id = session_id
         if status == 401:
             self.unauthorized = True
         if status < 400 or status == 405:  # 405: no GET stream, which is allowed
@@ -79,6 +87,8 @@ class RemoteUpstream(Upstream):
         self.oauth: OAuthSession | None = None
         #: The last HTTP error response of the current attempt (see :class:`_StatusWatch`).
         self._http_failure: str | None = None
+        #: Where the authorization-code flow keeps its tokens (None: no such flow).
+        self._token_storage: ServerTokenStorage | None = None
 
     def describe_failure(self, exc: BaseException) -> str:
         """An HTTP error response says more than the exception it caused."""
@@ -92,6 +102,7 @@ class RemoteUpstream(Upstream):
         "client_id", "client_secret", "scope"?, "auth_method"?}`` uses the
         machine-to-machine grant; otherwise the authorization-code flow runs on a 401.
         """
+        self._token_storage = None
         store = self.env.oauth_store
         settings = self.entry.config.get("oauth")
         if store is None or settings is False or not resolved.url:
@@ -116,6 +127,7 @@ class RemoteUpstream(Upstream):
             refresh_early(provider, storage)
             return provider
         scope = settings.get("scope") if isinstance(settings, dict) else None
+        self._token_storage = storage
         self.oauth = OAuthSession(
             self.name,
             resolved.url,
@@ -138,6 +150,50 @@ class RemoteUpstream(Upstream):
             self._connect_scope.deadline = float("inf")  # waiting on a person, not a server
         self._set_status(UpstreamStatus.unauthorized)
         self._finish_attempt()
+
+    async def _raw_allowed(self, auth: httpx2.Auth | None) -> bool:
+        """Whether calls may skip the SDK's HTTP client: not when a provider adds tokens
+        (client credentials, or an authorization-code flow that has some)."""
+        if auth is None:
+            return True
+        storage = self._token_storage
+        return (
+            self.oauth is not None
+            and auth is self.oauth.provider
+            and storage is not None
+            and await storage.get_tokens() is None
+        )
+
+    def _raw_channel(
+        self, resolved: ResolvedServer, watch: _StatusWatch, inject: Inject
+    ) -> HttpRawChannel:
+        """The plain-JSON channel beside this attempt's SDK session (see :mod:`.rawhttp`)."""
+        assert resolved.url is not None
+
+        async def through_sdk(
+            method: str, params: dict[str, Any], timeout: float, on_progress: Any
+        ) -> dict[str, Any]:
+            conn = self._conn
+            if conn is None:
+                raise MCPError(types.CONNECTION_CLOSED, "Connection closed")
+            result = await conn.session.send_request(
+                build_request(method, params),
+                RawResult,
+                request_read_timeout_seconds=timeout,
+                progress_callback=on_progress,
+            )
+            return result.root
+
+        return HttpRawChannel(
+            resolved.url,
+            {str(name): str(value) for name, value in resolved.headers.items()},
+            session_id=lambda: watch.session_id,
+            protocol_version=lambda: self.protocol_version,
+            deliver=inject,
+            relay=lambda method, params: relay_in_order(self, method, params),
+            fallback=through_sdk,
+            ssl_context=httpx2.create_ssl_context,
+        )
 
     @contextlib.asynccontextmanager
     async def _open_session(
@@ -196,15 +252,22 @@ class RemoteUpstream(Upstream):
                     httpx_client_factory=_factory(watch),
                     auth=auth,
                 )
-                async with transport as (read, write), _relay(read, lost, self) as relayed:
+                async with transport as (read, write), _relay(read, lost, self) as (relayed, _):
                     yield relayed, write
             else:
                 async with (
                     _client(watch, headers=resolved.headers, auth=auth) as client,
                     streamable_http_client(resolved.url, http_client=client) as (read, write),
-                    _relay(read, lost, self) as relayed,
+                    _relay(read, lost, self) as (relayed, inject),
                 ):
-                    yield relayed, write
+                    if await self._raw_allowed(auth):
+                        self.raw = self._raw_channel(resolved, watch, inject)
+                    try:
+                        yield relayed, write
+                    finally:
+                        if self.raw is not None:
+                            self.raw.close()
+                            self.raw = None
         except Exception as exc:
             if watch.unauthorized:
                 raise UnauthorizedError(f"Unauthorized: {describe_exception(exc)}") from None
@@ -252,14 +315,29 @@ def _factory(watch: _StatusWatch) -> Any:
     return make
 
 
+Inject = Callable[[dict[str, Any]], Awaitable[None]]
+"""Hands a message read elsewhere (by the raw channel) to the SDK session."""
+
+
 @contextlib.asynccontextmanager
 async def _relay(
     source: Any, lost: anyio.Event, upstream: Upstream
-) -> AsyncIterator[MemoryObjectReceiveStream[SessionMessage | Exception]]:
+) -> AsyncIterator[tuple[MemoryObjectReceiveStream[SessionMessage | Exception], Inject]]:
     """Forward the transport's read stream and set *lost* when it ends; the notifications
-    clients get are relayed at once instead (:mod:`~tornadohub.upstreams.ordering`)."""
+    clients get are relayed at once instead (:mod:`~tornadohub.upstreams.ordering`).
+
+    Also yields a way to add messages the raw channel read to what the session reads."""
     send: MemoryObjectSendStream[SessionMessage | Exception]
     send, receive = anyio.create_memory_object_stream[SessionMessage | Exception](16)
+
+    async def inject(message: dict[str, Any]) -> None:
+        try:
+            parsed = jsonrpc_message_adapter.validate_python(message, by_name=False)
+        except ValidationError:
+            log.warning("%s sent an unreadable message: %.200s", upstream.name, message)
+            return
+        with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+            await send.send(SessionMessage(parsed))
 
     async def pump() -> None:
         try:
@@ -276,7 +354,7 @@ async def _relay(
     async with anyio.create_task_group() as tg:
         tg.start_soon(pump)
         try:
-            yield receive
+            yield receive, inject
         finally:
             tg.cancel_scope.cancel()
             await receive.aclose()

@@ -31,6 +31,7 @@ from tornadohub.appstate import APP_STATE, AppState
 from tornadohub.events import LOG
 from tornadohub.handlers import NotFoundHandler, default_handlers
 from tornadohub.handlers.base import WORK_PATHS, HubHandler, StoppingHandler
+from tornadohub.handlers.hot import HubApplication
 from tornadohub.hub import Hub
 from tornadohub.keys import Keyring
 from tornadohub.listener import ConnectionGate, HubHTTPServer, raise_fd_limit
@@ -102,7 +103,7 @@ def make_app(
         recent_logs=recent_logs,
         routes=tuple(routes),
     )
-    return web.Application(
+    return HubApplication(
         rules,
         default_handler_class=NotFoundHandler,
         log_function=metrics.log_request,

@@ -53,6 +53,7 @@ from tornadohub.state import HubState, UpstreamStatus
 from tornadohub.upstreams import Upstream
 
 if TYPE_CHECKING:
+    from tornado.httputil import HTTPServerRequest
     from tornado.web import RequestHandler
 
 NAMESPACE = "mcphub"
@@ -396,11 +397,14 @@ def log_request(handler: RequestHandler) -> None:
     unless :func:`~tornadohub.log.setup_logging` demotes every access line to debug. The
     final level is decided before logging: a line no handler takes costs no record.
     """
-    status = handler.get_status()
-    request = handler.request
+    observe_request(type(handler).__name__, handler.get_status(), handler.request)
+
+
+def observe_request(name: str, status: int, request: HTTPServerRequest) -> None:
+    """:func:`log_request` for a request served without a handler (``handlers/hot.py``),
+    counted and logged under the name of the handler that would have served it."""
     seconds = request.request_time()
     method = request.method if request.method in _HTTP_METHODS else "OTHER"
-    name = type(handler).__name__
     _http_requests(name, method, str(status)).observe(seconds)
 
     if status < 400 and name in QUIET_HANDLERS:

@@ -125,9 +125,12 @@ class ResponseWriter(Protocol):
 
 def accepts(request: HttpRequest) -> tuple[bool, bool]:
     """(JSON, SSE) acceptable per the Accept header, wildcards included."""
-    types = {
-        part.split(";")[0].strip().lower() for part in (request.header("accept") or "").split(",")
-    }
+    return accepted_types(request.header("accept"))
+
+
+def accepted_types(accept: str | None) -> tuple[bool, bool]:
+    """(JSON, SSE) acceptable per an Accept header value, wildcards included."""
+    types = {part.split(";")[0].strip().lower() for part in (accept or "").split(",")}
     wildcard = "*/*" in types
     return (
         wildcard or bool(types & {JSON_TYPE, "application/*"}),

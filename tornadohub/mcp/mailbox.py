@@ -13,8 +13,6 @@ import logging
 from dataclasses import dataclass
 from typing import Final
 
-import anyio
-import anyio.abc
 from mcp_types import (
     JSONRPCError,
     JSONRPCMessage,
@@ -65,7 +63,7 @@ class Mailbox:
     def __init__(self, limit: int = MAILBOX_LIMIT, *, stream: str | None = None) -> None:
         self._items: collections.deque[StreamEvent] = collections.deque()
         self._limit = limit
-        self._ready = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
         self.stream = stream  # the session's name for this stream (event ids start with it)
         self.closed = False
 
@@ -81,19 +79,32 @@ class Mailbox:
             self.close()
             return False
         self._items.append(event)
-        self._ready.set()
+        _wake(self._waiter)
         return True
 
     def close(self) -> None:
         self.closed = True
-        self._ready.set()
+        _wake(self._waiter)
 
     async def get(self, timeout: float) -> StreamEvent | Closed | Idle:
-        """The next event, :data:`IDLE` after *timeout* s, or :data:`CLOSED`."""
+        """The next event, :data:`IDLE` after *timeout* s, or :data:`CLOSED`.
+
+        (A plain future and timer: this wait is on every call's path.)
+        """
         if not self._items and not self.closed:
-            self._ready.clear()
-            with anyio.move_on_after(timeout):
-                await self._ready.wait()
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            timer = loop.call_later(timeout, _wake, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self._waiter = None
         if self._items:
             return self._items.popleft()
         return CLOSED if self.closed else IDLE
+
+
+def _wake(waiter: asyncio.Future[None] | None) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)

@@ -120,7 +120,7 @@ class InFlight:
     """One request the hub forwarded to an upstream and is still waiting on."""
 
     upstream: str
-    ctx: Context
+    context: Context | None  # built on first use by make_context when None
     origin: RequestOrigin
     prefix: str  # the server id the client sees the upstream under ("" unprefixed)
     #: A client capability the upstream needed and a 2026-07-28 client had not declared.
@@ -129,6 +129,20 @@ class InFlight:
     exchange: Exchange | None = None
     #: Sent through the upstream's 2026-07-28 channel, which asks nothing of the hub.
     channel: bool = False
+    #: Builds the kernel context of a request the transport answered itself (fastpath).
+    make_context: Callable[[], Context] | None = None
+
+    @property
+    def ctx(self) -> Context:
+        """The kernel's request context (built now for a request the transport answers)."""
+        if self.context is None:
+            assert self.make_context is not None
+            self.context = self.make_context()
+        return self.context
+
+    @ctx.setter
+    def ctx(self, value: Context) -> None:
+        self.context = value
 
     @property
     def caller(self) -> object:
@@ -252,6 +266,22 @@ class Relay:
             yield None
             return
         entry = InFlight(upstream, ctx, origin, prefix, exchange=exchange, channel=channel)
+        entries = self._in_flight.setdefault(upstream, [])
+        entries.append(entry)
+        try:
+            yield entry
+        finally:
+            entries.remove(entry)
+            if not entries and self._in_flight.get(upstream) is entries:
+                del self._in_flight[upstream]
+
+    @contextlib.contextmanager
+    def in_flight_of(
+        self, upstream: str, origin: RequestOrigin, prefix: str, make_context: Callable[[], Context]
+    ) -> Iterator[InFlight]:
+        """:meth:`in_flight` for a handshake session's request the transport answers itself:
+        its kernel context is built only if an upstream request needs it."""
+        entry = InFlight(upstream, None, origin, prefix, make_context=make_context)
         entries = self._in_flight.setdefault(upstream, [])
         entries.append(entry)
         try:

@@ -27,6 +27,7 @@ import anyio.abc
 from tornadohub import metrics
 from tornadohub.hub import Hub
 from tornadohub.mcp.aggregate import assign_server_ids
+from tornadohub.mcp.fastpath import FastPath
 from tornadohub.mcp.relay import Relay
 from tornadohub.mcp.server import McpView
 from tornadohub.mcp.sessions import Session, quota_holder
@@ -64,6 +65,8 @@ class McpService:
             lambda: self.sessions.values(),
             park_seconds=self.config.request_timeout,
         )
+        #: Requests the transport answers without the kernel (``tools/call``, mostly).
+        self.fast = FastPath(hub, self.relay, request_timeout=config.request_timeout)
         self._remove_listener = hub.add_change_listener(self._on_change)
         self._remove_notification_listener = hub.add_notification_listener(
             self.relay.on_notification

@@ -2,7 +2,7 @@
 
 A :class:`Session` is one handshake-era client (Streamable HTTP with an
 ``Mcp-Session-Id``, or mcp-hub's legacy HTTP+SSE). It runs the SDK's
-``serve_loop`` over two memory streams and routes what the kernel writes:
+kernel (``serve_loop``'s recipe) over two memory streams and routes what the kernel writes:
 a response, or a message related to a request, goes to that request's
 :class:`~tornadohub.mcp.mailbox.Mailbox` (its POST stream); everything else goes to the
 standalone mailbox (the GET stream; for legacy sessions, the one SSE stream). The
@@ -17,14 +17,20 @@ import itertools
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import anyio
 import anyio.abc
-from mcp.server.runner import serve_loop
-from mcp.shared.dispatcher import coerce_request_id
+from mcp.server.connection import Connection
+from mcp.server.context import ServerRequestContext
+from mcp.server.runner import serve_connection
+from mcp.server.session import ServerSession
+from mcp.shared.dispatcher import CallOptions, coerce_request_id
+from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
 from mcp.shared.message import MessageMetadata, ServerMessageMetadata, SessionMessage
+from mcp.shared.transport_context import TransportContext
 from mcp_types import (
     ErrorData,
     JSONRPCError,
@@ -36,7 +42,7 @@ from mcp_types import (
 )
 
 from tornadohub.mcp.mailbox import Mailbox, StreamEvent
-from tornadohub.mcp.relay import RequestOrigin
+from tornadohub.mcp.relay import Context, RequestOrigin
 from tornadohub.mcp.server import McpView
 
 log = logging.getLogger("tornadohub.mcp")
@@ -116,6 +122,8 @@ class Session:
         self._primed: set[str] = set()  # streams the client holds event ids of
         self._standalone: Mailbox | None = None
         self.ended = anyio.Event()
+        self._dispatcher: JSONRPCDispatcher[TransportContext] | None = None
+        self._connection: Connection | None = None
 
     @property
     def busy(self) -> bool:
@@ -127,12 +135,18 @@ class Session:
             with self._idle_scope:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._route_outbox)
-                    await serve_loop(
+                    # serve_loop's recipe, keeping the dispatcher and connection: the
+                    # transport's own answers (fastpath) ask the client through them.
+                    dispatcher: JSONRPCDispatcher[TransportContext] = JSONRPCDispatcher(
+                        self._inbox, self._outbox_send, inline_methods=frozenset({"initialize"})
+                    )
+                    self._dispatcher = dispatcher
+                    self._connection = Connection.for_loop(dispatcher, session_id=self.id)
+                    await serve_connection(
                         self.view.server,
-                        self._inbox,
-                        self._outbox_send,
+                        dispatcher,
+                        connection=self._connection,
                         lifespan_state={},
-                        session_id=self.id,
                         init_options=self.view.init_options,
                     )
             if self._idle_scope.cancelled_caught:
@@ -157,6 +171,39 @@ class Session:
             self.protocol_version = None  # until the kernel has answered this one
             self._initialize_id = coerce_request_id(message.id)
         await self._inbox_send.send(SessionMessage(message, metadata=metadata))
+
+    def answer(self, message: JSONRPCResponse | JSONRPCError) -> None:
+        """Route the transport's own answer to a request (fastpath), as the kernel's."""
+        if self._closed:
+            return
+        self.last_used = time.monotonic()
+        self._route(message, None)
+
+    def in_flight(self, request_id: RequestId) -> bool:
+        """Whether a request with this id is still open (its stream, or its answer due)."""
+        key = coerce_request_id(request_id)
+        return key in self._requests or key in self._streams
+
+    def request_context(self, call: Any) -> Context:
+        """A kernel request context for a request the transport answers itself (fastpath):
+        what the relay needs to ask this session's client on the request's stream."""
+        dispatcher, connection = self._dispatcher, self._connection
+        if dispatcher is None or connection is None:
+            raise anyio.ClosedResourceError
+        outbound = _RequestOutbound(dispatcher, call.request_id)
+        return ServerRequestContext(
+            session=ServerSession(outbound, connection),
+            lifespan_context={},
+            protocol_version=connection.protocol_version,
+            method=call.method,
+            params=call.params,
+            request_id=call.request_id,
+            request=RequestOrigin(
+                http=call.http,
+                client=self,
+                send=lambda message: self.send_related(call.request_id, message),
+            ),
+        )
 
     def respond(self, response: JSONRPCResponse) -> None:
         """Route a response the hub made without the kernel exactly as the kernel's own.
@@ -351,3 +398,38 @@ class Session:
 def quota_holder(owner: str | None, client: str | None) -> str:
     """Whose session quota a new session counts against: its API key, else its address."""
     return f"key {owner}" if owner is not None else f"address {client}"
+
+
+@dataclass
+class _RequestOutbound:
+    """The SDK ``DispatchContext`` side of one request the transport answers itself: what
+    it sends goes through the session's dispatcher, related to that request."""
+
+    dispatcher: JSONRPCDispatcher[TransportContext]
+    request_id: RequestId
+    transport: TransportContext = field(
+        default_factory=lambda: TransportContext(kind="jsonrpc", can_send_request=True)
+    )
+    message_metadata: MessageMetadata = None
+    cancel_requested: anyio.Event = field(default_factory=anyio.Event)
+
+    @property
+    def can_send_request(self) -> bool:
+        return True
+
+    async def send_raw_request(
+        self, method: str, params: Mapping[str, Any] | None, opts: CallOptions | None = None
+    ) -> dict[str, Any]:
+        return await self.dispatcher.send_raw_request(
+            method, params, opts, _related_request_id=self.request_id
+        )
+
+    async def notify(
+        self, method: str, params: Mapping[str, Any] | None, opts: CallOptions | None = None
+    ) -> None:
+        await self.dispatcher.notify(method, params, opts, _related_request_id=self.request_id)
+
+    async def progress(
+        self, progress: float, total: float | None = None, message: str | None = None
+    ) -> None:
+        return None

@@ -253,6 +253,8 @@ class McpTransport:
         if initialized and not session.initialized:
             session.initialized = True
             log.info("'%s' client connected to MCP HUB", session.client_name)  # as mcp-hub logs
+        if isinstance(message, JSONRPCNotification) and message.method == "notifications/cancelled":
+            self.service.fast.cancel(session, message.params)  # a call answered here
         try:
             if not await self._answer_list(session, message):
                 await session.deliver(message, metadata)

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import anyio
 import mcp_types as types
+import pydantic_core
 from mcp import MCPError
 from mcp.shared.dispatcher import ProgressFnT
 
@@ -66,7 +67,7 @@ class RawChannel:
         self._pending[request_id] = (future, on_progress)
         message = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
         try:
-            await self._write(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+            await self._write(pydantic_core.to_json(message) + b"\n")
             try:
                 async with asyncio.timeout(timeout):
                     reply = await future

@@ -1,0 +1,383 @@
+"""The hot routes: a tool call's request served on Tornado's HTTP/1.1 layer directly.
+
+``POST /api/servers/tools``, ``POST /mcp`` and ``POST /messages`` carry almost every call a
+client makes. Served by a :class:`~tornado.web.RequestHandler` each costs a handler object,
+its default headers, the streamed-body handshake of :class:`~.base.HubHandler`, ``prepare``,
+``finish`` and the log hook, about as much CPU as the rest of the call. :class:`HotRequest`
+is the :class:`~tornado.httputil.HTTPMessageDelegate` the application gives these requests
+instead (:class:`HubApplication`): it applies the same edge policy and API keys when the
+headers are in, reads the body, and answers what it can itself:
+
+* REST: a ``tools/call`` with a JSON body naming ``server_name`` and ``tool`` (the answer,
+  or the error envelope, exactly as :class:`~.servers.ToolCallHandler` writes them);
+* ``/mcp`` and ``/messages``: what :mod:`tornadohub.mcp.fastpath` takes (``tools/call`` of
+  an initialized handshake-era session), on the transport's own stream logic.
+
+Everything else (a refusal of the policy or of the keys, a stopping hub, a body the fast
+path does not take, any other request) goes to the route's handler unchanged, which sees
+the same headers and body: when the headers already decide it, at once; when only the
+body does, replayed. Responses carry the headers the handlers send (``Server``, ``Date``,
+``Content-Type``, CORS), and requests are counted and logged under the handler's name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Mapping
+from http.client import responses as HTTP_REASONS
+from typing import Any, Final, cast
+
+import pydantic_core
+import tornado
+from tornado import httputil, web
+from tornado.iostream import StreamClosedError
+
+from tornadohub import metrics
+from tornadohub.appstate import APP_STATE, AppState
+from tornadohub.clock import iso_now
+from tornadohub.errors import HubError
+from tornadohub.handlers.base import HubHandler
+from tornadohub.handlers.mcp import LegacyMessagesHandler, McpHandler
+from tornadohub.handlers.servers import ToolCallHandler
+from tornadohub.keys import presented_token
+from tornadohub.mcp.fastpath import FastCall
+from tornadohub.mcp.http import McpRequestError, accepted_types
+from tornadohub.mcp.streams import relay
+from tornadohub.mcp.transport import McpTransport
+from tornadohub.policy import JsonBodyError, parse_json
+
+log = logging.getLogger("tornadohub.api")
+app_log = logging.getLogger("tornado.application")
+
+#: The routes served here, and the handler that serves whatever is not taken.
+HOT_ROUTES: Final[dict[str, type[HubHandler]]] = {
+    "/api/servers/tools": ToolCallHandler,
+    "/mcp": McpHandler,
+    "/messages": LegacyMessagesHandler,
+}
+SERVER_HEADER: Final = f"TornadoServer/{tornado.version}"
+API_HEADERS: Final = {
+    "Content-Type": "application/json; charset=utf-8",
+    "Cache-Control": "no-store",
+}
+JSON_TYPE: Final = "application/json"
+
+#: The current second and its HTTP date, reused by :func:`http_date`.
+_date: tuple[int, str] = (-1, "")
+
+
+def http_date() -> str:
+    """``Date`` header value, formatted once per second."""
+    global _date
+    now = int(time.time())
+    if _date[0] != now:
+        _date = (now, httputil.format_timestamp(now))
+    return _date[1]
+
+
+class HubApplication(web.Application):
+    """The hub's application: the hot routes' POSTs go to :class:`HotRequest`."""
+
+    def find_handler(self, request: httputil.HTTPServerRequest, **kwargs: Any) -> Any:
+        if request.method == "POST":
+            handler = HOT_ROUTES.get(request.path)
+            if handler is not None:
+                return HotRequest(self, request, handler)
+        return super().find_handler(request, **kwargs)
+
+
+class HotRequest(httputil.HTTPMessageDelegate):
+    """One POST of a hot route (see the module doc)."""
+
+    def __init__(
+        self,
+        app: HubApplication,
+        request: httputil.HTTPServerRequest,
+        handler: type[HubHandler],
+    ) -> None:
+        self.app = app
+        self.request = request
+        self.connection = cast(Any, request.connection)
+        self.handler = handler
+        self.fallback: httputil.HTTPMessageDelegate | None = None
+        self.start_line: httputil.RequestStartLine | None = None
+        self.chunks: list[bytes] = []
+        self.principal: str | None = None
+        self.status = 200
+        self.task: asyncio.Task[None] | None = None
+        self.streaming = False
+        self.finished = False
+
+    # --------------------------------------------------- HTTPMessageDelegate
+    def headers_received(
+        self,
+        start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
+        headers: httputil.HTTPHeaders,
+    ) -> Awaitable[None] | None:
+        assert isinstance(start_line, httputil.RequestStartLine)
+        self.start_line = start_line
+        if not self._admitted(headers):
+            self.fallback = self._standard()
+            return self.fallback.headers_received(start_line, headers)
+        return None
+
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        if self.fallback is not None:
+            return self.fallback.data_received(chunk)
+        self.chunks.append(chunk)
+        return None
+
+    def finish(self) -> None:
+        if self.fallback is not None:
+            self.fallback.finish()
+            return
+        self.task = asyncio.ensure_future(self._serve(b"".join(self.chunks)))
+
+    def on_connection_close(self) -> None:
+        if self.fallback is not None:
+            self.fallback.on_connection_close()
+        elif self.task is not None and not self.task.done():
+            self.task.cancel()
+
+    # ------------------------------------------------------------- admission
+    def _admitted(self, headers: httputil.HTTPHeaders) -> bool:
+        """Whether the route's handler would let these headers through, and the hub works."""
+        state = self.state
+        if not state.hub.accepting_work:
+            return False
+        request = self.request
+        header_bytes = len(request.method or "") + len(request.uri or "") + 12
+        header_bytes += sum(len(name) + len(value) + 4 for name, value in headers.get_all())
+        refusal = state.policy.refusal(
+            "POST",
+            headers,
+            exempt=self.handler.exempt_from,
+            header_bytes=header_bytes,
+            check_body=True,
+        )
+        if refusal is not None:
+            return False
+        keys = state.keys
+        if keys is not None and self.handler.auth_required:
+            token = presented_token(headers.get("Authorization"), headers.get("X-API-Key"))
+            key = keys.authenticate(token) if token is not None else None
+            if key is None:
+                return False  # the handler answers (and counts) the 401
+            self.principal = key.name
+            metrics.auth_accepted(key.name)
+        return True
+
+    @property
+    def state(self) -> AppState:
+        return cast(AppState, self.app.settings[APP_STATE])
+
+    def _standard(self) -> httputil.HTTPMessageDelegate:
+        return cast(
+            httputil.HTTPMessageDelegate, web.Application.find_handler(self.app, self.request)
+        )
+
+    async def _replay(self, body: bytes) -> None:
+        """Hand the request to its route's handler, as if it had come to it directly."""
+        assert self.start_line is not None
+        delegate = self.fallback = self._standard()
+        ready = delegate.headers_received(self.start_line, self.request.headers)
+        if ready is not None:
+            await ready
+        if body:
+            pending = delegate.data_received(body)
+            if pending is not None:
+                await pending
+        delegate.finish()
+
+    # ---------------------------------------------------------------- serving
+    async def _serve(self, body: bytes) -> None:
+        try:
+            if self.handler is ToolCallHandler:
+                served = await self._rest(body)
+            else:
+                served = await self._mcp(body)
+            if not served:
+                await self._replay(body)
+        except asyncio.CancelledError:
+            self.finished = True  # the client went away
+        except StreamClosedError:
+            log.debug("%s %s: client went away", self.request.method, self.request.path)
+        except Exception:
+            app_log.error(
+                "Uncaught exception %s %s", self.request.method, self.request.uri, exc_info=True
+            )
+            if not self.finished and not self.streaming:
+                self._api_error(500, "Internal server error", "INTERNAL_ERROR", {})
+
+    # ------------------------------------------------------------------- REST
+    async def _rest(self, body: bytes) -> bool:
+        """``POST /api/servers/tools`` as :class:`~.servers.ToolCallHandler` answers it."""
+        if not body.strip():
+            return False
+        try:
+            decoded = parse_json(body)
+        except JsonBodyError:
+            return False
+        if not isinstance(decoded, dict):
+            return False
+        name, tool = decoded.get("server_name"), decoded.get("tool")
+        if not isinstance(name, str) or not name or not isinstance(tool, str) or not tool:
+            return False
+        hub = self.state.hub
+        try:
+            result = await hub.call_tool(
+                name, tool, decoded.get("arguments", {}), decoded.get("request_options")
+            )
+        except HubError as exc:
+            self._api_error(exc.status, exc.message, exc.code, exc.data)
+            return True
+        payload = {"result": result, "timestamp": iso_now()}
+        self._reply(200, json.dumps(payload, separators=(",", ":")).encode(), API_HEADERS)
+        return True
+
+    def _api_error(self, status: int, message: str, code: str | int, data: Any) -> None:
+        body = {"error": message, "code": code, "data": data, "timestamp": iso_now()}
+        self._reply(status, json.dumps(body, separators=(",", ":")).encode(), API_HEADERS)
+
+    # -------------------------------------------------------------------- MCP
+    async def _mcp(self, body: bytes) -> bool:
+        """A ``tools/call`` the fast path takes: ``/mcp`` (handshake era) or ``/messages``."""
+        transport = self.state.transport
+        headers = self.request.headers
+        try:
+            decoded = pydantic_core.from_json(body)
+        except ValueError:
+            return False
+        if not isinstance(decoded, dict):
+            return False
+        service = transport.service
+        if self.handler is LegacyMessagesHandler:
+            return self._legacy(transport, decoded)
+        if headers.get("Mcp-Protocol-Version") not in (None, *_HANDSHAKE):
+            return False
+        json_ok, sse_ok = accepted_types(headers.get("Accept"))
+        content_type = headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if not (json_ok and sse_ok) or content_type != JSON_TYPE:
+            return False
+        if len(body) > service.config.max_body:
+            return False
+        session = service.session(headers.get("Mcp-Session-Id") or "")
+        if (
+            session is None
+            or session.legacy
+            or session.view is not service.view(None)
+            or session.owner != self.principal
+        ):
+            return False
+        call = service.fast.prepare(session, decoded)
+        if call is None:
+            return False
+        session.last_used = time.monotonic()
+        reply_headers = {"Mcp-Session-Id": session.id}
+        with session.request_stream(call.request_id) as mailbox:
+            # The call outlives a client that goes away, as in the kernel: its answer may
+            # still be resumed (GET + Last-Event-ID) or is dropped with the stream.
+            _spawn(_quietly(service.fast.answer(call)))
+            try:
+                keepalive = service.config.keepalive
+                await relay(mailbox, self, reply_headers, keepalive=keepalive, session=session)
+            except McpRequestError as exc:
+                if not self.finished and not self.streaming:
+                    self._mcp_error(exc)
+        return True
+
+    def _legacy(self, transport: McpTransport, decoded: dict[str, Any]) -> bool:
+        service = transport.service
+        session_id = self.request.query_arguments.get("sessionId")
+        if not session_id or len(session_id) != 1:
+            return False
+        session = service.session(session_id[0].decode("latin-1"))
+        if session is None or not session.legacy or session.owner != self.principal:
+            return False
+        if len(b"".join(self.chunks)) > service.config.max_body:
+            return False
+        call = service.fast.prepare(session, decoded)
+        if call is None:
+            return False
+        session.last_used = time.monotonic()
+        self._reply(202, b"Accepted", {})
+        _spawn(_legacy_call(service.fast.answer, session, call))
+        return True
+
+    def _mcp_error(self, error: McpRequestError) -> None:
+        headers = {**error.headers, "Content-Type": JSON_TYPE}
+        self._reply(error.status, error.body(), headers)
+
+    # --------------------------------------------------------- ResponseWriter
+    def reply(self, status: int, body: bytes | None, headers: Mapping[str, str]) -> None:
+        self._reply(status, body or b"", headers)
+
+    async def open_stream(self, headers: Mapping[str, str]) -> None:
+        self.streaming = True
+        self.status = 200
+        written = self.connection.write_headers(
+            httputil.ResponseStartLine("HTTP/1.1", 200, "OK"), self._headers(headers)
+        )
+        await written
+
+    async def send(self, chunk: bytes) -> None:
+        await self.connection.write(chunk)
+
+    def end_stream(self) -> None:
+        self._end()
+
+    def _reply(self, status: int, body: bytes, headers: Mapping[str, str]) -> None:
+        if self.finished:
+            return
+        self.status = status
+        response = self._headers(headers)
+        response["Content-Length"] = str(len(body))
+        start = httputil.ResponseStartLine("HTTP/1.1", status, HTTP_REASONS.get(status, "Unknown"))
+        self.connection.write_headers(start, response, body)
+        self._end()
+
+    def _headers(self, extra: Mapping[str, str]) -> httputil.HTTPHeaders:
+        headers = httputil.HTTPHeaders({"Server": SERVER_HEADER, "Date": http_date()})
+        for name, value in self.state.policy.cors_headers(self.request.headers).items():
+            headers[name] = value
+        for name, value in extra.items():
+            headers[name] = value
+        return headers
+
+    def _end(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        self.connection.finish()
+        metrics.observe_request(self.handler.__name__, self.status, self.request)
+
+
+_HANDSHAKE: Final = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
+
+
+async def _legacy_call(answer: Any, session: Any, call: FastCall) -> None:
+    with session.hold():
+        await _quietly(answer(call))
+
+
+async def _quietly(work: Awaitable[None]) -> None:
+    """Await a fast call; its cancellation (``notifications/cancelled``) was answered."""
+    try:
+        await work
+    except asyncio.CancelledError:
+        pass
+
+
+_BACKGROUND: set[asyncio.Future[None]] = set()
+
+
+def _spawn(work: Awaitable[None]) -> None:
+    future = asyncio.ensure_future(work)
+    _BACKGROUND.add(future)
+    future.add_done_callback(_BACKGROUND.discard)
+
+
+__all__ = ["HOT_ROUTES", "HotRequest", "HubApplication"]

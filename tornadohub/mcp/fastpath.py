@@ -1,0 +1,265 @@
+"""Aggregated ``tools/call`` answered in the transport, without the SDK kernel.
+
+For an initialized handshake-era session, a ``tools/call`` whose name the catalog routes
+to a connected handshake-era upstream with a plain-JSON channel
+(:class:`~tornadohub.upstreams.base.RawChannel`) is forwarded as raw JSON-RPC, as REST
+forwards it: no pydantic model of the request, no task of the kernel's dispatcher, no
+memory stream, no OpenTelemetry span. Everything the kernel path does that a client can
+see is kept:
+
+* the result is the upstream's, without a 2026 ``serverInfo`` stamp, shaped by the SDK's
+  own per-version sieve (``serialize_server_result``), so its bytes are the kernel's; an
+  upstream failure is a tool error (``isError``), as :meth:`McpView._call_tool` answers;
+* progress for the caller's token goes on the request's stream, in order with the result;
+* log entries and the upstream's own requests (sampling, elicitation, roots) reach this
+  session through the relay, which sees the call in flight like any other;
+* ``notifications/cancelled`` for the request cancels it upstream and answers -32800, as
+  the kernel's unanswered-request hook does; a graceful stop waits for it (``hub.calls``).
+
+Anything else (another method, unknown names, params the kernel would reject or that
+carry more than ``name``, ``arguments`` and a progress token, sessions not initialized,
+2026-07-28 exchanges) is not taken: :meth:`FastPath.prepare` returns None and the request
+goes to the kernel as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import mcp_types as types
+import pydantic_core
+from mcp.shared.dispatcher import coerce_request_id
+from mcp_types import ErrorData, JSONRPCError, JSONRPCNotification, RequestId
+from mcp_types.methods import serialize_server_result
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import ValidationError
+
+from tornadohub import metrics
+from tornadohub.errors import HubError, UpstreamError
+from tornadohub.hub import Hub
+from tornadohub.mcp.aggregate import TOOLS
+from tornadohub.mcp.list_cache import EncodedResponse
+from tornadohub.mcp.relay import Relay, RequestOrigin
+from tornadohub.state import UpstreamStatus
+from tornadohub.upstreams import Upstream
+
+log = logging.getLogger("tornadohub.mcp")
+
+#: Answer to a request the client cancelled (as :data:`tornadohub.mcp.sessions.REQUEST_CANCELLED`).
+REQUEST_CANCELLED: Final = -32800
+SERVER_INFO_META_KEY: Final = "io.modelcontextprotocol/serverInfo"
+_PARAM_KEYS: Final = frozenset({"name", "arguments", "_meta"})
+
+
+@dataclass(eq=False)
+class FastCall:
+    """One ``tools/call`` the transport answers itself."""
+
+    session: Any  # tornadohub.mcp.sessions.Session
+    request_id: RequestId
+    name: str  # as the client named the tool
+    arguments: dict[str, Any]
+    upstream: Upstream
+    original: str  # the tool's name at its server
+    prefix: str  # the server id the session sees the upstream under
+    version: str  # the session's protocol version
+    progress_token: types.ProgressToken | None
+    http: Any = None  # the HttpRequest it came in
+    task: asyncio.Task[None] | None = field(default=None)
+    cancelled: bool = False
+
+    @property
+    def key(self) -> tuple[str, RequestId]:
+        return self.session.id, coerce_request_id(self.request_id)
+
+    @property
+    def method(self) -> str:
+        return "tools/call"
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"name": self.name, "arguments": self.arguments}
+
+
+class FastPath:
+    """Decides which requests the transport answers itself, and answers them."""
+
+    def __init__(self, hub: Hub, relay: Relay, *, request_timeout: float) -> None:
+        self.hub = hub
+        self.relay = relay
+        self.request_timeout = request_timeout
+        #: Calls in flight by (session id, request id), for ``notifications/cancelled``.
+        self.calls: dict[tuple[str, RequestId], FastCall] = {}
+
+    # ------------------------------------------------------------------ choice
+    def prepare(self, session: Any, message: Any) -> FastCall | None:
+        """The fast call *message* is for *session*, or None when the kernel must answer."""
+        if not isinstance(message, dict) or message.get("method") != "tools/call":
+            return None
+        request_id = message.get("id")
+        if isinstance(request_id, bool) or not isinstance(request_id, str | int):
+            return None
+        if message.get("jsonrpc") != "2.0" or len(message) != 4:
+            return None
+        params = message.get("params")
+        if not isinstance(params, dict) or not params.keys() <= _PARAM_KEYS:
+            return None
+        name = params.get("name")
+        arguments = params.get("arguments")
+        if not isinstance(name, str) or not (arguments is None or isinstance(arguments, dict)):
+            return None
+        token = _progress_token(params)
+        if token is False:
+            return None
+        version = session.protocol_version
+        if version is None or version in MODERN_PROTOCOL_VERSIONS or not session.initialized:
+            return None
+        if not session.legacy and session.in_flight(request_id):
+            return None  # the kernel answers a repeated id as it does
+        view = session.view
+        route = view.catalog_for(version).route(TOOLS, name)
+        if route is None:
+            return None
+        upstream = self.hub.upstreams.get(route.upstream)
+        if (
+            upstream is None
+            or upstream.raw is None
+            or upstream.status is not UpstreamStatus.connected
+            or upstream.protocol_version in MODERN_PROTOCOL_VERSIONS
+            or not self.hub.accepting_work
+        ):
+            return None
+        call = FastCall(
+            session=session,
+            request_id=request_id,
+            name=name,
+            arguments=arguments or {},
+            upstream=upstream,
+            original=route.original,
+            prefix=view.public_prefix(route.upstream) or "",
+            version=version,
+            progress_token=token,
+        )
+        if call.key in self.calls:
+            return None
+        return call
+
+    # ----------------------------------------------------------------- answer
+    async def answer(self, call: FastCall) -> None:
+        """Run *call* and route its response (or -32800 once cancelled) to its session."""
+        self.calls[call.key] = call
+        call.task = asyncio.current_task()
+        session = call.session
+        try:
+            response = await self._respond(call)
+        except asyncio.CancelledError:
+            if session.legacy or not session.ended.is_set():
+                error = ErrorData(code=REQUEST_CANCELLED, message="Request cancelled")
+                session.answer(JSONRPCError(jsonrpc="2.0", id=call.request_id, error=error))
+            raise
+        finally:
+            if self.calls.get(call.key) is call:
+                del self.calls[call.key]
+        session.answer(response)
+
+    async def _respond(self, call: FastCall) -> EncodedResponse | JSONRPCError:
+        context = {"tool": call.original, "args": call.arguments}
+        name = call.upstream.name
+        try:
+            result = await metrics.measure_tool_call(name, self._forward(call, context))
+        except (UpstreamError, HubError) as exc:  # the hub stopping, too
+            result = {"content": [{"type": "text", "text": exc.message}], "isError": True}
+        try:
+            shaped = serialize_server_result("tools/call", call.version, _own_result(result))
+        except ValidationError:
+            log.exception("handler for 'tools/call' returned an invalid result")
+            message = "Handler returned an invalid result"
+            error = ErrorData(code=types.INTERNAL_ERROR, message=message)
+            return JSONRPCError(jsonrpc="2.0", id=call.request_id, error=error)
+        return EncodedResponse.of(call.request_id, shaped, pydantic_core.to_json(shaped))
+
+    async def _forward(self, call: FastCall, context: dict[str, Any]) -> dict[str, Any]:
+        name = call.upstream.name
+        upstream = self.hub.upstreams.get(name)  # replaced on restart: read it fresh
+        if upstream is None:
+            raise UpstreamError("Server not found", data={"server": name, **context})
+        origin = RequestOrigin(
+            http=call.http,
+            client=call.session,
+            send=lambda message: call.session.send_related(call.request_id, message),
+        )
+        on_progress = None if call.progress_token is None else _Progress(call)
+        with (
+            self.hub.calls.in_flight(server=name, **context),
+            self.relay.in_flight_of(
+                name, origin, call.prefix, lambda: call.session.request_context(call)
+            ),
+        ):
+            return await upstream.request(
+                "tools/call",
+                {"name": call.original, "arguments": call.arguments},
+                timeout=self.request_timeout,
+                error_code="TOOL_ERROR",
+                context=context,
+                on_progress=on_progress,
+            )
+
+    # ------------------------------------------------------------ cancellation
+    def cancel(self, session: Any, params: Mapping[str, Any] | None) -> bool:
+        """``notifications/cancelled`` from *session*: cancel its fast call, if it is one."""
+        request_id = (params or {}).get("requestId")
+        if isinstance(request_id, bool) or not isinstance(request_id, str | int):
+            return False
+        call = self.calls.get((session.id, coerce_request_id(request_id)))
+        if call is None or call.task is None or call.task.done() or call.cancelled:
+            return False
+        call.cancelled = True  # once: a second cancel would cut the upstream's notice short
+        call.task.cancel()
+        return True
+
+
+class _Progress:
+    """Upstream progress of one call, sent on its stream before the result (no await inside,
+    so it is routed before the response that follows it on the upstream's wire)."""
+
+    def __init__(self, call: FastCall) -> None:
+        self.call = call
+
+    async def __call__(self, progress: float, total: float | None, message: str | None) -> None:
+        params: dict[str, Any] = {"progressToken": self.call.progress_token, "progress": progress}
+        if total is not None:
+            params["total"] = total
+        if message is not None:
+            params["message"] = message
+        note = JSONRPCNotification(jsonrpc="2.0", method="notifications/progress", params=params)
+        self.call.session.send_related(self.call.request_id, note)
+
+
+def _progress_token(params: dict[str, Any]) -> types.ProgressToken | None | bool:
+    """The caller's progress token; False when ``_meta`` holds anything else."""
+    meta = params.get("_meta")
+    if meta is None:
+        return None
+    if not isinstance(meta, dict) or not meta.keys() <= {"progressToken"}:
+        return False
+    token = meta.get("progressToken")
+    if token is None:
+        return None
+    if isinstance(token, bool) or not isinstance(token, str | int):
+        return False
+    return token
+
+
+def _own_result(result: dict[str, Any]) -> dict[str, Any]:
+    """Drop an upstream's 2026 ``serverInfo`` stamp so the hub's never doubles it."""
+    meta = result.get("_meta")
+    if isinstance(meta, dict) and SERVER_INFO_META_KEY in meta:
+        meta = {k: v for k, v in meta.items() if k != SERVER_INFO_META_KEY}
+        if meta:
+            return {**result, "_meta": meta}
+        return {k: v for k, v in result.items() if k != "_meta"}
+    return result

@@ -1,0 +1,191 @@
+"""tools/call answered in the transport (``tornadohub/mcp/fastpath.py``) behaves as the kernel.
+
+One hub with ``everything`` and ``passthrough`` (STDIO). A ``tools/call`` whose params carry
+only ``name``, ``arguments`` and a progress token takes the fast path; the same call with
+another ``_meta`` key goes through the SDK kernel, so the two answers can be compared byte
+for byte. On mcp-hub's legacy SSE transport (``GET /mcp`` + ``POST /messages``): progress
+arrives before the result on the one stream, ``notifications/cancelled`` cancels the call
+upstream and is answered -32800, and the upstream's sampling request reaches the caller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import anyio
+import httpx
+import mcp_types as types
+import pytest
+from mcp import ClientSession
+from mcp.client.session import ClientRequestContext
+from mcp.client.sse import sse_client
+
+from tests.conftest import stdio_entry
+from tests.helpers import HubProcess
+from tests.hubs import running_hub
+
+ACCEPT = {"Accept": "application/json, text/event-stream"}
+VERSION = "2025-11-25"
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    servers = {
+        "passthrough": stdio_entry("passthrough_stdio.py", disabled=True),
+        "everything": stdio_entry("everything_stdio.py"),
+    }
+    root = tmp_path_factory.mktemp("fastpath")
+    with running_hub(root, servers, late=["passthrough"]) as hub:
+        yield hub
+
+
+def initialize(rid: int = 0) -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "id": rid,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": VERSION,
+            "capabilities": {},
+            "clientInfo": {"name": "fastpath-test", "version": "1"},
+        },
+    }
+
+
+def call(rid: int, tool: str, arguments: dict[str, Any], **meta: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {"name": tool, "arguments": arguments}
+    if meta:
+        params["_meta"] = meta
+    return {"jsonrpc": "2.0", "id": rid, "method": "tools/call", "params": params}
+
+
+async def test_fast_and_kernel_answers_are_the_same_bytes(hub: HubProcess) -> None:
+    url = f"http://127.0.0.1:{hub.port}/mcp"
+    async with httpx.AsyncClient(timeout=20) as http:
+        opened = await http.post(url, headers=ACCEPT, json=initialize())
+        headers = {
+            **ACCEPT,
+            "Mcp-Session-Id": opened.headers["mcp-session-id"],
+            "MCP-Protocol-Version": VERSION,
+        }
+        initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        await http.post(url, headers=headers, json=initialized)
+        cases = [
+            ("everything__echo", {"message": "héllo ✓"}),
+            ("everything__add", {"a": 2, "b": 40}),
+            ("everything__fail", {"message": "broken"}),
+            ("everything__echo", {}),  # the upstream's own invalid-params answer
+            ("everything__nope", {}),  # unknown: the kernel answers either way
+        ]
+        for rid, (tool, arguments) in enumerate(cases, start=1):
+            fast = await http.post(url, headers=headers, json=call(rid, tool, arguments))
+            kernel = await http.post(
+                url, headers=headers, json=call(rid, tool, arguments, trace="kernel")
+            )
+            assert fast.status_code == kernel.status_code == 200
+            assert fast.headers["content-type"] == kernel.headers["content-type"]
+            assert fast.content == kernel.content, (tool, fast.text, kernel.text)
+        echoed = json.loads((await http.post(url, headers=headers, json=call(9, *cases[0]))).text)
+        assert echoed["result"]["content"][0]["text"] == "Echo: héllo ✓"
+
+
+@contextlib.asynccontextmanager
+async def legacy_session(port: int) -> AsyncIterator[tuple[httpx.AsyncClient, str, Any]]:
+    """A raw legacy SSE session: (client, POST endpoint, iterator over the stream's messages)."""
+    async with httpx.AsyncClient(timeout=20, base_url=f"http://127.0.0.1:{port}") as http:
+        async with http.stream("GET", "/mcp", headers={"Accept": "text/event-stream"}) as stream:
+            lines = stream.aiter_lines()
+
+            async def events() -> AsyncIterator[tuple[str, str]]:
+                name, data = "message", []
+                async for line in lines:
+                    if line.startswith("event:"):
+                        name = line[6:].strip()
+                    elif line.startswith("data:"):
+                        data.append(line[5:].strip())
+                    elif not line and data:
+                        yield name, "\n".join(data)
+                        name, data = "message", []
+
+            stream_events = events()
+            with anyio.fail_after(10):
+                kind, endpoint = await anext(stream_events)
+            assert kind == "endpoint"
+
+            async def messages() -> AsyncIterator[dict[str, Any]]:
+                async for _kind, data in stream_events:
+                    yield json.loads(data)
+
+            incoming = messages()
+            await http.post(endpoint, json=initialize())
+            with anyio.fail_after(10):
+                assert (await anext(incoming))["id"] == 0
+            await http.post(
+                endpoint, json={"jsonrpc": "2.0", "method": "notifications/initialized"}
+            )
+            yield http, endpoint, incoming
+
+
+async def test_legacy_progress_precedes_the_result_and_cancel_answers(hub: HubProcess) -> None:
+    async with legacy_session(hub.port) as (http, endpoint, incoming):
+        posted = await http.post(
+            endpoint, json=call(1, "passthrough__progress", {"steps": 3}, progressToken="p")
+        )
+        assert posted.status_code == 202
+        seen = []
+        with anyio.fail_after(20):
+            while not seen or seen[-1].get("id") != 1:
+                seen.append(await anext(incoming))
+        assert [m.get("method") for m in seen] == ["notifications/progress"] * 3 + [None]
+        assert [m["params"]["progress"] for m in seen[:3]] == [1, 2, 3]
+        assert seen[-1]["result"]["content"][0]["text"] == "done 3"
+
+        waiting = call(2, "passthrough__wait", {"seconds": 30}, progressToken="w")
+        await http.post(endpoint, json=waiting)
+        with anyio.fail_after(10):  # its progress 0: the wait is running upstream
+            started = await anext(incoming)
+        assert started["method"] == "notifications/progress", started
+        cancel = {
+            "jsonrpc": "2.0",
+            "method": "notifications/cancelled",
+            "params": {"requestId": 2, "reason": "test"},
+        }
+        await http.post(endpoint, json=cancel)
+        with anyio.fail_after(10):
+            answer = await anext(incoming)
+        assert answer == {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "error": {"code": -32800, "message": "Request cancelled"},
+        }
+        await http.post(endpoint, json=call(3, "passthrough__cancelled", {}))
+        with anyio.fail_after(20):
+            listed = await anext(incoming)
+        assert json.loads(listed["result"]["content"][0]["text"]), listed  # upstream saw it
+
+
+async def test_an_upstream_request_during_a_legacy_call_reaches_the_caller(
+    hub: HubProcess,
+) -> None:
+    async def sampling(
+        context: ClientRequestContext, params: types.CreateMessageRequestParams
+    ) -> types.CreateMessageResult:
+        prompt = params.messages[0].content
+        assert isinstance(prompt, types.TextContent)
+        return types.CreateMessageResult(
+            role="assistant",
+            content=types.TextContent(type="text", text=f"reply to {prompt.text}"),
+            model="test-model",
+        )
+
+    async with sse_client(f"http://127.0.0.1:{hub.port}/mcp") as (read, write):
+        async with ClientSession(read, write, sampling_callback=sampling) as session:
+            with anyio.fail_after(10):
+                await session.initialize()
+            with anyio.fail_after(20):
+                result = await session.call_tool("passthrough__sample", {"prompt": "hi"})
+    content = result.content[0]
+    assert isinstance(content, types.TextContent) and content.text == "sampled: reply to hi"

@@ -73,7 +73,7 @@ async def test_fast_and_kernel_answers_are_the_same_bytes(hub: HubProcess) -> No
         }
         initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
         await http.post(url, headers=headers, json=initialized)
-        cases = [
+        cases: list[tuple[str, dict[str, Any]]] = [
             ("everything__echo", {"message": "héllo ✓"}),
             ("everything__add", {"a": 2, "b": 40}),
             ("everything__fail", {"message": "broken"}),
@@ -135,7 +135,7 @@ async def test_legacy_progress_precedes_the_result_and_cancel_answers(hub: HubPr
             endpoint, json=call(1, "passthrough__progress", {"steps": 3}, progressToken="p")
         )
         assert posted.status_code == 202
-        seen = []
+        seen: list[dict[str, Any]] = []
         with anyio.fail_after(20):
             while not seen or seen[-1].get("id") != 1:
                 seen.append(await anext(incoming))

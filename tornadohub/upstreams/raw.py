@@ -106,6 +106,11 @@ class RawChannel:
             with anyio.move_on_after(1.0):
                 await self._write(json.dumps(note, separators=(",", ":")).encode() + b"\n")
 
+    @property
+    def in_flight(self) -> int:
+        """Requests sent and not answered yet."""
+        return len(self._pending)
+
     def take(self, message: Any) -> bool:
         """Consume *message* (parsed JSON) if it answers or reports on a raw request.
 

@@ -168,12 +168,15 @@ class ChildProcess:
 WRITE_HIGH_WATER = 1024 * 1024
 
 
-def _coalescing_writer(stdin: asyncio.StreamWriter) -> Callable[[bytes], Awaitable[None]]:
-    """The raw channel's writes, gathered per event-loop turn into one write of the pipe.
+def _coalescing_writer(
+    stdin: asyncio.StreamWriter, busy: Callable[[], bool]
+) -> Callable[[bytes], Awaitable[None]]:
+    """The raw channel's writes, gathered per event-loop turn into one write of the pipe
+    while other calls are in flight (*busy*).
 
     Under load many calls are forwarded in the same turn of the loop; one ``write`` for all
     of them costs the hub one system call and the child one wake-up instead of one each. A
-    lone call waits for nothing but the end of the current turn.
+    lone call is written at once: waiting for the end of the turn would cost it a turn.
     """
     pending: list[bytes] = []
     loop = asyncio.get_running_loop()
@@ -185,9 +188,13 @@ def _coalescing_writer(stdin: asyncio.StreamWriter) -> Callable[[bytes], Awaitab
             stdin.write(data)
 
     async def write_line(data: bytes) -> None:
-        if not pending:
+        if pending:
+            pending.append(data)
+        elif busy():
+            pending.append(data)
             loop.call_soon(flush)
-        pending.append(data)
+        else:
+            stdin.write(data)
         if stdin.transport.get_write_buffer_size() > WRITE_HIGH_WATER:
             await stdin.drain()
 
@@ -270,9 +277,7 @@ class StdioUpstream(Upstream):
         stdin = process.stdin
         assert stdin is not None
 
-        write_line = _coalescing_writer(stdin)
-
-        self.raw = RawChannel(write_line)
+        raw = self.raw = RawChannel(_coalescing_writer(stdin, lambda: raw.in_flight > 1))
         # stderr is read to its end after the process is gone: its last lines say why.
         stderr = asyncio.create_task(self._pump_stderr(process))
         with spawned(child.pid):
@@ -306,7 +311,8 @@ class StdioUpstream(Upstream):
         skipping = False  # inside a line already over the limit: drop up to its newline
         try:
             while chunk := await process.stdout.read(READ_CHUNK):
-                await asyncio.sleep(0)  # a flooding server must not hold the loop
+                if len(chunk) == READ_CHUNK:
+                    await asyncio.sleep(0)  # a flooding server must not hold the loop
                 start = 0
                 while (newline := chunk.find(b"\n", start)) != -1:
                     if skipping:

@@ -159,16 +159,19 @@ def _result(message: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _initialize_params() -> dict[str, Any]:
-    return {"protocolVersion": PROTOCOL_VERSION, "capabilities": {}, "clientInfo": CLIENT_INFO}
+def _initialize_params(version: str = PROTOCOL_VERSION) -> dict[str, Any]:
+    return {"protocolVersion": version, "capabilities": {}, "clientInfo": CLIENT_INFO}
 
 
 class StreamableSession:
     """Streamable HTTP (handshake era) on one keep-alive connection."""
 
-    def __init__(self, host: str, port: int, path: str = "/mcp") -> None:
+    def __init__(
+        self, host: str, port: int, path: str = "/mcp", version: str = PROTOCOL_VERSION
+    ) -> None:
         self.conn = HttpConnection(host, port)
         self.path = path
+        self.version = version
         self.session_id: str | None = None
         self._next_id = 0
 
@@ -179,12 +182,12 @@ class StreamableSession:
         }
         if self.session_id:
             headers["Mcp-Session-Id"] = self.session_id
-            headers["Mcp-Protocol-Version"] = PROTOCOL_VERSION
+            headers["Mcp-Protocol-Version"] = self.version
         return headers
 
     async def open(self) -> None:
         await self.conn.connect()
-        await self.request("initialize", _initialize_params())
+        await self.request("initialize", _initialize_params(self.version))
         await self.notify("notifications/initialized")
 
     async def notify(self, method: str) -> None:

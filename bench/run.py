@@ -421,6 +421,17 @@ class Bench:
             out.append(("direct", lambda: StdioSession(argv, child_env()), "echo", None))
         else:
             out.append(("direct", lambda: StreamableSession(HOST, up_port), "echo", None))
+            # The version tornadohub's client negotiates: server-everything answers it slower
+            # (a priming event before each response), a wait no hub can remove.
+            latest = "2025-11-25"
+            out.append(
+                (
+                    f"direct {latest}",
+                    lambda: StreamableSession(HOST, up_port, version=latest),
+                    "echo",
+                    None,
+                )
+            )
         for kind, hub in hubs.items():
             for transport in hub.transports():
                 label = f"{kind} /mcp {transport}"
@@ -810,6 +821,15 @@ def report(results: dict[str, Any], command: str) -> str:
         if not d:
             continue
         direct = d.get("direct", {})
+        latest = d.get("direct 2025-11-25", {})
+        if latest:
+            row(
+                f"tools/call p50, direct to the {up} upstream at 2025-11-25 (as tornadohub asks)",
+                latest.get("p50_ms"),
+                None,
+                None,
+                " ms",
+            )
         for p, limit in (("p50", P50_TARGET), ("p99", KEEP_TARGET)):
             for path, mh_key, th_key in PATHS:
                 mh, th = d.get(mh_key, {}), d.get(th_key, {})

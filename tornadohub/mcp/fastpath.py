@@ -1,15 +1,18 @@
-"""Aggregated ``tools/call`` answered in the transport, without the SDK kernel.
+"""Aggregated ``tools/call``, ``prompts/get`` and ``resources/read`` answered in the
+transport, without the SDK kernel.
 
-For an initialized handshake-era session, a ``tools/call`` whose name the catalog routes
-to a connected handshake-era upstream with a plain-JSON channel
+For an initialized handshake-era session, such a request whose name or URI the catalog
+routes to a connected handshake-era upstream with a plain-JSON channel
 (:class:`~tornadohub.upstreams.base.RawChannel`) is forwarded as raw JSON-RPC, as REST
 forwards it: no pydantic model of the request, no task of the kernel's dispatcher, no
 memory stream, no OpenTelemetry span. Everything the kernel path does that a client can
 see is kept:
 
-* the result is the upstream's, without a 2026 ``serverInfo`` stamp, shaped by the SDK's
-  own per-version sieve (``serialize_server_result``), so its bytes are the kernel's; an
-  upstream failure is a tool error (``isError``), as :meth:`McpView._call_tool` answers;
+* the result is the upstream's, without a 2026 ``serverInfo`` stamp (a read resource's
+  URIs as the client knows them), shaped by the kernel's own serializer (cache hints, the
+  per-version sieve), so its bytes are the kernel's; an upstream failure is a tool error
+  (``isError``) for ``tools/call`` and the upstream's JSON-RPC error otherwise, as
+  :class:`~tornadohub.mcp.server.McpView` answers;
 * progress for the caller's token goes on the request's stream, in order with the result;
 * log entries and the upstream's own requests (sampling, elicitation, roots) reach this
   session through the relay, which sees the call in flight like any other;
@@ -17,31 +20,33 @@ see is kept:
   the kernel's unanswered-request hook does; a graceful stop waits for it (``hub.calls``).
 
 Anything else (another method, unknown names, params the kernel would reject or that
-carry more than ``name``, ``arguments`` and a progress token, sessions not initialized,
-2026-07-28 exchanges) is not taken: :meth:`FastPath.prepare` returns None and the request
-goes to the kernel as before.
+carry more than the name or URI, ``arguments`` and a progress token, sessions not
+initialized, 2026-07-28 exchanges) is not taken: :meth:`FastPath.prepare` returns None and
+the request goes to the kernel as before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import mcp_types as types
 import pydantic_core
+from mcp import MCPError
+from mcp.server.connection import Connection
+from mcp.server.runner import ServerRunner
 from mcp.shared.dispatcher import coerce_request_id
 from mcp_types import ErrorData, JSONRPCError, JSONRPCNotification, RequestId
-from mcp_types.methods import serialize_server_result
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-from pydantic import ValidationError
 
 from tornadohub import metrics
 from tornadohub.errors import HubError, UpstreamError
 from tornadohub.hub import Hub
-from tornadohub.mcp.aggregate import TOOLS
+from tornadohub.mcp.aggregate import PROMPTS, TOOLS, namespaced_uri
 from tornadohub.mcp.list_cache import EncodedResponse
 from tornadohub.mcp.relay import Relay, RequestOrigin
 from tornadohub.state import UpstreamStatus
@@ -52,23 +57,31 @@ log = logging.getLogger("tornadohub.mcp")
 #: Answer to a request the client cancelled (as :data:`tornadohub.mcp.sessions.REQUEST_CANCELLED`).
 REQUEST_CANCELLED: Final = -32800
 SERVER_INFO_META_KEY: Final = "io.modelcontextprotocol/serverInfo"
-_PARAM_KEYS: Final = frozenset({"name", "arguments", "_meta"})
+#: The methods answered here and the params each may carry.
+_PARAM_KEYS: Final[dict[str, frozenset[str]]] = {
+    "tools/call": frozenset({"name", "arguments", "_meta"}),
+    "prompts/get": frozenset({"name", "arguments", "_meta"}),
+    "resources/read": frozenset({"uri", "_meta"}),
+}
+_MCP_ERROR_PREFIX: Final = re.compile(r"^MCP error -?\d+: ")
 
 
 @dataclass(eq=False)
 class FastCall:
-    """One ``tools/call`` the transport answers itself."""
+    """One request the transport answers itself."""
 
     session: Any  # tornadohub.mcp.sessions.Session
     request_id: RequestId
-    name: str  # as the client named the tool
-    arguments: dict[str, Any]
+    method: str
+    params: dict[str, Any]  # as the client sent them
     upstream: Upstream
-    original: str  # the tool's name at its server
+    forwarded: dict[str, Any]  # the params the upstream gets
+    context: dict[str, Any]  # what an error names (server added)
     prefix: str  # the server id the session sees the upstream under
     version: str  # the session's protocol version
     progress_token: types.ProgressToken | None
-    http: Any = None  # the HttpRequest it came in
+    namespace: str = ""  # resources/read: the URI namespace the client read under
+    http: Any = None  # the HttpRequest it came in (not kept: nothing reads it)
     task: asyncio.Task[None] | None = field(default=None)
     cancelled: bool = False
 
@@ -77,12 +90,14 @@ class FastCall:
         return self.session.id, coerce_request_id(self.request_id)
 
     @property
-    def method(self) -> str:
-        return "tools/call"
+    def name(self) -> str:
+        """The tool or prompt as the client named it (the URI read, for resources)."""
+        return str(self.params.get("name", self.params.get("uri")))
 
     @property
-    def params(self) -> dict[str, Any]:
-        return {"name": self.name, "arguments": self.arguments}
+    def arguments(self) -> dict[str, Any]:
+        arguments = self.params.get("arguments")
+        return arguments if isinstance(arguments, dict) else {}
 
 
 class FastPath:
@@ -94,11 +109,15 @@ class FastPath:
         self.request_timeout = request_timeout
         #: Calls in flight by (session id, request id), for ``notifications/cancelled``.
         self.calls: dict[tuple[str, RequestId], FastCall] = {}
+        self._serializers: dict[int, _Serializer] = {}
 
     # ------------------------------------------------------------------ choice
     def prepare(self, session: Any, message: Any) -> FastCall | None:
         """The fast call *message* is for *session*, or None when the kernel must answer."""
-        if not isinstance(message, dict) or message.get("method") != "tools/call":
+        if not isinstance(message, dict):
+            return None
+        method = message.get("method")
+        if not isinstance(method, str) or (keys := _PARAM_KEYS.get(method)) is None:
             return None
         request_id = message.get("id")
         if isinstance(request_id, bool) or not isinstance(request_id, str | int):
@@ -106,11 +125,7 @@ class FastPath:
         if message.get("jsonrpc") != "2.0" or len(message) != 4:
             return None
         params = message.get("params")
-        if not isinstance(params, dict) or not params.keys() <= _PARAM_KEYS:
-            return None
-        name = params.get("name")
-        arguments = params.get("arguments")
-        if not isinstance(name, str) or not (arguments is None or isinstance(arguments, dict)):
+        if not isinstance(params, dict) or not params.keys() <= keys:
             return None
         token = _progress_token(params)
         if token is False:
@@ -120,10 +135,33 @@ class FastPath:
             return None
         if not session.legacy and session.in_flight(request_id):
             return None  # the kernel answers a repeated id as it does
-        view = session.view
-        route = view.catalog_for(version).route(TOOLS, name)
-        if route is None:
-            return None
+        catalog = session.view.catalog_for(version)
+        namespace = ""
+        if method == "resources/read":
+            uri = params.get("uri")
+            if not isinstance(uri, str):
+                return None
+            route = catalog.route_resource(uri)
+            if route is None:
+                return None
+            forwarded: dict[str, Any] = {"uri": route.original}
+            context: dict[str, Any] = {"uri": route.original}
+            namespace = route.namespace
+        else:
+            name, arguments = params.get("name"), params.get("arguments")
+            if not isinstance(name, str) or not (arguments is None or isinstance(arguments, dict)):
+                return None
+            if method == "prompts/get":
+                if arguments and not all(isinstance(v, str) for v in arguments.values()):
+                    return None  # the kernel refuses it (prompt arguments are strings)
+                route = catalog.route(PROMPTS, name)
+                context = {"prompt": route.original} if route is not None else {}
+            else:
+                route = catalog.route(TOOLS, name)
+                context = {"tool": route.original, "args": arguments or {}} if route else {}
+            if route is None:
+                return None
+            forwarded = {"name": route.original, "arguments": arguments or {}}
         upstream = self.hub.upstreams.get(route.upstream)
         if (
             upstream is None
@@ -136,13 +174,15 @@ class FastPath:
         call = FastCall(
             session=session,
             request_id=request_id,
-            name=name,
-            arguments=arguments or {},
+            method=method,
+            params=params,
             upstream=upstream,
-            original=route.original,
-            prefix=view.public_prefix(route.upstream) or "",
+            forwarded=forwarded,
+            context=context,
+            prefix=session.view.public_prefix(route.upstream) or "",
             version=version,
             progress_token=token,
+            namespace=namespace,
         )
         if call.key in self.calls:
             return None
@@ -167,23 +207,44 @@ class FastPath:
         session.answer(response)
 
     async def _respond(self, call: FastCall) -> EncodedResponse | JSONRPCError:
-        context = {"tool": call.original, "args": call.arguments}
         name = call.upstream.name
+        if call.method == "tools/call":
+            try:
+                result = await metrics.measure_tool_call(name, self._forward(call))
+            except (UpstreamError, HubError) as exc:  # the hub stopping, too
+                result = {"content": [{"type": "text", "text": exc.message}], "isError": True}
+        else:
+            try:
+                result = await self._forward(call)
+            except UpstreamError as exc:
+                if isinstance(exc.code, int):  # the upstream's JSON-RPC error, passed through
+                    message = _MCP_ERROR_PREFIX.sub("", exc.message)
+                    data = {"uri": call.name} if call.method == "resources/read" else None
+                    error = MCPError(exc.code, message, data or exc.upstream_data).error
+                else:
+                    error = MCPError(types.INTERNAL_ERROR, f"{name}: {exc.message}").error
+                return JSONRPCError(jsonrpc="2.0", id=call.request_id, error=error)
+            except HubError as exc:  # the hub is stopping
+                error = MCPError(types.INTERNAL_ERROR, exc.message).error
+                return JSONRPCError(jsonrpc="2.0", id=call.request_id, error=error)
+            if call.method == "resources/read":
+                result = _public_contents(result, call.namespace)
         try:
-            result = await metrics.measure_tool_call(name, self._forward(call, context))
-        except (UpstreamError, HubError) as exc:  # the hub stopping, too
-            result = {"content": [{"type": "text", "text": exc.message}], "isError": True}
-        try:
-            shaped = serialize_server_result("tools/call", call.version, _own_result(result))
-        except ValidationError:
-            log.exception("handler for 'tools/call' returned an invalid result")
-            message = "Handler returned an invalid result"
-            error = ErrorData(code=types.INTERNAL_ERROR, message=message)
-            return JSONRPCError(jsonrpc="2.0", id=call.request_id, error=error)
+            shaped = self._serializer(call).serialize(call.method, call.version, result)
+        except MCPError as exc:  # an invalid result, as the kernel reports it
+            return JSONRPCError(jsonrpc="2.0", id=call.request_id, error=exc.error)
         return EncodedResponse.of(call.request_id, shaped, pydantic_core.to_json(shaped))
 
-    async def _forward(self, call: FastCall, context: dict[str, Any]) -> dict[str, Any]:
+    def _serializer(self, call: FastCall) -> _Serializer:
+        server = call.session.view.server
+        runner = self._serializers.get(id(server))
+        if runner is None or runner.server is not server:
+            runner = self._serializers[id(server)] = _Serializer(server)
+        return runner
+
+    async def _forward(self, call: FastCall) -> dict[str, Any]:
         name = call.upstream.name
+        context = call.context
         upstream = self.hub.upstreams.get(name)  # replaced on restart: read it fresh
         if upstream is None:
             raise UpstreamError("Server not found", data={"server": name, **context})
@@ -199,14 +260,15 @@ class FastPath:
                 name, origin, call.prefix, lambda: call.session.request_context(call)
             ),
         ):
-            return await upstream.request(
-                "tools/call",
-                {"name": call.original, "arguments": call.arguments},
+            result = await upstream.request(
+                call.method,
+                call.forwarded,
                 timeout=self.request_timeout,
                 error_code="TOOL_ERROR",
                 context=context,
                 on_progress=on_progress,
             )
+        return _own_result(result)
 
     # ------------------------------------------------------------ cancellation
     def cancel(self, session: Any, params: Mapping[str, Any] | None) -> bool:
@@ -220,6 +282,18 @@ class FastPath:
         call.cancelled = True  # once: a second cancel would cut the upstream's notice short
         call.task.cancel()
         return True
+
+
+class _Serializer:
+    """The kernel's own result shaping for one view's server (cache hints, the sieve)."""
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        # The runner's serializer reads only its server; it needs no connection.
+        self._runner: ServerRunner[Any] = ServerRunner(server, cast(Connection, None), {})
+
+    def serialize(self, method: str, version: str, result: dict[str, Any]) -> dict[str, Any]:
+        return self._runner._serialize(method, version, result)
 
 
 class _Progress:
@@ -263,3 +337,18 @@ def _own_result(result: dict[str, Any]) -> dict[str, Any]:
             return {**result, "_meta": meta}
         return {k: v for k, v in result.items() if k != "_meta"}
     return result
+
+
+def _public_contents(result: dict[str, Any], namespace: str) -> dict[str, Any]:
+    """A ``resources/read`` result whose ``contents[].uri`` carry *namespace*, as the URI
+    read did (as :func:`tornadohub.mcp.server._public_contents`)."""
+    contents = result.get("contents")
+    if not namespace or not isinstance(contents, list):
+        return result
+    public = [
+        {**item, "uri": namespaced_uri(namespace, item["uri"])}
+        if isinstance(item, dict) and isinstance(item.get("uri"), str)
+        else item
+        for item in contents
+    ]
+    return {**result, "contents": public}

@@ -1,5 +1,9 @@
 """Plain-JSON requests to a Streamable HTTP upstream: one POST on a pooled connection.
 
+Why this module is long: it is one small HTTP/1.1 client (response framing, chunked bodies,
+SSE events, the connection pool and its drains) and the reading of one MCP answer on it;
+split, each half would only make sense with the other.
+
 The :class:`~tornadohub.upstreams.base.RawChannel` of an HTTP upstream. ``tools/call`` and
 the other forwarded requests of a handshake-era session need no pydantic model on the way
 and no task of the SDK's HTTP client: :class:`HttpRawChannel` writes the POST (head and

@@ -139,8 +139,11 @@ class HotRequest(httputil.HTTPMessageDelegate):
     def on_connection_close(self) -> None:
         if self.fallback is not None:
             self.fallback.on_connection_close()
-        elif self.task is not None and not self.task.done():
-            self.task.cancel()
+        elif self.handler is not ToolCallHandler and self.task is not None:
+            # As McpBaseHandler: the exchange ends (a handshake call itself runs on, as in
+            # the kernel). A REST call runs to its end, as Tornado runs a handler.
+            if not self.task.done():
+                self.task.cancel()
 
     # ------------------------------------------------------------- admission
     def _admitted(self, headers: httputil.HTTPHeaders) -> bool:

@@ -45,6 +45,7 @@ from tornadohub.handlers.servers import ToolCallHandler
 from tornadohub.keys import presented_token
 from tornadohub.mcp.fastpath import FastCall
 from tornadohub.mcp.http import McpRequestError, accepted_types
+from tornadohub.mcp.sessions import Session
 from tornadohub.mcp.streams import relay
 from tornadohub.mcp.transport import McpTransport
 from tornadohub.policy import JsonBodyError, parse_json
@@ -269,7 +270,7 @@ class HotRequest(httputil.HTTPMessageDelegate):
             return False
         session = service.session(headers.get("Mcp-Session-Id") or "")
         if (
-            session is None
+            not isinstance(session, Session)  # another node's session goes to the handler
             or session.legacy
             or session.view is not service.view(None)
             or session.owner != self.principal
@@ -298,7 +299,9 @@ class HotRequest(httputil.HTTPMessageDelegate):
         if not session_id or len(session_id) != 1:
             return False
         session = service.session(session_id[0].decode("latin-1"))
-        if session is None or not session.legacy or session.owner != self.principal:
+        if not isinstance(session, Session) or not session.legacy:
+            return False
+        if session.owner != self.principal:
             return False
         if len(b"".join(self.chunks)) > service.config.max_body:
             return False

@@ -48,3 +48,6 @@ class FakeHub:
 
     def add_notification_listener(self, listener: Callable[..., None]) -> Callable[[], None]:
         return lambda: None
+
+    def add_config_listener(self, listener: Callable[..., None]) -> Callable[[], None]:
+        return lambda: None

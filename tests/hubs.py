@@ -21,17 +21,21 @@ def running_hub(
     env: dict[str, str] | None = None,
     late: Iterable[str] = (),
     settings: dict[str, Any] | None = None,
+    extra_args: tuple[str, ...] = (),
 ) -> Iterator[HubProcess]:
     """A ready hub on *servers*, run in *root* (config, cwd and ``home`` live there).
 
     The *late* servers (configured ``disabled``) are started once ``/mcp`` exists, so
     that they connect with the sampling, elicitation and roots the endpoint serves;
-    *settings* are further top-level keys of the config file; the hub is stopped on exit.
+    *settings* are further top-level keys of the config file; *extra_args* go to the hub's
+    command line; the hub is stopped on exit.
     """
     (root / "home").mkdir(exist_ok=True)
     config = root / "servers.json"
     config.write_text(json.dumps({"mcpServers": servers, **(settings or {})}))
-    process = HubProcess([str(config)], home=root / "home", cwd=root, env=env)
+    process = HubProcess(
+        [str(config)], home=root / "home", cwd=root, env=env, extra_args=extra_args
+    )
     process.start()
     try:
         process.wait_ready()

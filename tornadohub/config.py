@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import errno
+import functools
 import math
 import os
 import re
@@ -28,6 +29,7 @@ from mcp_types.version import SUPPORTED_PROTOCOL_VERSIONS
 
 from tornadohub.errors import ConfigError
 from tornadohub.placeholders import env_cycle
+from tornadohub.surface import Surface, parse_surface
 
 __all__ = [
     "KEY_FIELDS",
@@ -350,6 +352,13 @@ class HubConfig:
         """Every per-server validation message, server by server."""
         return [message for entry in self.servers.values() for message in entry.errors]
 
+    @functools.cached_property
+    def surface(self) -> Surface:
+        """What the MCP endpoints show of the servers: filters, ``disabled_*`` lists and
+        profiles (keys mcp-hub ignores), read once per revision; its ``errors`` are
+        reported by ``check-config`` and logged, and leave the rest of the hub running."""
+        return parse_surface(self.data)
+
 
 # --------------------------------------------------------------------------- #
 # Loading
@@ -449,13 +458,14 @@ def load_config(paths: Sequence[str]) -> HubConfig:
 
 
 def check_config(paths: Sequence[str]) -> list[str]:
-    """Every file-level and per-server error at once; ``[]`` when all is valid."""
+    """Every file-level, per-server, filter and profile error at once; ``[]`` when all is
+    valid."""
     file_errors: list[str] = []
     try:
         config = _load(paths, file_errors)
     except ConfigError as exc:
         return [exc.message]
-    return file_errors + config.errors
+    return file_errors + config.errors + list(config.surface.errors)
 
 
 # --------------------------------------------------------------------------- #

@@ -52,8 +52,9 @@ class Hub(ConfigReload, Presence):
     # -------------------------------------------------------------- lifecycle
     async def initialize(self, config: HubConfig | None = None) -> None:
         """Load the config (raises ConfigError), start every enabled server and the watchers."""
-        self.config = config or load_config(self.options.config_paths)
-        self._build_upstreams(self.config)
+        config = config or load_config(self.options.config_paths)
+        self.take_config(config)
+        self._build_upstreams(config)
         await self._start_all()
         await self._start_watchers()
         self._spawn(self._heartbeat(), "heartbeat")

@@ -77,6 +77,7 @@ class HubCore:
         #: Around every REST tool call (see :data:`ToolCallMeter`).
         self.measure_tool_call: ToolCallMeter = unmeasured
         self._change_listeners: list[Callable[[Upstream, str], None]] = []
+        self._config_listeners: list[Callable[[HubConfig], None]] = []
         self._notification_listeners: list[Callable[[Upstream, Any], None]] = []
         #: Servers under an explicit operation (REST, reload): their status changes are
         #: reported by that operation, not as spontaneous ``servers_updated`` events.
@@ -124,6 +125,25 @@ class HubCore:
         """
         self._change_listeners.append(listener)
         return lambda: self._change_listeners.remove(listener)
+
+    def add_config_listener(self, listener: Callable[[HubConfig], None]) -> Callable[[], None]:
+        """Be told of every config revision the hub takes, significant or not (the /mcp
+        views re-read their filters and profiles: an mcphub.nvim ``disabled_tools`` edit
+        restarts no server). Returns a function that removes the listener."""
+        self._config_listeners.append(listener)
+        return lambda: self._config_listeners.remove(listener)
+
+    def take_config(self, config: HubConfig) -> None:
+        """Make *config* the current revision, log its filter and profile errors, and
+        tell the config listeners."""
+        self.config = config
+        for error in config.surface.errors:
+            log.error("Invalid tool filter or profile: %s", error, extra={"code": "CONFIG_ERROR"})
+        for listener in list(self._config_listeners):
+            try:
+                listener(config)
+            except Exception:
+                log.exception("config listener failed")
 
     def add_notification_listener(
         self, listener: Callable[[Upstream, Any], None]

@@ -40,7 +40,7 @@ class ConfigReload(HubCore):
             self.set_state(HubState.restarting)
             config = load_config(self.options.config_paths)
             old = set(self._supervisors)
-            self.config = config
+            self.take_config(config)
             pending = self._reconcile(
                 config,
                 added=[n for n in config.servers if n not in old],
@@ -96,7 +96,7 @@ class ConfigReload(HubCore):
         self.events.subscription_event(
             "config_changed", newConfig=new.data, isSignificant=significant
         )
-        self.config = new
+        self.take_config(new)  # the /mcp views re-read filters and profiles, even here
         if diff is None or not significant:
             for name, upstream in self.upstreams.items():
                 if name in new.servers:

@@ -335,6 +335,26 @@ class NameCollisionSchema(Schema):
     )
 
 
+class McpProfileSchema(Schema):
+    """One profile of the config, served as its own MCP endpoint."""
+
+    name = fields.String(required=True)
+    endpoint = fields.String(
+        required=True, metadata={"description": "Its path: /profiles/<name>/mcp"}
+    )
+    servers = fields.List(
+        fields.String(),
+        required=True,
+        allow_none=True,
+        metadata={"description": "The config names of its servers; null: every server"},
+    )
+    search = fields.Boolean(
+        required=True,
+        metadata={"description": "Search mode: tools/list has search_tools and call_tool"},
+    )
+    activeClients = fields.Integer(required=True, validate=COUNT)
+
+
 class McpEndpointSchema(Schema):
     """The ``/mcp`` endpoint: open sessions and the aggregated capabilities."""
 
@@ -349,6 +369,20 @@ class McpEndpointSchema(Schema):
         metadata={
             "description": "Unprefixed mode: names and URIs defined by more than one server,"
             " which /mcp publishes with their prefix"
+        },
+    )
+    profiles = fields.List(
+        fields.Nested(McpProfileSchema),
+        required=True,
+        metadata={"description": "The usable profiles, each an endpoint of its own"},
+    )
+    filterErrors = fields.List(
+        fields.String(),
+        required=True,
+        metadata={
+            "description": "What check-config reports of the tool filters, disabled_* lists"
+            " and profiles (a broken filter hides what it governs; a broken profile is not"
+            " served; everything else runs)"
         },
     )
 

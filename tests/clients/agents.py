@@ -86,6 +86,9 @@ class Agent(Protocol):
     async def lists(self) -> dict[str, int]:
         """How many tools, resources, resource templates and prompts the lists have."""
 
+    async def tools(self) -> list[dict[str, Any]]:
+        """The tool definitions ``tools/list`` gives (every page), as JSON."""
+
     async def seen(self) -> Seen:
         """Everything received so far."""
 
@@ -155,6 +158,9 @@ class TsAgent:
 
     async def lists(self) -> dict[str, int]:
         return dict(await self._command({"op": "lists"}))
+
+    async def tools(self) -> list[dict[str, Any]]:
+        return list(await self._command({"op": "tools"}))
 
     async def seen(self) -> Seen:
         report = await self._command({"op": "report"})
@@ -325,6 +331,16 @@ class SdkAgent:
                 ),
                 "prompts": len((await session.list_prompts()).prompts),
             }
+
+    async def tools(self) -> list[dict[str, Any]]:
+        session = self._session
+        assert session is not None
+        async with asyncio.timeout(REPLY_TIMEOUT):
+            listed = await session.list_tools()  # one page: the fixtures' lists are short
+        assert listed.next_cursor is None
+        return [
+            tool.model_dump(by_alias=True, mode="json", exclude_none=True) for tool in listed.tools
+        ]
 
     async def seen(self) -> Seen:
         seen = self._seen

@@ -12,6 +12,7 @@
 //                                              the timeout); ok: how many did
 //   {"op": "lists"}                            every tools/resources/templates/prompts list;
 //                                              ok: how many of each
+//   {"op": "tools"}                            tools/list (every page); ok: the definitions
 //   {"op": "report"}                           ok: {notifications: [{method, params}],
 //                                              requests: [{method, params}], errors}
 //   {"op": "close"}                            closes the client and exits
@@ -117,6 +118,16 @@ const commands = {
     resourceTemplates: (await client.listResourceTemplates()).resourceTemplates.length,
     prompts: (await client.listPrompts()).prompts.length,
   }),
+  tools: async () => {
+    const tools = [];
+    let cursor;
+    do {
+      const page = await client.listTools(cursor === undefined ? undefined : { cursor });
+      tools.push(...page.tools);
+      cursor = page.nextCursor;
+    } while (cursor !== undefined);
+    return tools;
+  },
   report: () => ({ notifications, requests, errors }),
 };
 

@@ -49,6 +49,8 @@ async def test_hooks_count_sessions_and_close_them(app: tuple[web.Application, s
                     "prompts": 0,
                 },
                 "totalCapabilities": 0,
+                "profiles": [],
+                "filterErrors": [],
             }
             with anyio.fail_after(10):
                 await service.close()

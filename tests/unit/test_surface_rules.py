@@ -56,6 +56,12 @@ def test_brace_expansion_order_and_brackets() -> None:
     assert expand_braces("x{a,a}") == ["xa"]
     assert expand_braces("[{]") == ["[{]"]  # a brace inside a set is a character
     assert expand_braces("a{b,[,}]}c") == ["abc", "a[,}]c"]
+    # without a comma the braces are characters, as in the shell: URI templates match
+    assert expand_braces("file:///{path}") == ["file:///{path}"]
+    assert expand_braces("{a{b,c}}") == ["{ab}", "{ac}"]
+    assert expand_braces("x{}y{a,b}") == ["x{}ya", "x{}yb"]
+    assert GlobSet(("db://{id}",)).matches("db://{id}")
+    assert not GlobSet(("db://{id}",)).matches("db://id")
 
 
 @pytest.mark.parametrize(
@@ -365,17 +371,21 @@ def test_parse_surface_from_a_loaded_config(tmp_path: Path) -> None:
             },
         },
     )
-    surface = parse_surface(load_config([path]).data)
-    assert surface.errors == (
+    config = load_config([path])
+    surface = config.surface
+    assert surface == parse_surface(config.data)
+    expected = (
         "Server 'github' has invalid tools.include config: must be an array of glob "
         "patterns, not a string",
         "Profile 'coding' names unknown server 'nope'",
         "Profile 'broken' has invalid search config: must be true or false",
     )
+    assert surface.errors == expected
     assert set(surface.servers) == {"fs", "github"}  # "plain" has no rules
     assert list(surface.profiles) == ["coding"]
-    # the config itself is unaffected: every server entry is still valid for mcp-hub
-    assert check_config([path]) == []
+    # every server entry is still valid for mcp-hub; check-config adds the surface's errors
+    assert config.errors == []
+    assert check_config([path]) == list(expected)
 
 
 def test_capabilities_for_combines_server_rules_and_profile() -> None:
@@ -397,6 +407,37 @@ def test_capabilities_for_combines_server_rules_and_profile() -> None:
     assert read["prompts"] == CAPS["prompts"]
     assert surface.capabilities_for("db", "db", CAPS, surface.profiles["read"]) is None
     assert surface.capabilities_for("db", "db", CAPS, surface.profiles["all"]) is CAPS
+
+
+def test_profile_resource_patterns_match_the_public_uri_or_the_qualified_form() -> None:
+    surface = parse_surface(
+        {
+            "mcpServers": {"fs": {}},
+            "profiles": {
+                "public": {"resources": {"include": ["fs+file:///*"]}},
+                "qualified": {"resources": {"include": ["fs__file:///*"]}},
+                "mixed": {"resources": {"include": ["fs+*"], "exclude": ["fs__file:///b*"]}},
+            },
+        }
+    )
+    caps = {
+        "resources": [{"uri": "file:///a"}, {"uri": "file:///b"}, {"uri": "mem://c"}],
+        "resourceTemplates": [{"uriTemplate": "file:///{path}"}],
+    }
+
+    def public(uri: str) -> str:
+        return f"fs+{uri}"
+
+    def shown(profile: str, kind: str) -> list[str]:
+        got = surface.capabilities_for("fs", "fs", caps, surface.profiles[profile], public)
+        assert got is not None
+        return [item.get("uri") or item["uriTemplate"] for item in got[kind]]
+
+    for profile in ("public", "qualified"):
+        assert shown(profile, "resources") == ["file:///a", "file:///b"]
+        assert shown(profile, "resourceTemplates") == ["file:///{path}"]
+    # include by the public form, exclude by mcp-hub's: both apply
+    assert shown("mixed", "resources") == ["file:///a", "mem://c"]
 
 
 def test_empty_document_gives_an_empty_surface() -> None:

@@ -1,4 +1,5 @@
-"""MCP endpoint routes: ``/mcp``, ``/servers/<id>/mcp`` and ``/messages``.
+"""MCP endpoint routes: ``/mcp``, ``/servers/<id>/mcp``, ``/profiles/<name>/mcp`` and
+``/messages``.
 
 The handlers only adapt Tornado to :class:`~tornadohub.mcp.transport.McpTransport`,
 which holds the HTTP rules of both protocol eras. Three things live here
@@ -15,6 +16,7 @@ because they are Tornado's business:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Awaitable, Mapping
 from typing import NoReturn
@@ -169,6 +171,40 @@ class McpHandler(McpBaseHandler):
         await self.serve(self.transport.handle(server, self.http_request(), self))
 
 
+class ProfileMcpHandler(McpHandler):
+    """POST/GET/DELETE /profiles/<name>/mcp: a profile's endpoint, as /mcp serves it.
+
+    A profile (the config's ``profiles`` key) shows a subset of the servers and their
+    tools, prompts and resources, named as on ``/mcp``; in search mode ``tools/list`` has
+    two tools, ``search_tools`` and ``call_tool``. Both Streamable HTTP eras and legacy SSE
+    (``GET`` without ``Mcp-Session-Id``; its messages go to ``/messages``). An unknown
+    profile, or one the config cannot use (see ``check-config``), is 404.
+    """
+
+    openapi = RouteDoc(
+        {
+            method: dataclasses.replace(
+                operation,
+                responses={
+                    **operation.responses,
+                    404: rpc("Unknown profile or session"),
+                },
+            )
+            for method, operation in McpHandler.openapi.operations.items()
+        },
+        path_parameters=[PathParameter("profile", "A profile's name (the config's profiles)")],
+    )
+
+    async def post(self, profile: str | None = None) -> None:
+        await self.serve(self.transport.handle(None, self.http_request(), self, profile=profile))
+
+    async def get(self, profile: str | None = None) -> None:
+        await self.serve(self.transport.handle(None, self.http_request(), self, profile=profile))
+
+    async def delete(self, profile: str | None = None) -> None:
+        await self.serve(self.transport.handle(None, self.http_request(), self, profile=profile))
+
+
 class LegacyMessagesHandler(McpBaseHandler):
     """POST /messages?sessionId=<id>: a message for a legacy SSE session (202 Accepted)."""
 
@@ -194,5 +230,6 @@ class LegacyMessagesHandler(McpBaseHandler):
 default_handlers = [
     (r"/mcp", McpHandler),
     (r"/servers/([^/]+)/mcp", McpHandler),
+    (r"/profiles/([^/]+)/mcp", ProfileMcpHandler),
     (r"/messages", LegacyMessagesHandler),
 ]

@@ -51,7 +51,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -198,6 +198,9 @@ class Source:
     capabilities: Mapping[str, Sequence[Mapping[str, Any]]]
     #: Its resource URI namespace (None: derived from *id*, without the repeat rule).
     namespace: str | None = None
+    #: Whether a URI it does not list may be read or subscribed to through this view (one
+    #: built from a template): None, any (see :meth:`Catalog.route_resource`).
+    readable: Callable[[str], bool] | None = None
 
     @property
     def uri_namespace(self) -> str:
@@ -284,8 +287,14 @@ class Catalog:
     plain_templates: list[tuple[UriTemplate, str]] = field(default_factory=list)
     #: The only server of a view that prefixes nothing: any URI is for it.
     only: str | None = None
+    #: Config name -> whether an unlisted URI of that server may be routed (absent: any).
+    readable: dict[str, Callable[[str], bool]] = field(default_factory=dict)
     #: What unprefixed mode had to publish prefixed.
     collisions: list[Collision] = field(default_factory=list)
+    #: Search mode (:mod:`tornadohub.mcp.search_mode`): the tools ``search_tools`` ranks and
+    #: ``call_tool`` calls. The tools listing then holds the two meta-tools, which have no
+    #: route: a ``tools/call`` of any name routes nowhere upstream directly.
+    searchable: Listing | None = None
     #: Listed resource URIs by their scheme in lower case (computed when first needed).
     _folded: dict[str, str] | None = None
 
@@ -300,11 +309,20 @@ class Catalog:
 
         In that order: a URI of a template published unchanged, a namespaced URI
         (``<namespace>+<uri>``), mcp-hub's ``<id>__<uri>`` (the longest id that
-        prefixes *uri* wins), and any URI when the view has one server and no prefix.
+        prefixes *uri* wins), and any URI when the view has one server and no prefix;
+        an unlisted URI only if its server's :attr:`readable` rule lets it through (the
+        tool surface's resource filters apply to URIs built from templates too).
         """
         route = self.route(RESOURCES, uri) or self._route_folded(uri)
         if route is not None:
             return route
+        route = self._route_unlisted(uri)
+        if route is None:
+            return None
+        readable = self.readable.get(route.upstream)
+        return route if readable is None or readable(route.original) else None
+
+    def _route_unlisted(self, uri: str) -> Route | None:
         for template, upstream in self.plain_templates:
             if template.match(uri) is not None:
                 return Route(upstream, uri)
@@ -393,6 +411,7 @@ def build_catalog(sources: Iterable[Source], *, unprefixed: bool = False) -> Cat
     )
     if len(sources) == 1 and not sources[0].id:
         catalog.only = sources[0].name
+    catalog.readable = {s.name: s.readable for s in sources if s.readable is not None}
     catalog.collisions = _collisions(shared)
     return catalog
 

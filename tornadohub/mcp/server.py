@@ -1,13 +1,16 @@
 """The MCP server the hub shows its clients: one SDK low-level ``Server`` per view.
 
-A :class:`McpView` is either the aggregated view (every connected upstream,
-names prefixed with the server id unless unprefixed mode finds them unique,
-served at ``/mcp``) or a single-upstream view (names unprefixed, served at
-``/servers/<id>/mcp``). Its request handlers look names up in the current
-:class:`~tornadohub.mcp.aggregate.Catalog` of the client's era and forward the
-call to the owning upstream with the original name or URI, in that era when the
-upstream speaks it too (:mod:`tornadohub.upstreams.eras`); the SDK kernel does
-the protocol work (handshake, version sieve, serialization).
+A :class:`McpView` is the aggregated view (every connected upstream, names
+prefixed with the server id unless unprefixed mode finds them unique, served at
+``/mcp``), a profile's view (the profile's servers and items, named as on
+``/mcp``, served at ``/profiles/<name>/mcp``; in search mode its tools are reached
+through two meta-tools, :mod:`tornadohub.mcp.search_mode`) or a single-upstream
+view (names unprefixed, served at ``/servers/<id>/mcp``). Its request handlers
+look names up in the current :class:`~tornadohub.mcp.aggregate.Catalog` of the
+client's era and forward the call to the owning upstream with the original name
+or URI, in that era when the upstream speaks it too
+(:mod:`tornadohub.upstreams.eras`); the SDK kernel does the protocol work
+(handshake, version sieve, serialization).
 :func:`~tornadohub.mcp.views.view_sources` is where each upstream's lists enter a view's
 catalog; :class:`~tornadohub.mcp.forward.UpstreamCalls` is where a request goes upstream.
 
@@ -67,7 +70,19 @@ from tornadohub.mcp.relay import (
     Relay,
     request_origin,
 )
-from tornadohub.mcp.views import SERVER_NAME, unprefixed_names, view_members, view_sources
+from tornadohub.mcp.search_mode import (
+    ToolSearch,
+    call_meta_tool,
+    search_catalog,
+    unknown_tool,
+)
+from tornadohub.mcp.views import (
+    SERVER_NAME,
+    unprefixed_names,
+    view_members,
+    view_profile,
+    view_sources,
+)
 from tornadohub.upstreams import Upstream
 
 log = logging.getLogger("tornadohub.mcp")
@@ -91,9 +106,12 @@ class McpView:
         page_size: int,
         request_timeout: float,
         relay: Relay | None = None,
+        profile: str | None = None,
     ) -> None:
         self.hub = hub
-        self.upstream = upstream  # None: the aggregated view
+        self.upstream = upstream  # None: the aggregated view, or a profile's
+        self.profile = profile  # the profile's name (its rules are the config's, read anew)
+        self.search = ToolSearch()
         self.page_size = page_size
         self.request_timeout = request_timeout
         self.relay = relay or Relay(lambda: hub.upstreams, tuple)
@@ -126,12 +144,14 @@ class McpView:
         return view_members(self.hub, self.upstream)
 
     def _sources(self, *, modern: bool = False) -> Iterator[Source]:
-        return view_sources(self.hub, self.upstream, modern=modern)
+        return view_sources(self.hub, self.upstream, modern=modern, profile=self.profile)
 
     def _build(self, *, modern: bool = False) -> Catalog:
-        return build_catalog(
+        catalog = build_catalog(
             self._sources(modern=modern), unprefixed=self.upstream is None and self.unprefixed
         )
+        profile = view_profile(self.hub, self.profile) if self.profile is not None else None
+        return search_catalog(catalog) if profile is not None and profile.search else catalog
 
     def _modern_catalog(self, catalog: Catalog) -> Catalog:
         """The 2026-07-28 catalog: *catalog* unless an upstream shows that era other lists."""
@@ -246,10 +266,21 @@ class McpView:
         return _complete_result(ctx, result)
 
     async def _call_tool(self, ctx: Context, params: types.CallToolRequestParams) -> dict[str, Any]:
-        route = self.catalog_for(ctx.protocol_version).route(TOOLS, params.name)
+        catalog = self.catalog_for(ctx.protocol_version)
+        if catalog.searchable is not None:  # search mode: the two meta-tools
+            call = partial(self._call_route, ctx)
+            modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+            result = await call_meta_tool(catalog, self.search, params, call, modern=modern)
+            return _complete_result(ctx, result)
+        route = catalog.route(TOOLS, params.name)
         if route is None:
-            raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name}", data=params.name)
-        arguments = params.arguments or {}
+            raise unknown_tool(params.name)
+        return await self._call_route(ctx, route, params.name, params.arguments or {})
+
+    async def _call_route(
+        self, ctx: Context, route: Route, name: str, arguments: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Call the tool *route* leads to, which the client named *name*."""
         try:
             result = await metrics.measure_tool_call(
                 route.upstream,
@@ -261,7 +292,7 @@ class McpView:
                         {"name": route.original, "arguments": arguments},
                         context={"tool": route.original, "args": arguments},
                     ),
-                    params.name,
+                    name,
                 ),
             )
         except UpstreamError as exc:

@@ -4,8 +4,9 @@
 must be entered and exited by one long-lived task), the session table (capped, in all and
 per client: an API key, or a client address when keys are off; a client at a cap makes
 room by ending its own least recently used idle session, never another client's; idle
-sessions reaped after a timeout), the views, and the hub change listener that re-syncs the
-catalogs and sends ``list_changed`` to every session whose lists changed. ``make_app``
+sessions reaped after a timeout), the views (``/mcp``, one per server, one per profile), and
+the hub's change and config listeners that re-sync the catalogs and send ``list_changed`` to
+every session whose lists changed (a profile's sessions: when its own visible set did). ``make_app``
 creates it (before any upstream connects, so that every upstream advertises sampling,
 elicitation and roots from its first session) and keeps it in the application state.
 
@@ -31,6 +32,7 @@ from tornadohub.mcp.fastpath import FastPath
 from tornadohub.mcp.relay import Relay
 from tornadohub.mcp.server import McpView
 from tornadohub.mcp.sessions import Session, quota_holder
+from tornadohub.mcp.views import view_profile
 from tornadohub.options import McpOptions
 from tornadohub.state import UpstreamStatus
 from tornadohub.upstreams import Upstream
@@ -54,7 +56,8 @@ class McpService:
         self.hub = hub
         self.config = config
         self.sessions: dict[str, Session] = {}
-        self._views: dict[str | None, McpView] = {}
+        #: By (server, profile): ``(None, None)`` is ``/mcp``.
+        self._views: dict[tuple[str | None, str | None], McpView] = {}
         self._tg: anyio.abc.TaskGroup | None = None
         self._runner: asyncio.Task[None] | None = None
         self._started = asyncio.Event()
@@ -68,6 +71,7 @@ class McpService:
         #: Requests the transport answers without the kernel (``tools/call``, mostly).
         self.fast = FastPath(hub, self.relay, request_timeout=config.request_timeout)
         self._remove_listener = hub.add_change_listener(self._on_change)
+        self._remove_config_listener = hub.add_config_listener(lambda _: self._resync_soon())
         self._remove_notification_listener = hub.add_notification_listener(
             self.relay.on_notification
         )
@@ -94,6 +98,7 @@ class McpService:
     async def close(self) -> None:
         """Stop listening to the hub, end every session and the task group."""
         self._remove_listener()
+        self._remove_config_listener()
         self._remove_notification_listener()
         for upstream in self.hub.upstreams.values():
             upstream.set_client_request_handler(None)
@@ -113,16 +118,32 @@ class McpService:
         name = None if server is None else self._resolve_server(server)
         if server is not None and name is None:
             return None
-        view = self._views.get(name)
+        return self._view(name, None)
+
+    def profile_view(self, profile: str) -> McpView | None:
+        """The view of the profile named *profile*; None when the config defines no usable
+        profile of that name."""
+        if view_profile(self.hub, profile) is None:
+            return None
+        return self._view(None, profile)
+
+    def _view(self, server: str | None, profile: str | None) -> McpView:
+        view = self._views.get((server, profile))
         if view is None:
-            view = self._views[name] = McpView(
+            view = self._views[server, profile] = McpView(
                 self.hub,
-                upstream=name,
+                upstream=server,
                 page_size=self.config.page_size,
                 request_timeout=self.config.request_timeout,
                 relay=self.relay,
+                profile=profile,
             )
         return view
+
+    def profile_clients(self, profile: str) -> int:
+        """How many sessions the profile's endpoint has open."""
+        view = self._views.get((None, profile))
+        return sum(1 for session in self.sessions.values() if session.view is view)
 
     def _resolve_server(self, server: str) -> str | None:
         upstreams = self.hub.upstreams
@@ -209,6 +230,10 @@ class McpService:
         upstream.set_client_request_handler(self.relay.client_request)
         if what == "status" and upstream.status is UpstreamStatus.connected:
             self.relay.resubscribe_later(upstream.name)
+        self._resync_soon()
+
+    def _resync_soon(self) -> None:
+        """Re-sync once this tick is over (a config revision or an upstream change)."""
         if self._resync_pending:
             return
         self._resync_pending = True
@@ -218,9 +243,18 @@ class McpService:
             self._resync_pending = False
 
     def resync(self) -> None:
-        """Rebuild every view's catalog and announce the lists that changed."""
+        """Rebuild every view's catalog and announce the lists that changed.
+
+        The view of a profile the config no longer defines is dropped and its sessions end
+        (its endpoint answers 404 from now on, as for a profile never defined).
+        """
         self._resync_pending = False
-        for view in list(self._views.values()):
+        for key, view in list(self._views.items()):
+            if view.profile is not None and view_profile(self.hub, view.profile) is None:
+                del self._views[key]
+                for session in [s for s in self.sessions.values() if s.view is view]:
+                    self.discard(session)
+                continue
             try:
                 due = view.resync()
             except Exception:  # keep serving the previous catalog rather than none

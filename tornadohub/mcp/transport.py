@@ -77,7 +77,8 @@ log = logging.getLogger("tornadohub.mcp")
 
 
 class McpTransport:
-    """Serves ``/mcp``, ``/servers/<id>/mcp`` and ``/messages`` for one service."""
+    """Serves ``/mcp``, ``/servers/<id>/mcp``, ``/profiles/<name>/mcp`` and ``/messages``
+    for one service."""
 
     def __init__(self, service: McpService) -> None:
         self.service = service
@@ -87,10 +88,21 @@ class McpTransport:
 
     # ------------------------------------------------------------ entry points
     async def handle(
-        self, server: str | None, request: HttpRequest, writer: ResponseWriter
+        self,
+        server: str | None,
+        request: HttpRequest,
+        writer: ResponseWriter,
+        *,
+        profile: str | None = None,
     ) -> None:
-        """``/mcp`` (server None) or ``/servers/<server>/mcp``: any method."""
-        view = self.service.view(server)
+        """``/mcp`` (server None), ``/servers/<server>/mcp`` or ``/profiles/<profile>/mcp``:
+        any method."""
+        if profile is not None:
+            view = self.service.profile_view(profile)
+            if view is None:
+                raise McpRequestError(404, f"Profile not found: {profile}")
+        else:
+            view = self.service.view(server)
         if view is None:
             raise McpRequestError(404, f"Server not found: {server}")
         version = request.header(MCP_PROTOCOL_VERSION_HEADER)

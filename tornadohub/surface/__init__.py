@@ -15,6 +15,6 @@ Pure modules, no I/O and no tornado:
 
 from tornadohub.surface.profiles import Profile
 from tornadohub.surface.search import SearchHit, ToolIndex
-from tornadohub.surface.view import Surface, parse_surface
+from tornadohub.surface.view import EMPTY_SURFACE, Surface, parse_surface
 
-__all__ = ["Profile", "SearchHit", "Surface", "ToolIndex", "parse_surface"]
+__all__ = ["EMPTY_SURFACE", "Profile", "SearchHit", "Surface", "ToolIndex", "parse_surface"]

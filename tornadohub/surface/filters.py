@@ -23,7 +23,7 @@ message, ``Server '<name>' has invalid <path> ...``, in the style of
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -82,6 +82,14 @@ class PatternFilter:
         if self.include is not None and not self.include.matches(name):
             return False
         return not self.exclude.matches(name)
+
+    def allows_any_form(self, names: Iterable[str]) -> bool:
+        """For an item with several names: included when ``include`` matches one of them,
+        then excluded when ``exclude`` matches one of them."""
+        names = tuple(names)
+        if self.include is not None and not any(self.include.matches(n) for n in names):
+            return False
+        return not any(self.exclude.matches(n) for n in names)
 
     @property
     def allows_all(self) -> bool:

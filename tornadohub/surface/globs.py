@@ -9,7 +9,9 @@ shell-style braces:
 * ``[abc]``, ``[a-z]`` one character of the set, ``[!abc]`` one not in it;
   ``[*]``, ``[?]``, ``[[]`` match the character itself (the only escape);
 * ``{a,b,c}`` any of the alternatives, which may themselves hold patterns and
-  nest (``{get,list}_*``, ``*_{issue{,s},pr}``).
+  nest (``{get,list}_*``, ``*_{issue{,s},pr}``); as in the shell, braces without
+  a comma between them are characters, so a URI template written out
+  (``fixture://items/{id}``) matches that template itself.
 
 A ``{`` without its ``}`` (outside ``[...]``) is an error rather than a literal:
 it is nearly always a typo, and a filter that silently matches nothing would
@@ -98,9 +100,13 @@ def expand_braces(pattern: str) -> list[str]:
                 raise GlobError("has a '{' without its '}'")
             head, body, tail = pattern[:i], pattern[i + 1 : j], pattern[j + 1 :]
             tail_forms = expand_braces(tail)
+            options = _split_top(body)
+            literal = len(options) == 1  # no alternatives: the braces are characters
             results: list[str] = []
-            for option in _split_top(body):
+            for option in options:
                 for option_form in expand_braces(option):
+                    if literal:
+                        option_form = f"{{{option_form}}}"
                     for tail_form in tail_forms:
                         results.append(head + option_form + tail_form)
                     if len(results) > MAX_ALTERNATIVES:

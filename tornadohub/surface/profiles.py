@@ -12,11 +12,19 @@ Config (a new top-level key, ignored by mcp-hub 4.2.1)::
 
 * ``servers``: config names of the servers the profile shows; without it, all.
 * ``tools``, ``prompts``, ``resources``: the same include/exclude filters as a
-  server entry's (:mod:`.filters`), but matched against the *qualified* name
-  ``<server id>__<upstream's own name or URI>`` (the name ``/mcp`` publishes
-  before any shortening), so one pattern can select per server
-  (``github__*``) or across servers (``*__search_*``). The server's own rules
-  always apply first: a profile can only hide more.
+  server entry's (:mod:`.filters`), but matched against names that say the
+  server, so one pattern can select per server (``github__*``) or across
+  servers (``*__search_*``). The server's own rules always apply first: a
+  profile can only hide more. The names, whatever mode ``/mcp`` is in:
+
+  - tools and prompts: ``<server id>__<upstream's own name>``, the name the
+    prefixed ``/mcp`` publishes (before any shortening);
+  - resources and templates: both the public URI ``<namespace>+<uri>``, as
+    the prefixed ``/mcp`` publishes it (``github+repo://{owner}``), and
+    mcp-hub's ``<server id>__<uri>`` (``github__repo://{owner}``): an
+    ``include`` pattern matching either form includes the item, an
+    ``exclude`` pattern matching either form hides it, so a pattern written
+    in either style means what it says.
 * ``search``: ``true`` serves the profile in search mode (two meta-tools
   instead of the tool list, :mod:`.meta_tools`).
 
@@ -67,10 +75,16 @@ class Profile:
         """Whether the server with config name *server* belongs to the profile."""
         return self.servers is None or server in self.servers
 
-    def visible(self, kind: str, server_id: str, ident: str) -> bool:
-        """Whether the profile shows the item *ident* of *kind* from server *server_id*."""
+    def visible(self, kind: str, server_id: str, ident: str, public_uri: str | None = None) -> bool:
+        """Whether the profile shows the item *ident* of *kind* from server *server_id*;
+        *public_uri*: a resource's or template's namespaced URI (see the module docstring)."""
         rule = self.filters.get(kind)
-        return rule is None or rule.allows(qualified_name(server_id, ident))
+        if rule is None:
+            return True
+        qualified = qualified_name(server_id, ident)
+        if public_uri is None:
+            return rule.allows(qualified)
+        return rule.allows_any_form((public_uri, qualified))
 
     def to_json(self) -> dict[str, Any]:
         """How ``/api/health`` and the OpenAPI document describe the profile."""

@@ -373,16 +373,17 @@ class McpEndpointSchema(Schema):
     )
     profiles = fields.List(
         fields.Nested(McpProfileSchema),
-        required=True,
-        metadata={"description": "The usable profiles, each an endpoint of its own"},
+        metadata={
+            "description": "The usable profiles, each an endpoint of its own (tornadohub;"
+            " not in mcp-hub's answer)"
+        },
     )
     filterErrors = fields.List(
         fields.String(),
-        required=True,
         metadata={
             "description": "What check-config reports of the tool filters, disabled_* lists"
             " and profiles (a broken filter hides what it governs; a broken profile is not"
-            " served; everything else runs)"
+            " served; everything else runs; tornadohub)"
         },
     )
 

@@ -59,7 +59,8 @@ def hub(tmp_path_factory: pytest.TempPathFactory, registry: RegistryServer) -> I
         "off": stdio_entry("everything_stdio.py", disabled=True),
         "broken": {"command": ""},
     }
-    config.write_text(json.dumps({"mcpServers": servers}))
+    profiles = {"coding": {"servers": ["everything"]}}
+    config.write_text(json.dumps({"mcpServers": servers, "profiles": profiles}))
     process = HubProcess(
         [str(config)],
         home=home,
@@ -407,7 +408,11 @@ def call_the_rest(conf: Conformance, hub: HubProcess) -> None:
     pasted = {"url": f"http://localhost:1/callback{query}"}
     assert conf.call(hub, "POST", manual, json=pasted).status_code == 409
 
-    for path, url in [("/mcp", "/mcp"), ("/servers/{server}/mcp", "/servers/everything/mcp")]:
+    for path, url in [
+        ("/mcp", "/mcp"),
+        ("/servers/{server}/mcp", "/servers/everything/mcp"),
+        ("/profiles/{profile}/mcp", "/profiles/coding/mcp"),
+    ]:
         opened = conf.call(hub, "POST", path, url=url, json=INITIALIZE, headers=MCP_ACCEPT)
         assert opened.status_code == 200, opened.text
         session = {"Mcp-Session-Id": opened.headers["mcp-session-id"]}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ RESOURCES_CHANGED = "notifications/resources/list_changed"
 CLIENTS = ["ts-streamable", "ts-sse", "py-streamable", "py-sse", "py-2026-07-28"]
 PY_CLIENTS = [client for client in CLIENTS if client.startswith("py-")]
 TS_CLIENTS = [client for client in CLIENTS if client.startswith("ts-")]
+LISTEN_ATTEMPTS = 10
 
 
 def agent(client: str, hub: HubProcess, path: str, tmp_path: Path) -> Agent:
@@ -41,6 +43,22 @@ async def expect(client: Agent, method: str, count: int) -> None:
     """At least *count* notifications of *method* arrive (within 20 s)."""
     arrived = await client.wait(method, count)
     assert arrived >= count, f"{arrived} {method} of {count}: {await client.seen()}"
+
+
+async def listening(
+    clients: Sequence[Agent], method: str, trigger: Callable[[], Awaitable[None]]
+) -> None:
+    """*trigger* (a change that sends *method* to every client) until each client got one.
+
+    A handshake-era client opens the GET stream that carries ``list_changed`` some time after
+    ``initialize``, and a notification sent before that is dropped (as the spec allows): this
+    makes "every client listens" observable instead of assumed.
+    """
+    for _ in range(LISTEN_ATTEMPTS):
+        await trigger()
+        if all([await client.wait(method, 1, timeout=3) for client in clients]):
+            return
+    raise AssertionError(f"no {method} reached every client after {LISTEN_ATTEMPTS} changes")
 
 
 async def tool_names(client: Agent) -> set[str]:

@@ -14,6 +14,14 @@ Speed: the real catalog is copied under renamed servers up to 10,000 tools. Time
 build, indexing the largest server anew (it connected), re-indexing it when one of its tools
 changed (``list_changed``), the first search after a change (lazy statistics), and every
 query ``--rounds`` times on the warm index (p50, p95, max).
+
+Wired: the same, the way a profile in search mode serves ``search_tools``
+(:mod:`tornadohub.mcp.search_mode`): the catalog is built as ``/mcp`` builds it
+(``build_catalog``: validation, namespacing), and each search goes through the view's
+``ToolSearch`` (which syncs its index to the catalog it is given) and ends in the JSON
+result the client gets. Timed: the catalog rebuild after one tool changed, the first search
+after it (the index finds the changed server and re-indexes only it), and every query on
+the warm index.
 """
 
 from __future__ import annotations
@@ -29,6 +37,9 @@ from typing import Any
 
 from bench.search.capture import load_catalog
 from bench.search.install import BUILD
+from tornadohub.mcp.aggregate import Source, build_catalog, server_id
+from tornadohub.mcp.search_mode import ToolSearch, search_catalog
+from tornadohub.surface.meta_tools import search_result
 from tornadohub.surface.search import ToolIndex
 
 QUERIES = Path(__file__).with_name("queries.json")
@@ -161,6 +172,62 @@ def speed(
     }
 
 
+def sources(catalog: Mapping[str, Entries], changed: int = -1) -> list[Source]:
+    """What ``/mcp`` builds its catalog from: each server's own tool definitions (the first
+    tool of the first server with another description when *changed* >= 0)."""
+    built = []
+    for position, (server, tools) in enumerate(catalog.items()):
+        own = [{**definition, "name": original} for original, definition in tools]
+        if position == 0 and changed >= 0:
+            own[0] = {**own[0], "description": f"changed {changed}"}
+        built.append(Source(name=server, id=server_id(server), capabilities={"tools": own}))
+    return built
+
+
+def wired_speed(
+    catalog: Mapping[str, Entries], queries: list[str], size: int, rounds: int
+) -> dict[str, Any]:
+    scaled = scaled_catalog(catalog, size)
+    search = ToolSearch()
+    current = search_catalog(build_catalog(sources(scaled)))
+    assert current.searchable is not None
+    search.index(current.searchable, modern=False).search(queries[0], 10)
+    rebuilds, first_searches = [], []
+    for round_ in range(5):
+        started = time.perf_counter()
+        current = search_catalog(build_catalog(sources(scaled, changed=round_)))
+        rebuilds.append(time.perf_counter() - started)
+        listing = current.searchable
+        assert listing is not None
+        started = time.perf_counter()
+        search_result(search.index(listing, modern=False).search(queries[0], 10))
+        first_searches.append(time.perf_counter() - started)
+    listing = current.searchable
+    assert listing is not None
+    for query in queries:
+        search_result(search.index(listing, modern=False).search(query, 10))
+    samples, cpu_samples = [], []
+    for _ in range(rounds):
+        for query in queries:
+            cpu_started = time.process_time()
+            started = time.perf_counter()
+            search_result(search.index(listing, modern=False).search(query, 10))
+            samples.append(time.perf_counter() - started)
+            cpu_samples.append(time.process_time() - cpu_started)
+    samples.sort()
+    cpu_samples.sort()
+    return {
+        "tools": len(listing.items),
+        "catalog_rebuild_ms_median": _ms(statistics.median(rebuilds)),
+        "first_search_after_change_ms_median": _ms(statistics.median(first_searches)),
+        "search_samples": len(samples),
+        "search_p50_ms": _ms(samples[len(samples) // 2]),
+        "search_cpu_p50_ms": _ms(cpu_samples[len(cpu_samples) // 2]),
+        "search_p95_ms": _ms(samples[int(len(samples) * 0.95)]),
+        "search_max_ms": _ms(samples[-1]),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--refresh", action="store_true", help="capture the tools again")
@@ -184,6 +251,7 @@ def main() -> int:
         "catalog": {"servers": len(catalog), "tools": len(index)},
         "quality": quality(index, queries),
         "speed": speed(catalog, [item["query"] for item in queries], args.size, args.rounds),
+        "wired": wired_speed(catalog, [item["query"] for item in queries], args.size, args.rounds),
         "load_average": round(os.getloadavg()[0], 2),  # the machine is shared: read times with it
     }
     OUT.mkdir(parents=True, exist_ok=True)
@@ -208,6 +276,14 @@ def main() -> int:
         f"search over {s['search_samples']} samples: p50 {s['search_p50_ms']} ms "
         f"(CPU {s['search_cpu_p50_ms']} ms), p95 {s['search_p95_ms']} ms, "
         f"max {s['search_max_ms']} ms"
+    )
+    w = report["wired"]
+    print(
+        f"wired ({w['tools']} tools, as search_tools serves them): catalog rebuild after one"
+        f" tool changed {w['catalog_rebuild_ms_median']} ms, first search after it"
+        f" {w['first_search_after_change_ms_median']} ms; search p50 {w['search_p50_ms']} ms"
+        f" (CPU {w['search_cpu_p50_ms']} ms), p95 {w['search_p95_ms']} ms,"
+        f" max {w['search_max_ms']} ms"
     )
     if args.show_misses:
         for miss in q["misses"]:

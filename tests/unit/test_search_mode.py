@@ -44,7 +44,12 @@ def test_the_index_follows_the_catalog_it_is_given() -> None:
     changed = catalog("Merge a branch")
     assert changed.searchable is not None
     assert search.index(changed.searchable, modern=False).search("pull request") == []
-    assert search.index(changed.searchable, modern=True) is not index  # one index per era
+    modern = search.index(changed.searchable, modern=True)
+    assert modern is search.index(changed.searchable, modern=False)  # one catalog: one index
+    other = catalog("Open a pull request")
+    assert other.searchable is not None
+    assert search.index(other.searchable, modern=True) is not modern  # the eras' differ
+    assert search.index(changed.searchable, modern=False) is modern
 
 
 async def test_meta_tool_calls() -> None:

@@ -69,10 +69,12 @@ class ToolSearch:
         self._indexes: dict[bool, tuple[Listing, ToolIndex]] = {}
 
     def index(self, listing: Listing, *, modern: bool) -> ToolIndex:
-        """The index of *listing*, the searchable tools of the catalog of one era."""
+        """The index of *listing*, the searchable tools of the catalog of one era (the
+        eras' catalogs are one object unless a server shows the eras different lists)."""
+        for synced_listing, synced_index in self._indexes.values():
+            if synced_listing is listing:
+                return synced_index
         synced = self._indexes.get(modern)
-        if synced is not None and synced[0] is listing:
-            return synced[1]
         index = synced[1] if synced is not None else ToolIndex()
         index.sync(_by_server(listing))
         self._indexes[modern] = (listing, index)

@@ -123,11 +123,16 @@ def test_health_shape(hub: HubProcess) -> None:
         "broken",
         "missing",
     ]
+    # mcp-hub's keys, plus tornadohub's profiles and filterErrors (issue 16)
     assert set(health["mcpEndpoint"]) == {
         "activeClients",
         "registeredCapabilities",
         "totalCapabilities",
+        "profiles",
+        "filterErrors",
     }
+    assert health["mcpEndpoint"]["profiles"] == []
+    assert health["mcpEndpoint"]["filterErrors"] == []
     assert set(health["connections"]) == {"totalConnections", "connections"}
 
 

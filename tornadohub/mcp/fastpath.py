@@ -46,7 +46,8 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from tornadohub import metrics
 from tornadohub.errors import HubError, UpstreamError
 from tornadohub.hub import Hub
-from tornadohub.mcp.aggregate import PROMPTS, TOOLS, namespaced_uri
+from tornadohub.mcp.aggregate import PROMPTS, TOOLS
+from tornadohub.mcp.forward import public_contents
 from tornadohub.mcp.list_cache import EncodedResponse
 from tornadohub.mcp.relay import Relay, RequestOrigin
 from tornadohub.state import UpstreamStatus
@@ -228,7 +229,7 @@ class FastPath:
                 error = MCPError(types.INTERNAL_ERROR, exc.message).error
                 return JSONRPCError(jsonrpc="2.0", id=call.request_id, error=error)
             if call.method == "resources/read":
-                result = _public_contents(result, call.namespace)
+                result = public_contents(result, call.namespace)
         try:
             shaped = self._serializer(call).serialize(call.method, call.version, result)
         except MCPError as exc:  # an invalid result, as the kernel reports it
@@ -337,18 +338,3 @@ def _own_result(result: dict[str, Any]) -> dict[str, Any]:
             return {**result, "_meta": meta}
         return {k: v for k, v in result.items() if k != "_meta"}
     return result
-
-
-def _public_contents(result: dict[str, Any], namespace: str) -> dict[str, Any]:
-    """A ``resources/read`` result whose ``contents[].uri`` carry *namespace*, as the URI
-    read did (as :func:`tornadohub.mcp.server._public_contents`)."""
-    contents = result.get("contents")
-    if not namespace or not isinstance(contents, list):
-        return result
-    public = [
-        {**item, "uri": namespaced_uri(namespace, item["uri"])}
-        if isinstance(item, dict) and isinstance(item.get("uri"), str)
-        else item
-        for item in contents
-    ]
-    return {**result, "contents": public}

@@ -22,6 +22,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from tornadohub.errors import HubError, UpstreamError
 from tornadohub.hub import Hub
+from tornadohub.mcp.aggregate import namespaced_uri
 from tornadohub.mcp.relay import (
     Context,
     Relay,
@@ -278,3 +279,18 @@ class UpstreamCalls:
             raise MCPError(types.INTERNAL_ERROR, f"{request.server}: {exc.message}") from None
         except HubError as exc:  # the hub is stopping
             raise MCPError(types.INTERNAL_ERROR, exc.message) from None
+
+
+def public_contents(result: dict[str, Any], namespace: str) -> dict[str, Any]:
+    """A ``resources/read`` result whose ``contents[].uri`` carry *namespace*, as the
+    URI read did (an ``InputRequiredResult`` has no contents and passes unchanged)."""
+    contents = result.get("contents")
+    if not namespace or not isinstance(contents, list):
+        return result
+    return {**result, "contents": [_namespaced_item(namespace, item) for item in contents]}
+
+
+def _namespaced_item(namespace: str, item: Any) -> Any:
+    if isinstance(item, dict) and isinstance(item.get("uri"), str):
+        return {**item, "uri": namespaced_uri(namespace, item["uri"])}
+    return item

@@ -266,14 +266,8 @@ class Relay:
             yield None
             return
         entry = InFlight(upstream, ctx, origin, prefix, exchange=exchange, channel=channel)
-        entries = self._in_flight.setdefault(upstream, [])
-        entries.append(entry)
-        try:
+        with self._registered(entry):
             yield entry
-        finally:
-            entries.remove(entry)
-            if not entries and self._in_flight.get(upstream) is entries:
-                del self._in_flight[upstream]
 
     @contextlib.contextmanager
     def in_flight_of(
@@ -282,14 +276,19 @@ class Relay:
         """:meth:`in_flight` for a handshake session's request the transport answers itself:
         its kernel context is built only if an upstream request needs it."""
         entry = InFlight(upstream, None, origin, prefix, make_context=make_context)
-        entries = self._in_flight.setdefault(upstream, [])
+        with self._registered(entry):
+            yield entry
+
+    @contextlib.contextmanager
+    def _registered(self, entry: InFlight) -> Iterator[None]:
+        entries = self._in_flight.setdefault(entry.upstream, [])
         entries.append(entry)
         try:
-            yield entry
+            yield
         finally:
             entries.remove(entry)
-            if not entries and self._in_flight.get(upstream) is entries:
-                del self._in_flight[upstream]
+            if not entries and self._in_flight.get(entry.upstream) is entries:
+                del self._in_flight[entry.upstream]
 
     def calls(self, upstream: str) -> list[InFlight]:
         return list(self._in_flight.get(upstream, ()))

@@ -60,9 +60,8 @@ from tornadohub.mcp.aggregate import (
     Source,
     assign_server_ids,
     build_catalog,
-    namespaced_uri,
 )
-from tornadohub.mcp.forward import MCP_ERROR_PREFIX, UpstreamCalls, UpstreamRequest
+from tornadohub.mcp.forward import MCP_ERROR_PREFIX, UpstreamCalls, UpstreamRequest, public_contents
 from tornadohub.mcp.listen import LIST_CHANGED, LISTEN_EVENTS, ListenBus
 from tornadohub.mcp.relay import (
     Client,
@@ -330,7 +329,7 @@ class McpView:
             ),
             error_data={"uri": params.uri},  # SEP-2164: name the URI asked for
         )
-        return _complete_result(ctx, _public_contents(result, route.namespace))
+        return _complete_result(ctx, public_contents(result, route.namespace))
 
     async def _get_prompt(
         self, ctx: Context, params: types.GetPromptRequestParams
@@ -456,21 +455,6 @@ class McpView:
             for route, uri in held:
                 if subscriptions.release(route.upstream, route.original, (token, uri)):
                     self.relay.unsubscribe_later(route.upstream, route.original)
-
-
-def _public_contents(result: dict[str, Any], namespace: str) -> dict[str, Any]:
-    """A ``resources/read`` result whose ``contents[].uri`` carry *namespace*, as the
-    URI read did (an ``InputRequiredResult`` has no contents and passes unchanged)."""
-    contents = result.get("contents")
-    if not namespace or not isinstance(contents, list):
-        return result
-    public = [
-        {**item, "uri": namespaced_uri(namespace, item["uri"])}
-        if isinstance(item, dict) and isinstance(item.get("uri"), str)
-        else item
-        for item in contents
-    ]
-    return {**result, "contents": public}
 
 
 def _tool_error(message: str) -> dict[str, Any]:

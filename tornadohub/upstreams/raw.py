@@ -79,20 +79,7 @@ class RawChannel:
                 raise
         finally:
             self._pending.pop(request_id, None)
-        error = reply.get("error")
-        if error is not None:
-            if not isinstance(error, dict):
-                raise MCPError(types.INTERNAL_ERROR, "Invalid error response from the server")
-            code = error.get("code")
-            raise MCPError(
-                code if isinstance(code, int) else types.INTERNAL_ERROR,
-                str(error.get("message", "")),
-                error.get("data"),
-            )
-        result = reply.get("result")
-        if not isinstance(result, dict):
-            raise MCPError(types.INTERNAL_ERROR, f"Invalid {method} result from the server")
-        return result
+        return reply_result(reply, method)
 
     async def _cancel(self, request_id: str, reason: str) -> None:
         if self._closed:
@@ -142,6 +129,28 @@ class RawChannel:
         for future, _progress in self._pending.values():
             if not future.done():
                 future.set_exception(MCPError(types.CONNECTION_CLOSED, "Connection closed"))
+
+
+def reply_result(reply: Any, method: str | None = None) -> dict[str, Any]:
+    """The result of the JSON-RPC response *reply* to a *method* request, or its error
+    raised as the SDK raises it."""
+    if not isinstance(reply, dict):
+        raise MCPError(types.INTERNAL_ERROR, "Invalid response from the server")
+    error = reply.get("error")
+    if error is not None:
+        if not isinstance(error, dict):
+            raise MCPError(types.INTERNAL_ERROR, "Invalid error response from the server")
+        code = error.get("code")
+        raise MCPError(
+            code if isinstance(code, int) else types.INTERNAL_ERROR,
+            str(error.get("message", "")),
+            error.get("data"),
+        )
+    result = reply.get("result")
+    if not isinstance(result, dict):
+        what = f"{method} result" if method else "result"
+        raise MCPError(types.INTERNAL_ERROR, f"Invalid {what} from the server")
+    return result
 
 
 _PROGRESS_TASKS: set[asyncio.Task[None]] = set()

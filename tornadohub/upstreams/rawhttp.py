@@ -41,7 +41,7 @@ import mcp_types as types
 from mcp import MCPError
 from mcp.shared.dispatcher import ProgressFnT
 
-from tornadohub.upstreams.raw import RawChannel
+from tornadohub.upstreams.raw import RawChannel, reply_result
 
 log = logging.getLogger("tornadohub.upstream")
 
@@ -342,7 +342,7 @@ class HttpRawChannel(RawChannel):
         if response.content_type.startswith(JSON_TYPE):
             text = await body.read_all()
             conn.reusable = response.keep_alive
-            return _outcome(json.loads(text))
+            return reply_result(json.loads(text))
         if response.content_type.startswith(SSE_TYPE):
             reply = await self._events(body, request_id, on_progress)
             conn.reusable = response.keep_alive
@@ -389,7 +389,7 @@ class HttpRawChannel(RawChannel):
                 if not isinstance(message, dict):
                     continue
                 if message.get("id") == request_id and "method" not in message:
-                    return _outcome(message)
+                    return reply_result(message)
                 await self._other(message, request_id, on_progress)
             if len(pending) > MAX_EVENT_BYTES:
                 raise MCPError(
@@ -515,26 +515,6 @@ def _event_data(event: bytes) -> bytes | None:
             data.append(value[1:] if value.startswith(b" ") else value)
     joined = b"\n".join(data)
     return joined if joined.strip() else None
-
-
-def _outcome(message: Any) -> dict[str, Any]:
-    """The result of a JSON-RPC response, or its error raised as the SDK raises it."""
-    if not isinstance(message, dict):
-        raise MCPError(types.INTERNAL_ERROR, "Invalid response from the server")
-    error = message.get("error")
-    if error is not None:
-        if not isinstance(error, dict):
-            raise MCPError(types.INTERNAL_ERROR, "Invalid error response from the server")
-        code = error.get("code")
-        raise MCPError(
-            code if isinstance(code, int) else types.INTERNAL_ERROR,
-            str(error.get("message", "")),
-            error.get("data"),
-        )
-    result = message.get("result")
-    if not isinstance(result, dict):
-        raise MCPError(types.INTERNAL_ERROR, "Invalid result from the server")
-    return result
 
 
 async def _report(on_progress: ProgressFnT, params: dict[str, Any]) -> None:

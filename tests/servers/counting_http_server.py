@@ -12,17 +12,15 @@ Usage: ``python tests/servers/counting_http_server.py PORT [--modern]``
 """
 
 import json
-import socket
 import sys
 from pathlib import Path
 from typing import Any
 
 import anyio
-import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.servers.http_server import HOST, build_server
+from tests.servers.http_server import HOST, build_server, serve_asgi
 from tests.servers.modern_http_server import ModernOnly
 
 USAGE = "usage: python tests/servers/counting_http_server.py PORT [--modern]"
@@ -78,13 +76,7 @@ async def serve(port: int, modern: bool) -> None:
     app: Any = server.streamable_http_app(streamable_http_path="/mcp", host=HOST)
     if modern:
         app = ModernOnly(app)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, port))
-    sock.listen(128)
-    print(f"READY http://{HOST}:{sock.getsockname()[1]}/mcp", flush=True)
-    config = uvicorn.Config(Counting(app, cancelled), log_level="warning", lifespan="on")
-    await uvicorn.Server(config).serve(sockets=[sock])
+    await serve_asgi(Counting(app, cancelled), port)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ Server ``fixture-http`` 1.0.0 with the same behaviour as ``everything_stdio.py``
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 import anyio
 import uvicorn
@@ -64,13 +65,17 @@ async def serve(port: int, path: str) -> None:
     # Same server, legacy transport: GET /sse + POST /messages/ next to the Streamable HTTP route.
     app.router.routes.extend(server.sse_app(host=HOST).routes)
 
+    await serve_asgi(app, port, path)
+
+
+async def serve_asgi(app: Any, port: int, path: str = "/mcp") -> None:
+    """Serve *app* on 127.0.0.1:*port* (0: any free port); print ``READY <url>`` once the
+    socket listens, so the test that started this process knows where and when."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((HOST, port))
     sock.listen(128)
-    bound_port = sock.getsockname()[1]
-    print(f"READY http://{HOST}:{bound_port}{path}", flush=True)
-
+    print(f"READY http://{HOST}:{sock.getsockname()[1]}{path}", flush=True)
     config = uvicorn.Config(app, log_level="warning", lifespan="on")
     await uvicorn.Server(config).serve(sockets=[sock])
 

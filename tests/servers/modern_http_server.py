@@ -8,18 +8,16 @@ Prints ``READY <url>`` once listening on 127.0.0.1.
 """
 
 import json
-import socket
 import sys
 from pathlib import Path
 from typing import Any
 
 import anyio
-import uvicorn
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.servers.http_server import HOST, build_server
+from tests.servers.http_server import HOST, build_server, serve_asgi
 
 
 class ModernOnly:
@@ -53,13 +51,7 @@ class ModernOnly:
 
 async def serve(port: int) -> None:
     app = build_server().streamable_http_app(streamable_http_path="/mcp", host=HOST)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, port))
-    sock.listen(128)
-    print(f"READY http://{HOST}:{sock.getsockname()[1]}/mcp", flush=True)
-    config = uvicorn.Config(ModernOnly(app), log_level="warning", lifespan="on")
-    await uvicorn.Server(config).serve(sockets=[sock])
+    await serve_asgi(ModernOnly(app), port)
 
 
 if __name__ == "__main__":

@@ -10,17 +10,16 @@ prints ``READY <url>`` once listening.
 """
 
 import json
-import socket
 import sys
 from pathlib import Path
 from typing import Any
 
 import anyio
-import uvicorn
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from tests.servers.http_server import serve_asgi
 from tests.servers.passthrough_stdio import build_server
 
 HOST = "127.0.0.1"
@@ -51,13 +50,7 @@ class HandshakeOnly:
 
 async def serve(port: int) -> None:
     app = build_server().streamable_http_app(streamable_http_path="/mcp", host=HOST)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, port))
-    sock.listen(128)
-    print(f"READY http://{HOST}:{sock.getsockname()[1]}/mcp", flush=True)
-    config = uvicorn.Config(HandshakeOnly(app), log_level="warning", lifespan="on")
-    await uvicorn.Server(config).serve(sockets=[sock])
+    await serve_asgi(HandshakeOnly(app), port)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ closes and our workspace entry is removed. A second signal exits at once.
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import os
 import signal
@@ -24,7 +23,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tornado import httputil, netutil, routing, web
+from tornado import httputil, routing, web
 
 from tornadohub import metrics, processes
 from tornadohub.appstate import APP_STATE, AppState
@@ -44,10 +43,6 @@ from tornadohub.recent_logs import RecentLogs
 from tornadohub.state import HubState
 
 log = logging.getLogger("tornadohub.app")
-
-
-class FatalError(Exception):
-    """The hub cannot run; the CLI prints the message as one line and exits 1."""
 
 
 class StoppingGate(routing.Matcher):
@@ -109,16 +104,6 @@ def make_app(
         log_function=metrics.log_request,
         app_state=state,  # settings[APP_STATE]
     )
-
-
-def bind(host: str, port: int) -> list[socket.socket]:
-    """Bind before doing anything else, with mcp-hub's EADDRINUSE wording."""
-    try:
-        return netutil.bind_sockets(port, address=host)
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            raise FatalError(f"listen EADDRINUSE: address already in use {host}:{port}") from None
-        raise FatalError(f"listen {errno.errorcode.get(exc.errno or 0, 'ERROR')}: {exc}") from None
 
 
 def _log_forwarder(hub: Hub, loop: asyncio.AbstractEventLoop) -> Callable[[dict[str, Any]], None]:

@@ -25,6 +25,9 @@ from typing import TYPE_CHECKING
 from tornadohub import CONTRACT_VERSION, __version__
 
 if TYPE_CHECKING:
+    import socket
+
+    from tornadohub.config import HubConfig
     from tornadohub.keys import Keyring
     from tornadohub.options import McpOptions
     from tornadohub.policy import EdgePolicy
@@ -413,6 +416,11 @@ async def _name_warnings(paths: list[str], connect_timeout: float) -> list[str]:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    """Check what can fail fast (auth, policy, config, the port), then run the hub.
+
+    Only light modules are imported here: the MCP SDK and the application come in
+    :func:`_serve_hub`, after the config's STDIO servers started (see :mod:`tornadohub.spawn`).
+    """
     from dotenv import load_dotenv
 
     if args.env_file is not None:
@@ -423,17 +431,14 @@ def run_serve(args: argparse.Namespace) -> int:
 
     import asyncio
 
-    from tornadohub.app import FatalError, bind, serve
     from tornadohub.config import load_config
     from tornadohub.errors import ConfigError
-    from tornadohub.hub import Hub
     from tornadohub.keys import AuthConfigError
+    from tornadohub.listener import FatalError, bind
     from tornadohub.log import setup_logging
-    from tornadohub.options import ConnectionLimits, ConnectPolicy, HubOptions
-    from tornadohub.paths import log_file_path, oauth_storage_path, workspaces_file_path
+    from tornadohub.paths import log_file_path
     from tornadohub.placeholders import parse_hub_env
     from tornadohub.policy import PolicyConfigError
-    from tornadohub.workspace import WorkspaceCache
 
     setup_logging(args.log_level, log_file=log_file_path())
     import logging
@@ -449,42 +454,82 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
     try:
-        load_config(args.config)  # fail fast, before taking the port
+        config = load_config(args.config)  # fail fast, before taking the port
         sockets = bind(args.host, args.port)
     except (ConfigError, FatalError) as exc:
         message = exc.message if isinstance(exc, ConfigError) else str(exc)
         print(f"Error: {message}", file=sys.stderr)
         return 1
-    options = HubOptions(
-        config_paths=list(args.config),
-        port=args.port,
-        host=args.host,
-        watch=args.watch,
-        auto_shutdown=args.auto_shutdown,
-        shutdown_delay_ms=args.shutdown_delay,
-        environ=dict(os.environ),
-        hub_env=hub_env,
-        cwd=os.getcwd(),
-        connect_policy=ConnectPolicy.from_environ(os.environ, connect_timeout=args.connect_timeout),
-        min_ready_servers=args.min_ready_servers,
-        shutdown_timeout=args.shutdown_timeout,
-        marketplace_url=args.marketplace_url or os.environ.get("MCP_HUB_MARKETPLACE_URL"),
-        registry_url=args.registry_url or os.environ.get("MCP_HUB_REGISTRY_URL"),
-        oauth_store_path=oauth_storage_path(),
-        unprefixed=args.unprefixed,
-        metrics_auth=args.metrics_auth,
-        mcp=mcp_options(args, os.environ),
-        limits=ConnectionLimits.from_environ(os.environ, max_connections=args.max_connections),
-    )
-    hub = Hub(options, workspace=WorkspaceCache(workspaces_file_path(), args.port))
     try:
-        asyncio.run(serve(hub, sockets, keys=keyring, policy=policy))
+        asyncio.run(_serve_hub(args, config, sockets, keyring, policy, hub_env))
     except ConfigError as exc:
         print(f"Error: {exc.message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+async def _serve_hub(
+    args: argparse.Namespace,
+    config: HubConfig,
+    sockets: list[socket.socket],
+    keyring: Keyring | None,
+    policy: EdgePolicy,
+    hub_env: dict[str, str],
+) -> None:
+    """Start the config's STDIO servers, then import and build the hub, which adopts them."""
+    from tornadohub.processes import watch_children
+    from tornadohub.spawn import EarlyChildren
+
+    environ = dict(os.environ)
+    cwd = os.getcwd()
+    restore_child_watcher = watch_children()  # before any server starts
+    early_children = EarlyChildren()
+    try:
+        await early_children.start(config, environ=environ, hub_env=hub_env, cwd=cwd)
+
+        from tornadohub import metrics
+        from tornadohub.app import serve
+        from tornadohub.hub import Hub
+        from tornadohub.options import ConnectionLimits, ConnectPolicy, HubOptions
+        from tornadohub.paths import oauth_storage_path, workspaces_file_path
+        from tornadohub.workspace import WorkspaceCache
+
+        if keyring is not None:
+            metrics.bind_auth(keyring.names)
+        options = HubOptions(
+            config_paths=list(args.config),
+            port=args.port,
+            host=args.host,
+            watch=args.watch,
+            auto_shutdown=args.auto_shutdown,
+            shutdown_delay_ms=args.shutdown_delay,
+            environ=environ,
+            hub_env=hub_env,
+            cwd=cwd,
+            connect_policy=ConnectPolicy.from_environ(
+                os.environ, connect_timeout=args.connect_timeout
+            ),
+            min_ready_servers=args.min_ready_servers,
+            shutdown_timeout=args.shutdown_timeout,
+            marketplace_url=args.marketplace_url or os.environ.get("MCP_HUB_MARKETPLACE_URL"),
+            registry_url=args.registry_url or os.environ.get("MCP_HUB_REGISTRY_URL"),
+            oauth_store_path=oauth_storage_path(),
+            unprefixed=args.unprefixed,
+            metrics_auth=args.metrics_auth,
+            mcp=mcp_options(args, os.environ),
+            limits=ConnectionLimits.from_environ(os.environ, max_connections=args.max_connections),
+        )
+        hub = Hub(
+            options,
+            workspace=WorkspaceCache(workspaces_file_path(), args.port),
+            early_children=early_children,
+        )
+        await serve(hub, sockets, keys=keyring, policy=policy)
+    finally:
+        await early_children.close()
+        restore_child_watcher()
 
 
 def edge_policy(args: argparse.Namespace) -> EdgePolicy:
@@ -509,12 +554,13 @@ def edge_policy(args: argparse.Namespace) -> EdgePolicy:
 def inbound_auth(args: argparse.Namespace) -> Keyring | None:
     """The API keys (None: auth off); raises AuthConfigError when the hub must not start.
 
+    The caller gives the key names to :func:`tornadohub.metrics.bind_auth`.
+
     ``MCP_HUB_AUTH_TOKENS`` is removed from the environment once read, so neither server
     processes, ``${cmd: ...}`` commands nor placeholders can see it.
     """
     import logging
 
-    from tornadohub import metrics
     from tornadohub.keys import (
         AuthConfigError,
         drop_from_environment,
@@ -535,7 +581,6 @@ def inbound_auth(args: argparse.Namespace) -> Keyring | None:
                 " or MCP_HUB_AUTH_TOKENS, or --insecure to allow it"
             )
         return None
-    metrics.bind_auth(keyring.names)
     logging.getLogger("tornadohub.cli").info(
         "API keys required on /api and /mcp: %s",
         ", ".join(keyring.names),

@@ -25,7 +25,6 @@ from typing import Any, Literal
 
 import json5
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validates, validates_schema
-from mcp_types.version import SUPPORTED_PROTOCOL_VERSIONS
 
 from tornadohub.errors import ConfigError
 from tornadohub.placeholders import env_cycle
@@ -186,6 +185,27 @@ class _Checked(fields.Field[Any]):
         return value
 
 
+class _ProtocolVersion(fields.Field[Any]):
+    """A protocol version the SDK supports.
+
+    The SDK's list is imported on first use: ``mcp_types`` takes ~0.2 s to import, and the
+    hub loads its config before it imports the SDK, to start its servers sooner.
+    """
+
+    def _deserialize(
+        self,
+        value: Any,
+        attr: str | None,
+        data: Mapping[str, Any] | None,
+        **kwargs: Any,
+    ) -> Any:
+        from mcp_types.version import SUPPORTED_PROTOCOL_VERSIONS
+
+        if value not in SUPPORTED_PROTOCOL_VERSIONS:
+            raise ValidationError(_BAD_PROTOCOL.format(", ".join(SUPPORTED_PROTOCOL_VERSIONS)))
+        return value
+
+
 class _DevSchema(Schema):
     """The ``dev`` object of a stdio server (contract section 11)."""
 
@@ -216,11 +236,7 @@ class _ServerSchema(Schema):
     cwd = _Checked(_is_str, _BAD_CWD, allow_none=True)
     disabled = _Checked(_is_bool, _BAD_DISABLED, allow_none=True)
     dev = fields.Nested(_DevSchema, error_messages={"null": _DEV_CWD})
-    protocolVersion = _Checked(  # the config key
-        lambda value: value in SUPPORTED_PROTOCOL_VERSIONS,
-        _BAD_PROTOCOL.format(", ".join(SUPPORTED_PROTOCOL_VERSIONS)),
-        allow_none=True,
-    )
+    protocolVersion = _ProtocolVersion(allow_none=True)  # the config key
 
     @validates("env")
     def _check_env_references(self, value: Any, **kwargs: Any) -> None:

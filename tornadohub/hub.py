@@ -55,7 +55,10 @@ class Hub(ConfigReload, Presence):
         config = config or load_config(self.options.config_paths)
         self.take_config(config)
         self._build_upstreams(config)
-        await self._start_all()
+        try:
+            await self._start_all()
+        finally:
+            await self.close_early_children()
         await self._start_watchers()
         self._spawn(self._heartbeat(), "heartbeat")
         self.set_state(HubState.ready)
@@ -101,6 +104,7 @@ class Hub(ConfigReload, Presence):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         await self._close_all()
+        await self.close_early_children()
         processes.kill_all_spawned()  # a ${cmd:} shell must not hold the exit
         self.set_state(HubState.stopped)
         self.events.close_all()

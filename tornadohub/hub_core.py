@@ -21,6 +21,7 @@ from tornadohub.errors import (
 from tornadohub.events import HEARTBEAT, HUB_STATE, EventBus
 from tornadohub.oauth import OAuthStore
 from tornadohub.options import HubOptions
+from tornadohub.spawn import EarlyChildren
 from tornadohub.state import HubState
 from tornadohub.upstreams import HubEnvironment, Upstream, create_upstream
 from tornadohub.upstreams.supervisor import Supervisor
@@ -57,6 +58,7 @@ class HubCore:
         *,
         events: EventBus | None = None,
         workspace: WorkspaceCache | None = None,
+        early_children: EarlyChildren | None = None,
     ) -> None:
         self.options = options
         self.events = events or EventBus()
@@ -96,7 +98,13 @@ class HubCore:
             cwd=options.cwd,
             port=options.port,
             oauth_store=OAuthStore(options.oauth_store_path) if options.oauth_store_path else None,
+            early_children=early_children,
         )
+
+    async def close_early_children(self) -> None:
+        """Stop the STDIO children started before the hub that no upstream adopted."""
+        if self._env.early_children is not None:
+            await self._env.early_children.close()
 
     # ------------------------------------------------------------------ state
     def state_payload(self) -> dict[str, Any]:

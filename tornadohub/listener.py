@@ -13,6 +13,8 @@
 * Bodies above :data:`~tornadohub.policy.MAX_BODY_BYTES` are refused by the server itself
   (handlers refuse them with a JSON 413 first when ``Content-Length`` says so); headers
   above :data:`HARD_HEADER_LIMIT` end the connection (handlers answer 431 from 64 KiB).
+
+The port is taken first of all (:func:`bind`), before the hub is built.
 """
 
 from __future__ import annotations
@@ -24,13 +26,28 @@ import socket
 from collections.abc import Callable
 from typing import Any, Final
 
-from tornado import httpserver, httputil, iostream
+from tornado import httpserver, httputil, iostream, netutil
 from tornado.ioloop import IOLoop
 
 from tornadohub.options import ConnectionLimits
 from tornadohub.policy import MAX_BODY_BYTES, MAX_HEADER_BYTES
 
 log = logging.getLogger("tornadohub.app")
+
+
+class FatalError(Exception):
+    """The hub cannot run; the CLI prints the message as one line and exits 1."""
+
+
+def bind(host: str, port: int) -> list[socket.socket]:
+    """Bind before doing anything else, with mcp-hub's EADDRINUSE wording."""
+    try:
+        return netutil.bind_sockets(port, address=host)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise FatalError(f"listen EADDRINUSE: address already in use {host}:{port}") from None
+        raise FatalError(f"listen {errno.errorcode.get(exc.errno or 0, 'ERROR')}: {exc}") from None
+
 
 #: Headers this large end the connection unanswered; from MAX_HEADER_BYTES up, a 431.
 HARD_HEADER_LIMIT: Final = 4 * MAX_HEADER_BYTES

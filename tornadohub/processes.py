@@ -39,6 +39,8 @@ _own: set[int] = set()
 #: Pids asyncio's child watcher waits for, from their spawn until it has reaped them.
 _watched: set[int] = set()
 _subreaper = False
+#: The loop whose pidfds watch the children (see :func:`watch_children`).
+_watching_loop: asyncio.AbstractEventLoop | None = None
 #: Spawns under way, whose pid is not known yet: their child must not pass for an orphan.
 _spawning = 0
 _spawning_lock = threading.Lock()
@@ -94,15 +96,21 @@ def watch_children() -> Callable[[], None]:
 
     asyncio 3.11's default ``ThreadedChildWatcher`` parks a thread in ``waitpid`` per
     child: 100 servers, 100 threads. 3.12+ use pidfds by themselves, and elsewhere (no
-    pidfd) the default stays. Call it before the first server starts.
+    pidfd) the default stays. Call it before the first server starts; a second call on the
+    same loop changes nothing (and its undo neither).
     """
-    if sys.version_info >= (3, 12) or not _pidfd_works():
+    global _watching_loop
+    loop = asyncio.get_running_loop()
+    if sys.version_info >= (3, 12) or _watching_loop is loop or not _pidfd_works():
         return lambda: None
     watcher = _PidfdWatcher()
-    watcher.attach_loop(asyncio.get_running_loop())
+    watcher.attach_loop(loop)
     asyncio.set_child_watcher(watcher)
+    _watching_loop = loop
 
     def restore() -> None:
+        global _watching_loop
+        _watching_loop = None
         asyncio.set_child_watcher(asyncio.ThreadedChildWatcher())  # asyncio's default; closes ours
 
     return restore

@@ -1,4 +1,4 @@
-"""Which STDIO children get the bundle on PYTHONPATH (tornadohub.upstreams.stdio)."""
+"""Which STDIO children get the bundle on PYTHONPATH (tornadohub.spawn)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tornadohub.upstreams.stdio import bundled_site_packages, with_bundle_pythonpath
+from tornadohub.spawn import bundled_site_packages, with_bundle_pythonpath
 
 BUNDLE = "/shiv/mcp-hub.pyz_abc/site-packages"
 

@@ -21,6 +21,7 @@ from tornadohub.config import ServerEntry
 from tornadohub.oauth import OAuthStore
 from tornadohub.options import ConnectPolicy
 from tornadohub.placeholders import ResolvedServer
+from tornadohub.spawn import EarlyChildren
 from tornadohub.state import UpstreamStatus
 from tornadohub.upstreams.diagnostics import Redactor
 from tornadohub.upstreams.eras import ModernChannel, ParamHeaders
@@ -50,6 +51,8 @@ class HubEnvironment:
     cwd: str
     port: int = 0
     oauth_store: OAuthStore | None = None
+    #: STDIO children started before the hub was built, for their upstreams to adopt.
+    early_children: EarlyChildren | None = None
 
 
 ChangeListener = Callable[["Upstream", str], None]

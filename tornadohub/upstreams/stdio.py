@@ -12,15 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import json
 import logging
 import os
-import shutil
 import signal
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -29,14 +25,8 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from mcp.shared.message import SessionMessage
 
 from tornadohub.placeholders import ResolvedServer
-from tornadohub.processes import (
-    descendants,
-    enable_subreaper,
-    kill_and_reap,
-    reap_orphans,
-    spawned,
-    spawning,
-)
+from tornadohub.processes import descendants, kill_and_reap, reap_orphans, spawned
+from tornadohub.spawn import spawn_server
 from tornadohub.upstreams.base import Upstream
 from tornadohub.upstreams.diagnostics import NoiseLimiter, OutputTail
 from tornadohub.upstreams.ordering import relay_in_order
@@ -53,63 +43,6 @@ GRACE_SECONDS = 2.0
 #: After the process is gone, how long its stderr may take to reach EOF (grandchildren
 #: may hold it open).
 STDERR_DRAIN_SECONDS = 1.0
-
-
-def bundled_site_packages() -> str | None:
-    """The site-packages directory extracted from the ``mcp-hub.pyz`` we run from, else None.
-
-    shiv's loader module ``_bootstrap`` exists only inside a zipapp, and there this package
-    lies directly in the site-packages directory shiv extracted.
-    """
-    if "_bootstrap" not in sys.modules:
-        return None
-    site_packages = Path(__file__).resolve().parents[2]
-    return str(site_packages) if site_packages.name == "site-packages" else None
-
-
-def with_bundle_pythonpath(
-    command: str | None, env: dict[str, str], bundle: str | None = None
-) -> dict[str, str]:
-    """*env*, plus ``PYTHONPATH=<bundle>`` for a child that runs the hub's own Python.
-
-    From the zipapp, a STDIO server written in Python (the bundled demo server, or any script
-    that only needs ``mcp``) imports the SDK from the bundle, as it would from the hub's venv.
-    Only children running a plain interpreter of the hub's version get it: other programs, and
-    the Python tools they start (uvx, a venv's python), must not import our packages ahead of
-    their own, nor our compiled extensions built for this CPython. That is also why the pyz is
-    not built with shiv's ``-E``, which would hand it to ``${cmd: ...}`` commands as well. A
-    ``PYTHONPATH`` in the server's own ``env`` always wins.
-    """
-    bundle = bundle if bundle is not None else bundled_site_packages()
-    if bundle is None or command is None or "PYTHONPATH" in env:
-        return env
-    if not _runs_hub_python(command, env.get("PATH")):
-        return env
-    return {**env, "PYTHONPATH": bundle}
-
-
-def _runs_hub_python(command: str, search_path: str | None) -> bool:
-    """Whether *command* is ``python``, ``python3``, ``python3.<minor>`` or our interpreter.
-
-    A virtualenv's interpreter does not count, whatever its name.
-    """
-    executable = shutil.which(command, path=search_path)
-    if executable is None:
-        return False
-    location = Path(executable)
-    if (location.parent.parent / "pyvenv.cfg").is_file():
-        return False  # a virtualenv's interpreter brings its own packages
-    major, minor = sys.version_info[:2]
-    names = {"python", f"python{major}", f"python{major}.{minor}"}
-    return location.name in names or os.path.realpath(location) == os.path.realpath(sys.executable)
-
-
-def _die_with_parent() -> None:
-    """Linux: the child gets SIGTERM if the hub dies, even by SIGKILL (no orphans)."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(Exception):
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 class ChildProcess:
@@ -253,21 +186,10 @@ class StdioUpstream(Upstream):
     async def _open_transport(
         self, resolved: ResolvedServer, lost: anyio.Event
     ) -> AsyncIterator[tuple[Any, Any]]:
-        if not resolved.command:
-            raise ValueError("missing command")
-        enable_subreaper()
-        with spawning():
-            process = await asyncio.create_subprocess_exec(
-                resolved.command,
-                *resolved.args,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=with_bundle_pythonpath(resolved.command, resolved.env),
-                cwd=resolved.cwd or None,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
+        early = self.env.early_children
+        process = early.take(self.name, resolved) if early is not None else None
+        if process is None:
+            process = await spawn_server(resolved)
         child = ChildProcess(process)
         self.child = child
         self.stderr_tail.clear()

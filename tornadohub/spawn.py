@@ -1,0 +1,194 @@
+"""Starting STDIO server processes: the one spawn call, and the children started early.
+
+A hub's start is its servers' start: the children (often Node or Python programs that take
+a quarter of a second of CPU each to boot) are what a client waits for. The hub's own
+imports (the MCP SDK, pydantic models, Tornado) take longer than that, so ``serve``
+starts the children of the config first, from this module, which imports only the
+standard library, the config loader and the placeholder resolver; the hub built
+afterwards adopts them (:meth:`EarlyChildren.take`). Nothing else changes: each upstream
+still resolves its entry itself and adopts a child only when its resolution is the one
+the child was started with; a child nobody adopted is stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import os
+import shutil
+import signal
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from tornadohub.config import HubConfig
+from tornadohub.errors import PlaceholderError
+from tornadohub.placeholders import ResolvedServer, resolve_server
+from tornadohub.processes import enable_subreaper, spawning
+
+log = logging.getLogger("tornadohub.upstream")
+
+#: How long an early child that nobody adopted gets to exit on SIGTERM before SIGKILL.
+UNADOPTED_GRACE_SECONDS = 2.0
+
+
+def bundled_site_packages() -> str | None:
+    """The site-packages directory extracted from the ``mcp-hub.pyz`` we run from, else None.
+
+    shiv's loader module ``_bootstrap`` exists only inside a zipapp, and there this package
+    lies directly in the site-packages directory shiv extracted.
+    """
+    if "_bootstrap" not in sys.modules:
+        return None
+    site_packages = Path(__file__).resolve().parents[1]
+    return str(site_packages) if site_packages.name == "site-packages" else None
+
+
+def with_bundle_pythonpath(
+    command: str | None, env: dict[str, str], bundle: str | None = None
+) -> dict[str, str]:
+    """*env*, plus ``PYTHONPATH=<bundle>`` for a child that runs the hub's own Python.
+
+    From the zipapp, a STDIO server written in Python (the bundled demo server, or any script
+    that only needs ``mcp``) imports the SDK from the bundle, as it would from the hub's venv.
+    Only children running a plain interpreter of the hub's version get it: other programs, and
+    the Python tools they start (uvx, a venv's python), must not import our packages ahead of
+    their own, nor our compiled extensions built for this CPython. That is also why the pyz is
+    not built with shiv's ``-E``, which would hand it to ``${cmd: ...}`` commands as well. A
+    ``PYTHONPATH`` in the server's own ``env`` always wins.
+    """
+    bundle = bundle if bundle is not None else bundled_site_packages()
+    if bundle is None or command is None or "PYTHONPATH" in env:
+        return env
+    if not _runs_hub_python(command, env.get("PATH")):
+        return env
+    return {**env, "PYTHONPATH": bundle}
+
+
+def _runs_hub_python(command: str, search_path: str | None) -> bool:
+    """Whether *command* is ``python``, ``python3``, ``python3.<minor>`` or our interpreter.
+
+    A virtualenv's interpreter does not count, whatever its name.
+    """
+    executable = shutil.which(command, path=search_path)
+    if executable is None:
+        return False
+    location = Path(executable)
+    if (location.parent.parent / "pyvenv.cfg").is_file():
+        return False  # a virtualenv's interpreter brings its own packages
+    major, minor = sys.version_info[:2]
+    names = {"python", f"python{major}", f"python{major}.{minor}"}
+    return location.name in names or os.path.realpath(location) == os.path.realpath(sys.executable)
+
+
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM if the hub dies, even by SIGKILL (no orphans)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+async def spawn_server(resolved: ResolvedServer) -> asyncio.subprocess.Process:
+    """Start *resolved*'s command with piped stdio, in its own process group."""
+    if not resolved.command:
+        raise ValueError("missing command")
+    enable_subreaper()
+    with spawning():
+        return await asyncio.create_subprocess_exec(
+            resolved.command,
+            *resolved.args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=with_bundle_pythonpath(resolved.command, resolved.env),
+            cwd=resolved.cwd or None,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+
+
+def _refuse_commands(command: str) -> str:
+    """An early start never runs a ``${cmd: ...}``: its upstream runs it, once."""
+    raise PlaceholderError("a ${cmd: ...} is left to the upstream")
+
+
+class EarlyChildren:
+    """The STDIO servers of the config, started before the hub exists, until adopted."""
+
+    def __init__(self) -> None:
+        self._children: dict[str, tuple[ResolvedServer, asyncio.subprocess.Process]] = {}
+        #: Children started differently from what their upstream resolved, to be stopped.
+        self._unwanted: list[asyncio.subprocess.Process] = []
+
+    async def start(
+        self,
+        config: HubConfig,
+        *,
+        environ: Mapping[str, str],
+        hub_env: Mapping[str, str],
+        cwd: str,
+    ) -> None:
+        """Start every enabled, valid STDIO entry whose resolution runs no command.
+
+        Anything that fails here (a missing variable, a missing program) is left to the
+        upstream, which meets the same failure and reports it as it always does.
+        """
+        for name, entry in config.servers.items():
+            if entry.transport != "stdio" or entry.disabled or entry.error is not None:
+                continue
+            try:
+                resolved = resolve_server(
+                    entry.config,
+                    environ=environ,
+                    hub_env=hub_env,
+                    cwd=cwd,
+                    run_cmd=_refuse_commands,
+                )
+                process = await spawn_server(resolved)
+            except (PlaceholderError, ValueError, OSError):
+                continue
+            self._children[name] = (resolved, process)
+
+    def pids(self) -> list[int]:
+        """The children started early that no upstream has taken yet."""
+        return [process.pid for _, process in self._children.values()]
+
+    def take(self, name: str, resolved: ResolvedServer) -> asyncio.subprocess.Process | None:
+        """*name*'s early child if it was started exactly as *resolved* says; else None.
+
+        A child started differently (the config changed in between) is stopped by
+        :meth:`close`.
+        """
+        early = self._children.pop(name, None)
+        if early is None:
+            return None
+        started_as, process = early
+        if started_as == resolved:
+            return process
+        self._unwanted.append(process)
+        return None
+
+    async def close(self) -> None:
+        """Stop and reap every child nobody adopted (its server is gone or started anew)."""
+        children = [process for _, process in self._children.values()] + self._unwanted
+        self._children.clear()
+        self._unwanted.clear()
+        for process in children:
+            if process.stdin is not None:
+                process.stdin.close()
+            _stop_group(process, signal.SIGTERM)
+        for process in children:
+            try:
+                await asyncio.wait_for(process.wait(), UNADOPTED_GRACE_SECONDS)
+            except TimeoutError:
+                _stop_group(process, signal.SIGKILL)
+                await process.wait()
+            _stop_group(process, signal.SIGKILL)  # what is left of its group
+
+
+def _stop_group(process: asyncio.subprocess.Process, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signum)

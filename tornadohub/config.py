@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import errno
 import functools
+import json
 import math
 import os
 import re
@@ -399,7 +400,7 @@ def _read_document(path: str) -> dict[str, Any] | None:
     except OSError as exc:
         raise _file_error(path, _os_reason(exc, path)) from exc
     try:
-        document = json5.loads(content)
+        document = _parse_json5(content)
     except (ValueError, RecursionError) as exc:
         raise _file_error(path, f"JSON5: {exc}") from exc
     if isinstance(document, dict) and "servers" in document and _js_truthy(document["servers"]):
@@ -409,6 +410,20 @@ def _read_document(path: str) -> dict[str, Any] | None:
         reason = f"Invalid config format in {path}: 'mcpServers' must be an object"
         raise _file_error(path, reason)
     return document
+
+
+def _parse_json5(content: str) -> Any:
+    """JSON5; a plain JSON document (most configs) goes through the standard library.
+
+    The result is the same (JSON is JSON5), and ``json5``'s pure-Python parser takes
+    ~40 ms for a config of ten servers, at start-up and on every reload. A document that
+    is not plain JSON, a bad one included, is parsed by ``json5``, whose message is the
+    one reported.
+    """
+    try:
+        return json.loads(content)
+    except (ValueError, RecursionError):
+        return json5.loads(content)
 
 
 def _file_error(path: str, reason: str) -> ConfigError:

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import json5
 import pytest
 
 from tornadohub.config import (
@@ -54,6 +55,19 @@ def test_json5_features(tmp_path: Path) -> None:
     assert list(cfg.servers) == ["echo"]
     assert cfg.servers["echo"].config["args"] == ["-m", "echo"]
     assert cfg.errors == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["1e400", "NaN", "-Infinity", "12345678901234567890123", "-0", '"\\ud800"', '"\u2028"'],
+)
+def test_plain_json_reads_as_json5_reads_it(tmp_path: Path, value: str) -> None:
+    """Plain JSON takes the standard library's parser: same values as ``json5``'s."""
+    text = f'{{"mcpServers": {{"a": {{"command": "x", "v": {value}, "v": [{value}]}}}}}}'
+    expected = json5.loads(text)["mcpServers"]["a"]
+    assert repr(load_config([write(tmp_path, "c.json", text)]).servers["a"].config["v"]) == repr(
+        expected["v"]
+    )
 
 
 def test_utf8_bom_is_accepted(tmp_path: Path) -> None:

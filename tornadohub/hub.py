@@ -55,6 +55,7 @@ class Hub(ConfigReload, Presence):
         config = config or load_config(self.options.config_paths)
         self.take_config(config)
         self._build_upstreams(config)
+        self._start_workspace_watcher()
         try:
             await self._start_all()
         finally:

@@ -168,14 +168,19 @@ class ConfigReload(HubCore):
 
         return asyncio.ensure_future(finish())
 
-    async def _start_watchers(self) -> None:
-        if self.options.watch and self.options.config_paths:
-            self._watchers.append(
-                config_watcher(self.options.config_paths, lambda _: self.reload_config())
-            )
+    def _start_workspace_watcher(self) -> None:
+        """Watch the shared workspace file. Called before the servers start: a watcher is
+        ready only after its first idle poll (~0.2 s), which then passes meanwhile."""
         if self.workspace is not None:
-            self._watchers.append(file_watcher(self.workspace.path, self._workspace_changed))
-        for watcher in self._watchers:
+            watcher = file_watcher(self.workspace.path, self._workspace_changed)
+            self._watchers.append(watcher)
+            watcher.start()
+
+    async def _start_watchers(self) -> None:
+        """Start the config watcher (``--watch``), then wait until every watcher is ready."""
+        if self.options.watch and self.options.config_paths:
+            watcher = config_watcher(self.options.config_paths, lambda _: self.reload_config())
+            self._watchers.append(watcher)
             watcher.start()
         await asyncio.gather(*(w.wait_ready() for w in self._watchers))
 

@@ -133,8 +133,9 @@ class EarlyChildren:
     ) -> None:
         """Start every enabled, valid STDIO entry whose resolution runs no command.
 
-        Anything that fails here (a missing variable, a missing program) is left to the
-        upstream, which meets the same failure and reports it as it always does.
+        Anything that fails here (a missing variable, a missing program, whatever else) is
+        left to the upstream, which meets the same failure and reports it as it always
+        does: starting early must never make a start fail.
         """
         for name, entry in config.servers.items():
             if entry.transport != "stdio" or entry.disabled or entry.error is not None:
@@ -148,7 +149,7 @@ class EarlyChildren:
                     run_cmd=_refuse_commands,
                 )
                 process = await spawn_server(resolved)
-            except (PlaceholderError, ValueError, OSError):
+            except Exception:  # the upstream meets it again, and reports it its own way
                 continue
             self._children[name] = (resolved, process)
 

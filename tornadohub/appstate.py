@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from tornadohub.hub import Hub
 from tornadohub.keys import Keyring
@@ -21,6 +21,9 @@ from tornadohub.mcp.transport import McpTransport
 from tornadohub.options import HubOptions
 from tornadohub.policy import EdgePolicy
 from tornadohub.recent_logs import RecentLogs
+
+if TYPE_CHECKING:
+    from tornadohub.cluster.runtime import ClusterRuntime
 
 #: The one ``settings`` key of the application: the :class:`AppState`.
 APP_STATE: Final = "app_state"
@@ -44,6 +47,13 @@ class AppState:
     routes: Sequence[tuple[str, Any]] = ()
     #: Config reloads started by ``POST /api/marketplace/add``, kept until they finish.
     reloads: set[asyncio.Task[None]] = field(default_factory=set)
+    #: Cluster mode (``--redis-url``): this node's side of the cluster; None: embedded.
+    cluster: ClusterRuntime | None = None
+
+    @property
+    def node_id(self) -> str | None:
+        """This node's id in cluster mode (the ``X-Tornadohub-Node`` of /mcp replies)."""
+        return None if self.cluster is None else self.cluster.node_id
 
     @property
     def options(self) -> HubOptions:

@@ -27,6 +27,7 @@ from tornadohub import CONTRACT_VERSION, __version__
 if TYPE_CHECKING:
     import socket
 
+    from tornadohub.cluster.options import ClusterOptions
     from tornadohub.config import HubConfig
     from tornadohub.keys import Keyring
     from tornadohub.options import McpOptions
@@ -145,6 +146,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_mcp_tunables(serve)
     _add_unprefixed(serve)
     _add_marketplace(serve)
+    _add_cluster(serve)
 
     check = commands.add_parser(
         "check-config",
@@ -240,6 +242,18 @@ def mcp_options(args: argparse.Namespace, environ: Mapping[str, str]) -> McpOpti
 
     given = {name: getattr(args, f"mcp_{name}", None) for name, *_ in MCP_TUNABLES}
     return McpOptions.from_environ(environ, **given)
+
+
+def _add_cluster(parser: argparse.ArgumentParser) -> None:
+    from tornadohub.cluster.options import add_arguments
+
+    group = parser.add_argument_group(
+        "cluster mode",
+        "several hubs behind a load balancer, Redis as the control plane (README: Running"
+        " several hubs); each flag falls back to its TORNADOHUB_* environment variable;"
+        " without a Redis URL the hub runs alone and none of these apply",
+    )
+    add_arguments(group)
 
 
 def _add_marketplace(parser: argparse.ArgumentParser) -> None:
@@ -431,6 +445,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     import asyncio
 
+    from tornadohub.cluster.options import resolve as cluster_options
     from tornadohub.config import load_config
     from tornadohub.errors import ConfigError
     from tornadohub.keys import AuthConfigError
@@ -454,16 +469,27 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
     try:
+        cluster = cluster_options(vars(args), os.environ)
         config = load_config(args.config)  # fail fast, before taking the port
         sockets = bind(args.host, args.port)
+        hop_sockets = (
+            bind(cluster.internal_host, cluster.internal_port)
+            if cluster is not None and cluster.internal_port
+            else []
+        )
     except (ConfigError, FatalError) as exc:
         message = exc.message if isinstance(exc, ConfigError) else str(exc)
         print(f"Error: {message}", file=sys.stderr)
         return 1
     try:
-        asyncio.run(_serve_hub(args, config, sockets, keyring, policy, hub_env))
+        asyncio.run(
+            _serve_hub(args, config, sockets, keyring, policy, hub_env, cluster, hop_sockets)
+        )
     except ConfigError as exc:
         print(f"Error: {exc.message}", file=sys.stderr)
+        return 1
+    except FatalError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -477,8 +503,13 @@ async def _serve_hub(
     keyring: Keyring | None,
     policy: EdgePolicy,
     hub_env: dict[str, str],
+    cluster: ClusterOptions | None,
+    hop_sockets: list[socket.socket],
 ) -> None:
-    """Start the config's STDIO servers, then import and build the hub, which adopts them."""
+    """Start the config's STDIO servers, then import and build the hub, which adopts them.
+
+    *cluster*: cluster mode's options (None: embedded); *hop_sockets*: its internal listener.
+    """
     import gc
 
     from tornadohub.processes import watch_children
@@ -528,13 +559,14 @@ async def _serve_hub(
             metrics_auth=args.metrics_auth,
             mcp=mcp_options(args, os.environ),
             limits=ConnectionLimits.from_environ(os.environ, max_connections=args.max_connections),
+            cluster=cluster,
         )
         hub = Hub(
             options,
             workspace=WorkspaceCache(workspaces_file_path(), args.port),
             early_children=early_children,
         )
-        await serve(hub, sockets, keys=keyring, policy=policy)
+        await serve(hub, sockets, keys=keyring, policy=policy, hop_sockets=hop_sockets)
     finally:
         await early_children.close()
         restore_child_watcher()

@@ -37,6 +37,7 @@ __all__ = [
     "HubConfig",
     "ServerEntry",
     "check_config",
+    "config_from_data",
     "diff_configs",
     "load_config",
 ]
@@ -486,6 +487,25 @@ def load_config(paths: Sequence[str]) -> HubConfig:
     problems end up in :attr:`ServerEntry.error` instead.
     """
     return _load(paths, None)
+
+
+def config_from_data(data: Mapping[str, Any], paths: Sequence[str] = ()) -> HubConfig:
+    """The config whose merged document is *data* (a :attr:`HubConfig.data` of any node:
+    cluster mode shares it), validated as if loaded; ``ConfigError`` if it is no document."""
+    servers_data = data.get("mcpServers") if isinstance(data, Mapping) else None
+    if not isinstance(servers_data, Mapping):
+        raise ConfigError("Invalid config: 'mcpServers' must be an object")
+    document = copy.deepcopy(dict(data))
+    servers: dict[str, ServerEntry] = {}
+    merged: dict[str, Any] = {}
+    for name, entry in servers_data.items():
+        source = entry.get("config_source", "") if isinstance(entry, dict) else ""
+        config = _normalise(entry, str(source))
+        errors = _validate_entry(name, config if isinstance(entry, dict) else entry)
+        servers[name] = ServerEntry(name=name, config=config, errors=tuple(errors))
+        merged[name] = config
+    document["mcpServers"] = merged
+    return HubConfig(paths=tuple(paths), data=document, servers=servers)
 
 
 def check_config(paths: Sequence[str]) -> list[str]:

@@ -3,6 +3,12 @@
 Every status, capability and hub-state change goes through here; ``/api/events``
 (SSE) subscribes. A subscriber whose queue is full is dropped rather than allowed
 to slow the hub or the other subscribers.
+
+Cluster mode sets :attr:`EventBus.share`: every event but this process's own
+(:data:`NODE_EVENTS`) then goes to the cluster's event stream instead of straight to the
+subscribers, and comes back to every node's subscribers through :meth:`EventBus.deliver`
+with its stream id, so all nodes show one order. In-process listeners always get the
+events of this process at once, and only those.
 """
 
 from __future__ import annotations
@@ -26,12 +32,19 @@ SUBSCRIPTION_EVENT = "subscription_event"
 DEFAULT_QUEUE_SIZE = 1000
 
 
+#: Events about this process alone, never shared with the other nodes of a cluster.
+NODE_EVENTS = frozenset({HEARTBEAT, HUB_STATE, LOG})
+
+
 @dataclass(frozen=True)
 class Event:
     """One SSE frame: ``event: <name>`` and a JSON payload (timestamp set at publish)."""
 
     name: str
     payload: dict[str, Any]
+    #: Cluster mode: the event's id in the cluster stream (the SSE ``id:``, which a client
+    #: resumes from with ``Last-Event-ID`` on any node); None for this process's own events.
+    id: str | None = None
 
 
 #: Queued to a subscriber to end its stream.
@@ -65,6 +78,9 @@ class EventBus:
     def __init__(self) -> None:
         self._subscribers: dict[str, Subscriber] = {}
         self._listeners: list[Callable[[Event], None]] = []
+        #: Cluster mode: takes every event not in :data:`NODE_EVENTS` instead of the
+        #: subscribers (it comes back through :meth:`deliver`); None: embedded.
+        self.share: Callable[[Event], None] | None = None
 
     @property
     def subscribers(self) -> list[Subscriber]:
@@ -97,18 +113,25 @@ class EventBus:
 
     def publish(self, name: str, payload: dict[str, Any]) -> Event:
         event = Event(name, {**payload, "timestamp": iso_now()})
-        for subscriber in list(self._subscribers.values()):
-            try:
-                subscriber.queue.put_nowait(event)
-            except asyncio.QueueFull:
-                log.warning("dropping slow event subscriber %s", subscriber.id)
-                self.unsubscribe(subscriber)
+        if self.share is not None and name not in NODE_EVENTS:
+            self.share(event)
+        else:
+            self.deliver(event)
         for listener in list(self._listeners):
             try:
                 listener(event)
             except Exception:
                 log.exception("event listener failed")
         return event
+
+    def deliver(self, event: Event) -> None:
+        """Queue *event* to every subscriber (not to the listeners)."""
+        for subscriber in list(self._subscribers.values()):
+            try:
+                subscriber.queue.put_nowait(event)
+            except asyncio.QueueFull:
+                log.warning("dropping slow event subscriber %s", subscriber.id)
+                self.unsubscribe(subscriber)
 
     def subscription_event(self, kind: str, **payload: Any) -> Event:
         return self.publish(SUBSCRIPTION_EVENT, {"type": kind, **payload})

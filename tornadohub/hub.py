@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 import time
+from collections.abc import Collection
 from typing import Any
 
 from tornadohub import CONTRACT_VERSION, __version__, processes
@@ -50,22 +51,31 @@ class Hub(ConfigReload, Presence):
     """
 
     # -------------------------------------------------------------- lifecycle
-    async def initialize(self, config: HubConfig | None = None) -> None:
-        """Load the config (raises ConfigError), start every enabled server and the watchers."""
+    async def initialize(
+        self, config: HubConfig | None = None, *, stopped: Collection[str] = ()
+    ) -> None:
+        """Load the config (raises ConfigError), start every enabled server and the watchers.
+
+        *stopped*: servers not to start (cluster mode: stopped on every node).
+        """
         config = config or load_config(self.options.config_paths)
         self.take_config(config)
         self._build_upstreams(config)
         self._start_workspace_watcher()
         try:
-            await self._start_all()
+            await self._start_all(stopped)
         finally:
             await self.close_early_children()
         await self._start_watchers()
         self._spawn(self._heartbeat(), "heartbeat")
         self.set_state(HubState.ready)
 
-    async def _start_all(self) -> None:
-        enabled = [s for s in self._supervisors.values() if not s.upstream.disabled]
+    async def _start_all(self, stopped: Collection[str] = ()) -> None:
+        enabled = [
+            s
+            for s in self._supervisors.values()
+            if not s.upstream.disabled and s.name not in stopped
+        ]
         results = await self._each(enabled, Supervisor.start)
         failed = [s.name for s, r in zip(enabled, results, strict=True) if isinstance(r, Exception)]
         total = len(self.upstreams)
@@ -117,12 +127,21 @@ class Hub(ConfigReload, Presence):
         await self.calls.drain()
 
     # --------------------------------------------------------------- commands
-    async def start_server(self, name: str) -> dict[str, Any]:
+    async def start_server(self, name: str, *, node: str | None = None) -> dict[str, Any]:
         """Enable (in memory only, like mcp-hub) and connect one server.
 
         Returns once this start (or a later intent for the server) has been carried out;
-        a start superseded by a stop reports the current state instead of an error.
+        a start superseded by a stop reports the current state instead of an error. In
+        cluster mode every node starts it, unless *node* names this one.
         """
+        if self.shared is not None:
+            if node is None:
+                return await self.shared.start_server(name)
+            self.shared.require_this_node(node)
+        return await self.start_here(name)
+
+    async def start_here(self, name: str) -> dict[str, Any]:
+        """:meth:`start_server` in this process only."""
         self._busy.add(str(name))  # any JSON value may arrive; get() answers 404
         try:
             supervisor = self._supervisor(name)
@@ -136,8 +155,21 @@ class Hub(ConfigReload, Presence):
             self._busy.discard(str(name))
             self.events.subscription_event("servers_updated", changes={"modified": [name]})
 
-    async def stop_server(self, name: str, *, disable: bool = False) -> dict[str, Any]:
-        """Stop one server (``disable``: and mark it disabled, in memory); cancels a start."""
+    async def stop_server(
+        self, name: str, *, disable: bool = False, node: str | None = None
+    ) -> dict[str, Any]:
+        """Stop one server (``disable``: and mark it disabled, in memory); cancels a start.
+
+        In cluster mode every node stops it, unless *node* names this one.
+        """
+        if self.shared is not None:
+            if node is None:
+                return await self.shared.stop_server(name, disable=disable)
+            self.shared.require_this_node(node)
+        return await self.stop_here(name, disable=disable)
+
+    async def stop_here(self, name: str, *, disable: bool = False) -> dict[str, Any]:
+        """:meth:`stop_server` in this process only."""
         self._busy.add(str(name))  # any JSON value may arrive; get() answers 404
         try:
             supervisor = self._supervisor(name)

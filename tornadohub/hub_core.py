@@ -11,7 +11,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from tornadohub.config import HubConfig, ServerEntry
 from tornadohub.drain import WorkGate
@@ -49,6 +49,23 @@ async def unmeasured(server: str, call: Awaitable[dict[str, Any]]) -> dict[str, 
     return await call
 
 
+class SharedState(Protocol):
+    """Cluster mode: the cluster's desired state, which server starts and stops and config
+    reloads change for every node at once (a new config revision) instead of this process."""
+
+    async def start_server(self, name: str) -> dict[str, Any]:
+        """Start *name* on every node; this node's info once it applied the change."""
+
+    async def stop_server(self, name: str, *, disable: bool) -> dict[str, Any]:
+        """Stop (or disable) *name* on every node; this node's info once applied."""
+
+    async def publish_config(self, config: HubConfig) -> None:
+        """Make *config* (re-read from this node's files) the cluster's next revision."""
+
+    def require_this_node(self, node: str) -> None:
+        """A request for one node (``?node=``): refused unless *node* is this one."""
+
+
 class HubCore:
     """The upstream registry plus the hub-level state machine."""
 
@@ -78,6 +95,8 @@ class HubCore:
         self.shutdown_requested = asyncio.Event()
         #: Around every REST tool call (see :data:`ToolCallMeter`).
         self.measure_tool_call: ToolCallMeter = unmeasured
+        #: Cluster mode: where start, stop and config reloads go (None: embedded).
+        self.shared: SharedState | None = None
         self._change_listeners: list[Callable[[Upstream, str], None]] = []
         self._config_listeners: list[Callable[[HubConfig], None]] = []
         self._notification_listeners: list[Callable[[Upstream, Any], None]] = []

@@ -21,9 +21,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tornadohub.policy import MAX_BODY_BYTES
+
+if TYPE_CHECKING:
+    from tornadohub.cluster.options import ClusterOptions
 
 _Options = TypeVar("_Options")
 
@@ -150,3 +153,5 @@ class HubOptions:
     mcp: McpOptions = field(default_factory=McpOptions)
     #: Bounds on the HTTP connections.
     limits: ConnectionLimits = field(default_factory=ConnectionLimits)
+    #: Cluster mode (``--redis-url`` and the other cluster flags); None: embedded.
+    cluster: ClusterOptions | None = None

@@ -53,7 +53,11 @@ class ConfigReload(HubCore):
         self.set_state(HubState.restarted, has_restarted=True)
 
     async def reload_config(self) -> None:
-        """A config file changed (``--watch``): load the files and apply the revision."""
+        """A config file changed (``--watch``): load the files and apply the revision.
+
+        In cluster mode the files become the cluster's next revision instead, which every
+        node (this one too) applies through :meth:`apply_config`.
+        """
         async with self._reload_lock:
             if self.state in (HubState.stopping, HubState.stopped):
                 return
@@ -69,7 +73,11 @@ class ConfigReload(HubCore):
                     "config_changed", isSignificant=False, error=exc.message
                 )
                 return
-            applied = self._apply(new)
+            if self.shared is None:
+                applied = self._apply(new)
+        if self.shared is not None:
+            await self.shared.publish_config(new)
+            return
         await applied
 
     async def apply_config(self, new: HubConfig) -> None:

@@ -266,7 +266,16 @@ class PromptGetSchema(ServerNameSchema):
     request_options = fields.Nested(RequestOptionsSchema)
 
 
-class StopQuerySchema(Schema):
+class NodeQuerySchema(Schema):
+    node = fields.String(
+        metadata={
+            "description": "Cluster mode: only this node (its id) instead of every node;"
+            " ignored in embedded mode"
+        }
+    )
+
+
+class StopQuerySchema(NodeQuerySchema):
     disable = fields.String(
         validate=validate.OneOf(["true", "false"]),
         metadata={"description": "true: also mark it disabled (in memory)"},
@@ -431,6 +440,14 @@ class ReadinessSchema(TimestampedSchema):
     reason = fields.String(metadata={"description": "Only when unavailable"})
     state = fields.String(required=True, validate=HUB_STATES)
     servers = fields.Nested(ReadyServersSchema, required=True)
+    mode = fields.String(
+        validate=validate.OneOf(["cluster", "degraded"]),
+        metadata={"description": "Cluster mode only: degraded while Redis is unreachable"},
+    )
+    redis = fields.String(
+        validate=validate.OneOf(["up", "down"]), metadata={"description": "Cluster mode only"}
+    )
+    node = fields.String(metadata={"description": "Cluster mode only: this node's id"})
 
 
 # ------------------------------------------------------------------------- marketplace

@@ -10,7 +10,8 @@ publishes a change atomically:
 * the writer's expected revision is not current: a conflict (409, re-read and retry);
 * otherwise ``rev + 1`` is stored and an entry ``{rev, sha256, by}`` is appended to the
   config log stream, which every node tails (:class:`~.streams.StreamTail`) to fetch
-  the blob and diff-apply it.
+  the blob and diff-apply it; in the same step a ``config.changed`` event is appended to
+  the cluster's event stream, so it comes before any node's reaction to the revision.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from tornadohub.clock import iso_now
 from tornadohub.cluster.control import Redis, RedisControl
 from tornadohub.cluster.errors import ConfigConflictError
 from tornadohub.cluster.keyspace import Keyspace
 from tornadohub.metrics import RedisOp
 
-# KEYS[1] config hash, KEYS[2] config log. ARGV: expected rev, sha256, config, by, maxlen.
+# KEYS[1] config hash, KEYS[2] config log, KEYS[3] events. ARGV: expected rev, sha256,
+# config, by, log maxlen, events maxlen, ISO timestamp.
 # Returns {"unchanged", rev} | {"conflict", rev} | {"ok", rev, log entry id}.
 PUBLISH_LUA = """
 local current = redis.call('HMGET', KEYS[1], 'rev', 'sha256')
@@ -35,8 +38,14 @@ rev = rev + 1
 redis.call('HSET', KEYS[1], 'rev', rev, 'sha256', ARGV[2], 'by', ARGV[4], 'config', ARGV[3])
 local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*',
                       'rev', rev, 'sha256', ARGV[2], 'by', ARGV[4])
+local event = cjson.encode({rev = rev, sha256 = ARGV[2], node = ARGV[4], timestamp = ARGV[7]})
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*',
+           'n', 'config.changed', 'd', event, 'o', ARGV[4])
 return {'ok', rev, id}
 """
+
+#: The event every config revision appends to the cluster's event stream.
+CONFIG_CHANGED = "config.changed"
 
 #: Config log entries kept (each node only needs the newest; the rest is history).
 LOG_MAXLEN = 1000
@@ -78,10 +87,18 @@ class LogEntry:
 class ConfigRevisions:
     """Read and publish the cluster's config revisions."""
 
-    def __init__(self, control: RedisControl, keyspace: Keyspace, node_id: str) -> None:
+    def __init__(
+        self,
+        control: RedisControl,
+        keyspace: Keyspace,
+        node_id: str,
+        *,
+        events_maxlen: int = 10_000,
+    ) -> None:
         self.control = control
         self.keyspace = keyspace
         self.node_id = node_id
+        self.events_maxlen = events_maxlen
         self._publish = control.script(PUBLISH_LUA)
 
     async def current(self) -> ConfigRevision | None:
@@ -107,13 +124,15 @@ class ConfigRevisions:
         Raises :class:`ConfigConflictError` when *expected_rev* is not current and the
         content differs; ClusterUnavailableError when Redis is out (answer 503).
         """
-        keys = [self.keyspace.config, self.keyspace.config_log]
+        keys = [self.keyspace.config, self.keyspace.config_log, self.keyspace.events]
         args: list[str | int] = [
             expected_rev,
             config_digest(config),
             config,
             self.node_id,
             LOG_MAXLEN,
+            self.events_maxlen,
+            iso_now(),
         ]
         reply = await self.control.call(
             RedisOp.cas, lambda redis: self._publish(keys=keys, args=args, client=redis)

@@ -90,7 +90,9 @@ class ClusterNode:
         self.events = ClusterEvents(
             self.control, self.keyspace, self.node_id, maxlen=options.events_maxlen
         )
-        self.config = ConfigRevisions(self.control, self.keyspace, self.node_id)
+        self.config = ConfigRevisions(
+            self.control, self.keyspace, self.node_id, events_maxlen=options.events_maxlen
+        )
         self.adoption = AdoptionClaims(self.control, self.keyspace, self.node_id)
         self.tokens = SharedTokens(self.control, self.keyspace, options.keys, self.node_id)
         self.session_ids = SessionIds(options.keys, self.node_id, self.epoch)

@@ -52,7 +52,6 @@ class ClusterOptions:
     breaker_reset: float = 5.0
     require_redis: bool = False
     events_maxlen: int = 10_000
-    drain_timeout: float = 30.0
 
     def __repr__(self) -> str:  # the URL may hold a password
         return f"ClusterOptions(node_id={self.node_id!r}, cluster={self.cluster!r}, ...)"
@@ -100,7 +99,6 @@ _SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     ),
     ("--require-redis", "require_redis", "REQUIRE_REDIS", "/readyz fails while Redis is down"),
     ("--events-maxlen", "events_maxlen", "EVENTS_MAXLEN", "events kept for resuming (10000)"),
-    ("--drain-timeout", "drain_timeout", "DRAIN_TIMEOUT", "seconds calls get on SIGTERM (30)"),
 )
 ENV_PREFIX = "TORNADOHUB_"
 
@@ -175,13 +173,6 @@ class _Reader:
 def _positive(text: str) -> float:
     value = float(text)
     if not (math.isfinite(value) and value > 0):
-        raise ValueError(text)
-    return value
-
-
-def _non_negative(text: str) -> float:
-    value = float(text)
-    if not (math.isfinite(value) and value >= 0):
         raise ValueError(text)
     return value
 
@@ -283,7 +274,6 @@ def resolve(
     reset = reader.parsed("redis_breaker_reset", _positive, 5.0, "a positive number")
     require_redis = reader.parsed("require_redis", _boolean, False, "1/true/yes or 0/false/no")
     events_maxlen = reader.parsed("events_maxlen", _count(100), 10_000, "a whole number >= 100")
-    drain_timeout = reader.parsed("drain_timeout", _non_negative, 30.0, "0 or more")
     if problems or secret is None:
         raise ClusterConfigError(problems)
     return ClusterOptions(
@@ -303,7 +293,6 @@ def resolve(
         breaker_reset=reset,
         require_redis=require_redis,
         events_maxlen=events_maxlen,
-        drain_timeout=drain_timeout,
     )
 
 

@@ -57,6 +57,7 @@ class Rejection(enum.StrEnum):
     unknown = "unknown"  # not an id of this format or key (or a foreign cluster's)
     tampered = "tampered"  # right format and key, but the seal does not verify
     principal = "principal"  # a genuine id, presented by another principal
+    not_portable = "not_portable"  # a genuine id whose node is gone, and no node can adopt it
 
 
 class SessionIdError(Exception):

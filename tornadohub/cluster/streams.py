@@ -18,7 +18,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,6 +98,22 @@ class ClusterEvents:
             lambda redis: redis.xadd(self.key, fields, maxlen=self.maxlen, approximate=True),  # type: ignore[arg-type]  # redis-py's field type is invariant
         )
         return str(entry_id)
+
+    async def publish_many(self, events: Sequence[tuple[str, Mapping[str, Any]]]) -> list[str]:
+        """Append several events in order, in one round trip; their stream ids."""
+
+        async def send(redis: Redis) -> list[Any]:
+            async with redis.pipeline(transaction=False) as pipe:
+                for name, payload in events:
+                    fields = {
+                        "n": name,
+                        "d": json.dumps(payload, separators=(",", ":")),
+                        "o": self.node_id,
+                    }
+                    pipe.xadd(self.key, fields, maxlen=self.maxlen, approximate=True)  # type: ignore[arg-type]  # invariant field type
+                return list(await pipe.execute())
+
+        return [str(entry_id) for entry_id in await self.control.call(RedisOp.xadd, send)]
 
     async def after(self, last_id: str, limit: int = MAX_REPLAY) -> list[ClusterEvent] | None:
         """The events after *last_id*; None when the stream no longer reaches back to it.

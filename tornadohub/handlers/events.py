@@ -19,7 +19,10 @@ from tornadohub.openapi import Operation
 
 
 def frame(event: Event) -> str:
-    return f"event: {event.name}\ndata: {json.dumps(event.payload, separators=(',', ':'))}\n\n"
+    data = json.dumps(event.payload, separators=(",", ":"))
+    if event.id is not None:
+        return f"id: {event.id}\nevent: {event.name}\ndata: {data}\n\n"
+    return f"event: {event.name}\ndata: {data}\n\n"
 
 
 class EventsHandler(APIHandler):
@@ -42,12 +45,14 @@ class EventsHandler(APIHandler):
         state = Event(HUB_STATE, {**self.hub.state_payload(), "timestamp": iso_now()})
         try:
             self.write(frame(state))
+            replayed = await self._replay(self.request.headers.get("Last-Event-ID"))
             await self.flush()
             while True:
                 event = await subscriber.queue.get()
                 chunks = []
                 while event is not CLOSE:
-                    chunks.append(frame(event))
+                    if event.id is None or event.id not in replayed:  # else already replayed
+                        chunks.append(frame(event))
                     if subscriber.queue.empty():
                         break
                     event = subscriber.queue.get_nowait()
@@ -59,6 +64,16 @@ class EventsHandler(APIHandler):
                     break
         except StreamClosedError:
             pass
+
+    async def _replay(self, last_event_id: str | None) -> set[str]:
+        """Cluster mode: write the events after *last_event_id*; their ids."""
+        cluster = self.app_state.cluster
+        if not last_event_id or cluster is None:
+            return set()
+        missed = await cluster.events_after(last_event_id)
+        for event in missed:
+            self.write(frame(event))
+        return {event.id for event in missed if event.id is not None}
 
     def on_connection_close(self) -> None:
         if self.subscriber is not None:

@@ -27,6 +27,7 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from tornadohub import schemas as s
+from tornadohub.cluster.hop import NODE_HEADER
 from tornadohub.errors import HubError
 from tornadohub.handlers.base import HubHandler
 from tornadohub.handlers.docs import JSON_TYPE, MCP_REFUSALS, SSE_TYPE, STREAM, RouteDoc, rpc
@@ -49,6 +50,11 @@ class McpBaseHandler(HubHandler):
         super().initialize()
         self._scope: anyio.CancelScope | None = None
 
+    def set_default_headers(self) -> None:
+        node = self.app_state.node_id
+        if node is not None:  # cluster mode: which node answered
+            self.set_header(NODE_HEADER, node)
+
     def refuse(self, refusal: Refusal) -> NoReturn:
         raise McpRequestError(refusal.status, refusal.message)
 
@@ -64,6 +70,7 @@ class McpBaseHandler(HubHandler):
             query={name: self.get_query_argument(name) for name in self.request.query_arguments},
             principal=self.current_user if isinstance(self.current_user, str) else None,
             client_address=self.request.remote_ip,
+            uri=self.request.uri or "",
         )
 
     async def serve(self, work: Awaitable[None]) -> None:

@@ -3,11 +3,15 @@
 ``/healthz`` (liveness) answers as long as the process serves HTTP; ``/readyz`` (readiness)
 answers 200 only when the hub can take work. Both answer HEAD too, need no API key, and
 are logged at debug. ``/api/health`` is mcp-hub's richer status and is not a probe.
+
+Cluster mode adds ``mode`` (``cluster`` or ``degraded``), ``redis`` and ``node`` to the
+``/readyz`` body. Redis down does not make a node unready (no request needs Redis), unless
+``--require-redis``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tornadohub import schemas as s
 from tornadohub.handlers.base import APIHandler
@@ -17,24 +21,32 @@ from tornadohub.openapi import Operation, Response
 from tornadohub.policy import Check
 from tornadohub.state import HubState, UpstreamStatus
 
+if TYPE_CHECKING:
+    from tornadohub.cluster.runtime import ClusterRuntime
+
 #: Hub states in which the hub takes work.
 READY_STATES = frozenset({HubState.ready, HubState.restarted})
 
 
-def readiness(hub: Hub) -> tuple[bool, dict[str, Any]]:
-    """Whether *hub* is ready, and the JSON body saying why (not)."""
+def readiness(hub: Hub, cluster: ClusterRuntime | None = None) -> tuple[bool, dict[str, Any]]:
+    """Whether *hub* (and in cluster mode, its node) is ready, and the JSON body saying why."""
     connected = sum(1 for u in hub.upstreams.values() if u.status is UpstreamStatus.connected)
     required = hub.options.min_ready_servers
     body: dict[str, Any] = {
         "state": hub.state.value,
         "servers": {"connected": connected, "required": required, "total": len(hub.upstreams)},
     }
+    node_ready, node_body = cluster.readiness() if cluster is not None else (True, {})
+    node_reason = node_body.pop("reason", None)
+    body.update(node_body)
     if hub.shutdown_requested.is_set() or hub.state in (HubState.stopping, HubState.stopped):
         reason = "shutting down"
     elif hub.state not in READY_STATES:
         reason = f"hub is {hub.state.value}"
     elif connected < required:
         reason = f"{connected} of the required {required} servers connected"
+    elif not node_ready:
+        reason = str(node_reason)
     else:
         return True, {"status": "ready", **body}
     return False, {"status": "unavailable", "reason": reason, **body}
@@ -81,7 +93,7 @@ class ReadyzHandler(_ProbeHandler):
     )
 
     def get(self) -> None:
-        ready, body = readiness(self.hub)
+        ready, body = readiness(self.hub, self.app_state.cluster)
         if not ready:
             self.set_status(503)
         self.write_json(body)

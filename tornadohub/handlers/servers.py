@@ -42,15 +42,18 @@ class ServerStartHandler(APIHandler):
                     400: BAD_BODY,
                     404: NO_SERVER,
                     500: error("It could not connect (CONNECTION_ERROR)"),
+                    503: error("Cluster mode: Redis is unreachable (CLUSTER_UNAVAILABLE)"),
                 },
                 body=s.ServerNameSchema,
+                query=s.NodeQuerySchema,
             )
         }
     )
 
     async def post(self) -> None:
         name = self.require(self.json_body(), "server_name", "Missing server name")
-        self.write_json({"status": "ok", "server": await self.hub.start_server(name)})
+        node = self.get_query_argument("node", None)
+        self.write_json({"status": "ok", "server": await self.hub.start_server(name, node=node)})
 
 
 class ServerStopHandler(APIHandler):
@@ -59,7 +62,12 @@ class ServerStopHandler(APIHandler):
     openapi = RouteDoc(
         {
             "post": Operation(
-                {200: ok(s.ServerActionSchema), 400: BAD_BODY, 404: NO_SERVER},
+                {
+                    200: ok(s.ServerActionSchema),
+                    400: BAD_BODY,
+                    404: NO_SERVER,
+                    503: error("Cluster mode: Redis is unreachable (CLUSTER_UNAVAILABLE)"),
+                },
                 body=s.ServerNameSchema,
                 query=s.StopQuerySchema,
             )
@@ -69,7 +77,8 @@ class ServerStopHandler(APIHandler):
     async def post(self) -> None:
         name = self.require(self.json_body(), "server_name", "Missing server name")
         disable = self.get_query_argument("disable", "false").lower() == "true"
-        server = await self.hub.stop_server(name, disable=disable)
+        node = self.get_query_argument("node", None)
+        server = await self.hub.stop_server(name, disable=disable, node=node)
         self.write_json({"status": "ok", "server": server})
 
 

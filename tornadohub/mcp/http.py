@@ -97,6 +97,11 @@ class HttpRequest:
     query: Mapping[str, str] = field(default_factory=dict)
     principal: str | None = None  # the API key's name when inbound auth is on
     client_address: str | None = None  # whose session quota applies when auth is off
+    #: The path and query as the client sent them (what a forwarding node forwards).
+    uri: str = ""
+    #: Cluster mode: the node that forwarded this request over the internal hop (a hopped
+    #: request is never forwarded again).
+    hopped_from: str | None = None
 
     @property
     def headers(self) -> dict[str, str]:

@@ -10,9 +10,12 @@ every session whose lists changed (a profile's sessions: when its own visible se
 creates it (before any upstream connects, so that every upstream advertises sampling,
 elicitation and roots from its first session) and keeps it in the application state.
 
-Session ids: :meth:`McpService.open_session` mints one (:func:`new_session_id`, random
-from :mod:`secrets`) and :meth:`McpService.session` looks one up; these two are the only
-places, so cluster mode can seal ids and forward the ones another node owns.
+Session ids: :meth:`McpService.open_session` mints one and :meth:`McpService.session`
+looks one up; these two are the only places. Ids are sealed (AES-GCM, bound to the API key
+that opened the session, see :mod:`tornadohub.cluster.session_ids`): in embedded mode under
+a key of this process and the node name ``local``, in cluster mode under the cluster's key
+and this node's id, which the load balancer routes on. A session another node owned can be
+adopted here under its id (:meth:`McpService.open_session` with ``session_id``).
 """
 
 from __future__ import annotations
@@ -20,12 +23,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
+from collections.abc import Mapping
+from typing import Any
 
 import anyio
 import anyio.abc
 
 from tornadohub import metrics
+from tornadohub.cluster.secret import ClusterKeys
+from tornadohub.cluster.session_ids import SessionIds
 from tornadohub.hub import Hub
 from tornadohub.mcp.aggregate import assign_server_ids
 from tornadohub.mcp.fastpath import FastPath
@@ -40,11 +46,6 @@ from tornadohub.upstreams import Upstream
 log = logging.getLogger("tornadohub.mcp")
 
 
-def new_session_id() -> str:
-    """A new ``Mcp-Session-Id``: 24 random bytes, URL-safe (see the module docstring)."""
-    return secrets.token_urlsafe(24)
-
-
 class SessionLimitError(Exception):
     """No session slot is free, and the client has no idle session of its own to give up."""
 
@@ -52,9 +53,13 @@ class SessionLimitError(Exception):
 class McpService:
     """Views, sessions and the task group they run in, for one Tornado application."""
 
-    def __init__(self, hub: Hub, config: McpOptions) -> None:
+    def __init__(
+        self, hub: Hub, config: McpOptions, *, session_ids: SessionIds | None = None
+    ) -> None:
         self.hub = hub
         self.config = config
+        #: Mints and opens session ids (embedded: a key of this process, node ``local``).
+        self.session_ids = session_ids or SessionIds(ClusterKeys.ephemeral())
         self.sessions: dict[str, Session] = {}
         #: By (server, profile): ``(None, None)`` is ``/mcp``.
         self._views: dict[tuple[str | None, str | None], McpView] = {}
@@ -164,12 +169,16 @@ class McpService:
         legacy: bool,
         owner: str | None = None,
         client: str | None = None,
+        initialize: Mapping[str, Any] | None = None,
+        session_id: str | None = None,
     ) -> Session:
         """A new running session for *owner* (an API key's name) or, without keys, *client*.
 
         At the client's quota or the overall cap, that client's least recently used idle
         session makes room; another client's session never does, so a client flooding
-        ``initialize`` only ever ends its own sessions.
+        ``initialize`` only ever ends its own sessions. The id is minted from the
+        *initialize* request's params (what adopting the session elsewhere needs), unless
+        *session_id* is given (a session adopted from a node that died).
         """
         tg = await self._ensure_running()
         holder = quota_holder(owner, client)
@@ -184,11 +193,11 @@ class McpService:
                     else "Too many open sessions"
                 )
             oldest = min(idle, key=lambda s: s.last_used)
-            log.info("MCP session limit reached; closing idle session %s", oldest.id[:8])
+            log.info("MCP session limit reached; closing idle session %s", oldest.short_id)
             self.discard(oldest)
         session = Session(
             view,
-            session_id=new_session_id(),
+            session_id=session_id or self._mint(view, legacy, owner, initialize or {}),
             legacy=legacy,
             idle_timeout=self.config.idle_timeout,
             owner=owner,
@@ -198,12 +207,36 @@ class McpService:
         tg.start_soon(self._serve, session)
         return session
 
+    def _mint(
+        self, view: McpView, legacy: bool, owner: str | None, initialize: Mapping[str, Any]
+    ) -> str:
+        """A sealed id; portable unless the session is a legacy SSE stream or can reach a
+        server configured ``stateful: true`` (its state would die with this node)."""
+        info = initialize.get("clientInfo")
+        info = info if isinstance(info, dict) else {}
+        version = initialize.get("protocolVersion")
+        capabilities = initialize.get("capabilities")
+        upstreams = self.hub.upstreams
+        reachable = upstreams if view.upstream is None else [view.upstream]
+        stateful = any(
+            name in upstreams and upstreams[name].entry.config.get("stateful") is True
+            for name in reachable
+        )
+        return self.session_ids.mint(
+            principal=owner,
+            protocol_version=version if isinstance(version, str) else "",
+            capabilities=capabilities if isinstance(capabilities, dict) else None,
+            client_name=str(info.get("name") or ""),
+            client_version=str(info.get("version") or ""),
+            portable=not (legacy or stateful),
+        )
+
     async def _serve(self, session: Session) -> None:
         metrics.mcp_session_opened(metrics.McpEra.handshake)
         try:
             await session.run()
         except Exception:
-            log.exception("MCP session %s failed", session.id[:8])
+            log.exception("MCP session %s failed", session.short_id)
         finally:
             metrics.mcp_session_closed(metrics.McpEra.handshake)
             if self.sessions.get(session.id) is session:

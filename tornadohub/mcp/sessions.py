@@ -126,6 +126,11 @@ class Session:
         self._connection: Connection | None = None
 
     @property
+    def short_id(self) -> str:
+        """The id's last characters, for logs (sealed ids share their first ones)."""
+        return self.id[-8:]
+
+    @property
     def busy(self) -> bool:
         return self._busy > 0
 
@@ -150,7 +155,7 @@ class Session:
                         init_options=self.view.init_options,
                     )
             if self._idle_scope.cancelled_caught:
-                log.info("MCP session %s closed after %g s idle", self.id[:8], self._idle_timeout)
+                log.info("MCP session %s closed after %g s idle", self.short_id, self._idle_timeout)
         finally:
             self.close()
             self.ended.set()
@@ -392,7 +397,7 @@ class Session:
 
     def _put(self, target: Mailbox | None, event: StreamEvent) -> None:
         if target is None or not target.put(event, force=event.final):
-            log.debug("MCP session %s: no open stream for %s", self.id[:8], event.id)
+            log.debug("MCP session %s: no open stream for %s", self.short_id, event.id)
 
 
 def quota_holder(owner: str | None, client: str | None) -> str:

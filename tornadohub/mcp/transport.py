@@ -27,12 +27,20 @@ are written by :mod:`tornadohub.mcp.streams`:
 List requests of an initialized session or a 2026-07-28 exchange are answered from
 the view's :class:`~tornadohub.mcp.list_cache.ListPages` (the kernel's own result, kept per
 catalog) without a pass through the kernel.
+
+Cluster mode sets :attr:`McpTransport.elsewhere`: a handshake-era request whose session this
+node does not hold goes there (forwarded to the node that owns it, or adopted here through
+:meth:`McpTransport.adopt` when that node is gone). A session this node holds costs one
+dictionary lookup more, nothing else.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import anyio
 from mcp.shared.inbound import (
@@ -66,7 +74,7 @@ from tornadohub.mcp.http import (
     parse_json,
 )
 from tornadohub.mcp.list_cache import LIST_METHODS, ListPages
-from tornadohub.mcp.mailbox import StreamEvent
+from tornadohub.mcp.mailbox import Closed, Idle, StreamEvent
 from tornadohub.mcp.modern import ModernRequests
 from tornadohub.mcp.server import McpView
 from tornadohub.mcp.service import McpService, SessionLimitError
@@ -74,6 +82,24 @@ from tornadohub.mcp.sessions import STANDALONE, Session, SessionBusyError, Unkno
 from tornadohub.mcp.streams import pump, relay, sse_frame
 
 log = logging.getLogger("tornadohub.mcp")
+
+#: The request id of the ``initialize`` replayed to adopt a session.
+ADOPT_REQUEST_ID = "tornadohub-adopt"
+
+
+class SessionsElsewhere(Protocol):
+    """Cluster mode: where requests for sessions this node does not hold go."""
+
+    async def route(
+        self,
+        server: str | None,
+        session_id: str,
+        request: HttpRequest,
+        writer: ResponseWriter,
+    ) -> bool:
+        """True once the request was answered (forwarded, or refused by raising
+        :class:`McpRequestError`); False when this node now holds the session (adopted)
+        or should answer it itself."""
 
 
 class McpTransport:
@@ -85,6 +111,8 @@ class McpTransport:
         self.config = service.config
         self._pages: dict[McpView, ListPages] = {}
         self.modern = ModernRequests(self.config, self._list_pages)
+        #: Cluster mode: requests for sessions this node does not hold (None: embedded).
+        self.elsewhere: SessionsElsewhere | None = None
 
     # ------------------------------------------------------------ entry points
     async def handle(
@@ -107,6 +135,10 @@ class McpTransport:
             raise McpRequestError(404, f"Server not found: {server}")
         version = request.header(MCP_PROTOCOL_VERSION_HEADER)
         modern = version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS
+        if not modern and self.elsewhere is not None:
+            session_id = request.header(SESSION_HEADER)
+            if session_id and await self._served_elsewhere(server, session_id, request, writer):
+                return
         if request.method == "POST":
             check_size(request, self.config.max_body)
             if modern:
@@ -131,6 +163,10 @@ class McpTransport:
         session_id = request.query.get("sessionId") or request.query.get("session_id")
         if not session_id:
             raise McpRequestError(400, "Missing sessionId parameter", code=LEGACY_ERROR)
+        if self.elsewhere is not None and await self._served_elsewhere(
+            None, session_id, request, writer
+        ):
+            return
         session = self.service.session(session_id)
         if session is None or not session.legacy or session.owner != request.principal:
             raise McpRequestError(404, f"Session not found: {session_id}", code=LEGACY_ERROR)
@@ -144,6 +180,59 @@ class McpTransport:
         await self._deliver(session, message, metadata)
         writer.reply(202, b"Accepted", {})
 
+    # ------------------------------------------------------------ cluster mode
+    async def _served_elsewhere(
+        self, server: str | None, session_id: str, request: HttpRequest, writer: ResponseWriter
+    ) -> bool:
+        session = self.service.session(session_id)
+        if session is not None and session.owner == request.principal:
+            return False
+        assert self.elsewhere is not None
+        return await self.elsewhere.route(server, session_id, request, writer)
+
+    async def adopt(
+        self,
+        server: str | None,
+        session_id: str,
+        initialize: Mapping[str, Any],
+        request: HttpRequest,
+    ) -> None:
+        """Serve *session_id* (a dead node's session) here from now on.
+
+        A new session under that id is fed the client's ``initialize`` (*initialize*: its
+        params, rebuilt from the id) and ``notifications/initialized``; the reply is
+        dropped, the client never sees it. 404 if the kernel does not answer it.
+        """
+        view = self.service.view(server)
+        if view is None:
+            raise McpRequestError(404, f"Server not found: {server}")
+        session = await self._open(view, request, legacy=False, session_id=session_id)
+        opening = JSONRPCRequest(
+            jsonrpc="2.0", id=ADOPT_REQUEST_ID, method="initialize", params=dict(initialize)
+        )
+        answered = False
+        try:
+            with session.request_stream(opening.id) as mailbox:
+                await self._deliver(session, opening)
+                deadline = time.monotonic() + self.config.request_timeout
+                while (left := deadline - time.monotonic()) > 0:
+                    event = await mailbox.get(left)
+                    if isinstance(event, Closed | Idle):
+                        break
+                    if event.final:
+                        answered = isinstance(event.message, JSONRPCResponse)
+                        break
+            if answered:
+                initialized = JSONRPCNotification(
+                    jsonrpc="2.0", method="notifications/initialized", params=None
+                )
+                await self._deliver(session, initialized)
+        finally:
+            if not answered:
+                self.service.discard(session)
+        if not answered:
+            raise McpRequestError(404, "Session not found")
+
     # --------------------------------------------------------- handshake era
     async def _post_handshake(
         self, view: McpView, request: HttpRequest, writer: ResponseWriter
@@ -152,7 +241,8 @@ class McpTransport:
         message = jsonrpc_message(parse_json(request.body))
         opening = isinstance(message, JSONRPCRequest) and message.method == "initialize"
         if opening and request.header(SESSION_HEADER) is None:
-            session = await self._open(view, request, legacy=False)
+            assert isinstance(message, JSONRPCRequest)
+            session = await self._open(view, request, legacy=False, initialize=message.params)
         else:
             session = self._session(view, request)
         headers = {"Mcp-Session-Id": session.id}
@@ -234,10 +324,23 @@ class McpTransport:
         finally:
             self.service.discard(session)
 
-    async def _open(self, view: McpView, request: HttpRequest, *, legacy: bool) -> Session:
+    async def _open(
+        self,
+        view: McpView,
+        request: HttpRequest,
+        *,
+        legacy: bool,
+        initialize: Mapping[str, Any] | None = None,
+        session_id: str | None = None,
+    ) -> Session:
         try:
             return await self.service.open_session(
-                view, legacy=legacy, owner=request.principal, client=request.client_address
+                view,
+                legacy=legacy,
+                owner=request.principal,
+                client=request.client_address,
+                initialize=initialize,
+                session_id=session_id,
             )
         except SessionLimitError as exc:
             raise McpRequestError(503, str(exc), code=INTERNAL_ERROR) from None

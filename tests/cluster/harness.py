@@ -168,8 +168,7 @@ class Cluster:
         return self.metric(node, "mcphub_cluster_nodes")
 
     def wait_members(self, nodes: set[str], timeout: float = 15) -> None:
-        for node in nodes:
-            wait_until(lambda n=node: self.members(n) == len(nodes), timeout)  # type: ignore[misc]
+        wait_until(lambda: all(self.members(node) == len(nodes) for node in nodes), timeout)
 
     def leaders(self) -> list[str]:
         return [node for node in self.alive() if self.metric(node, "mcphub_cluster_leader") == 1]

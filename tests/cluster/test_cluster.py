@@ -319,8 +319,7 @@ def test_a_config_file_change_on_one_node_is_applied_by_all(cluster: Cluster) ->
                 (node, rev, True) for node in cluster.ids
             }
             for response in opened:  # each node told its sessions their lists changed
-                lines = response.iter_lines()
-                wait_until(lambda it=lines: "tools/list_changed" in next(it), timeout=10)
+                assert _line_with(response, "tools/list_changed", timeout=10)
             for node in cluster.ids:
                 cluster.nodes[node].wait_status("extra", "connected")
                 with cluster.client(node) as direct:
@@ -338,8 +337,7 @@ def test_a_config_file_change_on_one_node_is_applied_by_all(cluster: Cluster) ->
 
     for node in cluster.ids:  # the same files everywhere: no new revision
         cluster.nodes[node].proc.send_signal(signal.SIGHUP)  # type: ignore[union-attr]
-    for node in cluster.ids:
-        wait_until(lambda n=node: _logged(cluster, n, "already runs"), timeout=10)  # type: ignore[misc]
+    wait_until(lambda: all(_logged(cluster, n, "already runs") for n in cluster.ids), timeout=10)
     assert int(cluster.redis_client().hget("th:{test}:config", "rev") or 0) == rev
 
     del config["mcpServers"]["extra"]  # back to the module's config
@@ -347,6 +345,17 @@ def test_a_config_file_change_on_one_node_is_applied_by_all(cluster: Cluster) ->
     cluster.nodes["h1"].proc.send_signal(signal.SIGHUP)  # type: ignore[union-attr]
     events.take(4, names=("config.changed", "config.applied"))
     events.close()
+
+
+def _line_with(response: httpx.Response, text: str, timeout: float) -> bool:
+    """Whether a line with *text* comes on the stream within *timeout* (pings keep it going)."""
+    deadline = time.monotonic() + timeout
+    for line in response.iter_lines():
+        if text in line:
+            return True
+        if time.monotonic() > deadline:
+            return False
+    return False
 
 
 def _logged(cluster: Cluster, node: str, text: str) -> bool:
@@ -363,11 +372,8 @@ def test_redis_outage_under_load_fails_no_call(cluster: Cluster) -> None:
     try:
         load.wait_calls(20)
         cluster.redis.stop(signal.SIGTERM)
+        wait_until(lambda: _breakers(cluster) == {2}, timeout=10)
         for node in cluster.ids:
-            wait_until(
-                lambda n=node: cluster.metric(n, "mcphub_redis_breaker_state") == 2,  # type: ignore[misc]
-                timeout=10,
-            )
             ready = cluster.nodes[node].client.get("/readyz")
             assert ready.status_code == 200, ready.text
             assert (ready.json()["mode"], ready.json()["redis"]) == ("degraded", "down")
@@ -381,11 +387,7 @@ def test_redis_outage_under_load_fails_no_call(cluster: Cluster) -> None:
             assert local.status_code == 200, local.text
 
         cluster.redis.start()  # empty, on the same port
-        for node in cluster.ids:
-            wait_until(
-                lambda n=node: cluster.metric(n, "mcphub_redis_breaker_state") == 0,  # type: ignore[misc]
-                timeout=15,
-            )
+        wait_until(lambda: _breakers(cluster) == {0}, timeout=15)
         rejoined = events.take(3, names=("cluster.rejoined",), timeout=15)
         assert {e[2]["node"] for e in rejoined} == set(cluster.ids)
         wait_until(lambda: cluster.redis_client().hget("th:{test}:config", "rev"), timeout=10)
@@ -395,6 +397,10 @@ def test_redis_outage_under_load_fails_no_call(cluster: Cluster) -> None:
         events.close()
     assert load.failures == []
     cluster.wait_members(set(cluster.ids))
+
+
+def _breakers(cluster: Cluster) -> set[float]:
+    return {cluster.metric(node, "mcphub_redis_breaker_state") for node in cluster.ids}
 
 
 # ------------------------------------------------------------------------------- S6
@@ -448,8 +454,7 @@ def test_a_node_killed_under_load(cluster: Cluster) -> None:
                 fresh = open_session(client, PINNED, "again")
                 response = call_tool(client, "mock__echo", {"message": "y"}, session_id=fresh)
                 assert rpc_result(response)["content"][0]["text"] == "Echo: y"
-        for node in ("h1", "h3"):
-            wait_until(lambda n=node: cluster.members(n) == 2, timeout=10)  # type: ignore[misc]
+        wait_until(lambda: cluster.members("h1") == cluster.members("h3") == 2, timeout=10)
     finally:
         cluster.start_node("h2")
         cluster.wait_members(set(cluster.ids))

@@ -216,11 +216,10 @@ class McpService:
         info = info if isinstance(info, dict) else {}
         version = initialize.get("protocolVersion")
         capabilities = initialize.get("capabilities")
-        upstreams = self.hub.upstreams
-        reachable = upstreams if view.upstream is None else [view.upstream]
+        entries = self.hub.config.servers if self.hub.config is not None else {}
+        reachable = entries if view.upstream is None else [view.upstream]
         stateful = any(
-            name in upstreams and upstreams[name].entry.config.get("stateful") is True
-            for name in reachable
+            name in entries and entries[name].config.get("stateful") is True for name in reachable
         )
         return self.session_ids.mint(
             principal=owner,

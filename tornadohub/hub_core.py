@@ -125,6 +125,11 @@ class HubCore:
         if self._env.early_children is not None:
             await self._env.early_children.close()
 
+    @property
+    def oauth_store(self) -> OAuthStore | None:
+        """Where remote upstreams keep their OAuth tokens (None: OAuth off)."""
+        return self._env.oauth_store
+
     # ------------------------------------------------------------------ state
     def state_payload(self) -> dict[str, Any]:
         """The last ``hub_state`` payload (sent to each new ``/api/events`` client)."""

@@ -13,6 +13,13 @@ refresh, one refresh at a time). The hub supplies three things:
 
 The PKCE verifier and ``state`` never leave the SDK's flow; the hub only checks that a
 callback's ``state`` matches the URL it handed out before resuming that flow.
+
+Cluster mode sets :attr:`OAuthStore.shared` (:class:`TokenSharing`): every node then reads
+and stores an upstream's tokens there first (the file stays a copy), and a refresh runs on
+one node at a time across the cluster (:func:`refresh_early` wraps the SDK's flow), because
+with rotating refresh tokens a second refresh would replay a spent token and the
+authorization server would revoke the whole family. When the shared store cannot be
+reached the node carries on with its own copy and refreshes on its own.
 """
 
 from __future__ import annotations
@@ -24,12 +31,13 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, quote, urlparse
 
+import httpx2
 from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
 from mcp.client.auth.oauth2 import OAuthContext
 from mcp.shared.auth import (
@@ -51,12 +59,38 @@ CLIENT_NAME = "MCP Hub"
 REFRESH_MARGIN_SECONDS = 30.0
 
 
+class TokenSharing(Protocol):
+    """Cluster mode: upstream token sets every node shares, each with a revision number.
+
+    Every method raises :class:`~tornadohub.errors.HubError` when the shared store cannot
+    be used now; the caller then goes on with its own copy.
+    """
+
+    async def load(self, key: str) -> tuple[int, dict[str, Any]] | None:
+        """The revision and token set stored for *key* (None: none)."""
+
+    async def store(self, key: str, tokens: dict[str, Any]) -> int:
+        """Store *tokens* for *key* as a new revision (a new authorization); its number."""
+
+    async def refresh(
+        self,
+        key: str,
+        *,
+        stale_rev: int,
+        refresh: Callable[[dict[str, Any] | None], Awaitable[dict[str, Any]]],
+    ) -> tuple[int, dict[str, Any]]:
+        """Tokens newer than revision *stale_rev*: another node's, or *refresh*'s result
+        (given the newest stored set), run on one node at a time across the cluster."""
+
+
 class OAuthStore:
     """The JSON file of every server's client registration and tokens."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        #: Cluster mode: where the token sets are shared (None: this file only).
+        self.shared: TokenSharing | None = None
 
     def read(self) -> dict[str, Any]:
         try:
@@ -92,30 +126,68 @@ class ServerTokenStorage:
     #: would send the user to an authorization server that rejects the redirect: it is
     #: not offered to the SDK, which registers again (and the user authorizes again).
     redirect_uri: str | None = None
+    #: Cluster mode: the shared revision of the tokens this node holds (0: none).
+    rev: int = 0
+    #: Cluster mode: the client registration the shared tokens were issued to, and the
+    #: authorization server's metadata (where to refresh them).
+    shared_client: dict[str, Any] | None = None
+    shared_discovery: dict[str, Any] | None = None
+    _client: dict[str, Any] | None = None  # this node's registration, as last read or set
+    _discovery: dict[str, Any] | None = None  # the metadata, as last set
 
     def _entry(self) -> dict[str, Any]:
         entry = self.store.read().get(self.key)
         return entry if isinstance(entry, dict) else {}
 
     async def get_tokens(self) -> OAuthToken | None:
-        tokens = await asyncio.to_thread(lambda: self._entry().get("tokens"))
-        if not isinstance(tokens, dict):
+        tokens = await self._shared_tokens()
+        if tokens is None:
+            tokens = await asyncio.to_thread(lambda: self._entry().get("tokens"))
+        return stored_token(tokens) if isinstance(tokens, dict) else None
+
+    async def _shared_tokens(self) -> dict[str, Any] | None:
+        shared = self.store.shared
+        if shared is None:
             return None
-        tokens = dict(tokens)
-        expires_at = tokens.pop("expiresAt", None)
-        if isinstance(expires_at, int | float):
-            tokens["expires_in"] = max(0, int(expires_at - time.time()))
-        return OAuthToken.model_validate(tokens)
+        try:
+            found = await shared.load(self.key)
+        except HubError as exc:
+            log.warning("Shared tokens of %s unavailable, using this node's: %s", self.key, exc)
+            return None
+        if found is None:
+            return None
+        return self.take_shared(*found)
+
+    def take_shared(self, rev: int, record: dict[str, Any]) -> dict[str, Any] | None:
+        """Hold the shared *record* of revision *rev*; its token set."""
+        self.rev = rev
+        client, discovery = record.get("clientInfo"), record.get("discovery")
+        self.shared_client = client if isinstance(client, dict) else None
+        self.shared_discovery = discovery if isinstance(discovery, dict) else None
+        tokens = record.get("tokens")
+        return tokens if isinstance(tokens, dict) else None
 
     async def set_tokens(self, tokens: OAuthToken) -> None:
-        data = tokens.model_dump(mode="json", exclude_none=True)
-        if tokens.expires_in is not None:
-            data["expiresAt"] = time.time() + tokens.expires_in
+        data = token_data(tokens)
+        shared = self.store.shared
+        if shared is not None:
+            record = {"tokens": data, "clientInfo": self._client, "discovery": self._discovery}
+            try:
+                self.rev = await shared.store(self.key, record)
+                self.shared_client, self.shared_discovery = self._client, self._discovery
+            except HubError as exc:
+                log.warning("Could not share the new tokens of %s: %s", self.key, exc)
+        await self.keep(data)
+
+    async def keep(self, data: dict[str, Any]) -> None:
+        """Write a token set (as :func:`token_data` makes it) to this node's file."""
         await asyncio.to_thread(self.store.update, self.key, tokens=data)
 
     async def get_discovery(self) -> dict[str, Any]:
         """The authorization-server and protected-resource metadata seen last time."""
-        saved = await asyncio.to_thread(lambda: self._entry().get("discovery"))
+        saved = self.shared_discovery or await asyncio.to_thread(
+            lambda: self._entry().get("discovery")
+        )
         found: dict[str, Any] = {}
         if isinstance(saved, dict):
             with contextlib.suppress(ValueError):
@@ -142,20 +214,43 @@ class ServerTokenStorage:
             if protected_resource is not None
             else None,
         }
+        self._discovery = discovery
         await asyncio.to_thread(self.store.update, self.key, discovery=discovery)
 
     async def get_client_info(self) -> OAuthClientInformationFull | None:
-        info = await asyncio.to_thread(lambda: self._entry().get("clientInfo"))
-        if not isinstance(info, dict):
+        info = self.shared_client  # cluster mode: the client the shared tokens belong to
+        if info is None or not self._redirects_here(info):
+            info = await asyncio.to_thread(lambda: self._entry().get("clientInfo"))
+        if not isinstance(info, dict) or not self._redirects_here(info):
             return None
-        registered = info.get("redirect_uris")
-        if self.redirect_uri and registered and self.redirect_uri not in registered:
-            return None
+        self._client = info
         return OAuthClientInformationFull.model_validate(info)
+
+    def _redirects_here(self, info: dict[str, Any]) -> bool:
+        registered = info.get("redirect_uris")
+        return not (self.redirect_uri and registered and self.redirect_uri not in registered)
 
     async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
         data = client_info.model_dump(mode="json", exclude_none=True)
+        self._client = data
         await asyncio.to_thread(self.store.update, self.key, clientInfo=data)
+
+
+def token_data(tokens: OAuthToken) -> dict[str, Any]:
+    """A token set as stored: its absolute expiry instead of ``expires_in``."""
+    data = tokens.model_dump(mode="json", exclude_none=True)
+    if tokens.expires_in is not None:
+        data["expiresAt"] = time.time() + tokens.expires_in
+    return data
+
+
+def stored_token(data: dict[str, Any]) -> OAuthToken:
+    """The token set :func:`token_data` stored, with ``expires_in`` counted from now."""
+    tokens = dict(data)
+    expires_at = tokens.pop("expiresAt", None)
+    if isinstance(expires_at, int | float):
+        tokens["expires_in"] = max(0, int(expires_at - time.time()))
+    return OAuthToken.model_validate(tokens)
 
 
 class _EarlyRefreshContext(OAuthContext):
@@ -196,11 +291,90 @@ def refresh_early(provider: OAuthClientProvider, storage: ServerTokenStorage) ->
     save = storage.set_tokens
 
     async def set_tokens(tokens: OAuthToken) -> None:
-        await save(tokens)
         await storage.set_discovery(context.oauth_metadata, context.protected_resource_metadata)
+        await save(tokens)  # after: in cluster mode the metadata is shared with the tokens
 
     provider._initialize = initialize  # type: ignore[method-assign]
     storage.set_tokens = set_tokens  # type: ignore[method-assign]
+    if storage.store.shared is not None:
+        _refresh_across_nodes(provider, storage)
+
+
+def _refresh_across_nodes(provider: OAuthClientProvider, storage: ServerTokenStorage) -> None:
+    """Cluster mode: an expired token is refreshed by one node for all (see the module
+    docstring) before the SDK's own flow sees it, which then finds a valid token."""
+    context = provider.context
+    flow = provider._auth_flow
+
+    async def refresh(current: dict[str, Any] | None) -> dict[str, Any]:
+        """The refresh itself, with the newest refresh token and the client it belongs to."""
+        client = (current or {}).get("clientInfo") or storage.shared_client
+        discovery = (current or {}).get("discovery") or storage.shared_discovery
+        own = context.client_info
+        if current is not None and isinstance(current.get("tokens"), dict):
+            context.current_tokens = stored_token(current["tokens"])
+        if context.oauth_metadata is None and isinstance(discovery, dict):
+            with contextlib.suppress(ValueError):
+                server = discovery.get("authorizationServer")
+                context.oauth_metadata = OAuthMetadata.model_validate(server)
+        if isinstance(client, dict):
+            context.client_info = OAuthClientInformationFull.model_validate(client)
+        try:
+            request = await provider._refresh_token()
+        finally:
+            context.client_info = own
+        async with httpx2.AsyncClient(timeout=30) as http:
+            response = await http.send(request)
+        if response.status_code != 200:
+            raise HubError(f"Token refresh failed: {response.status_code}", code="OAUTH_ERROR")
+        fresh = OAuthToken.model_validate_json(response.content)
+        prior = context.current_tokens
+        if prior is not None:  # RFC 6749 §6: both may be left out when unchanged
+            fresh.scope = fresh.scope or prior.scope
+            fresh.refresh_token = fresh.refresh_token or prior.refresh_token
+        return {"tokens": token_data(fresh), "clientInfo": client, "discovery": discovery}
+
+    async def shared_refresh() -> bool:
+        """Whether this node now holds a newer token set."""
+        shared = storage.store.shared
+        if shared is None:
+            return False
+        try:
+            rev, record = await shared.refresh(storage.key, stale_rev=storage.rev, refresh=refresh)
+        except Exception as exc:  # the SDK's flow goes on as a single hub's would
+            log.warning("Shared refresh of the tokens of %s failed: %s", storage.key, exc)
+            return False
+        data = storage.take_shared(rev, record)
+        if data is None:
+            return False
+        context.current_tokens = stored_token(data)
+        context.update_token_expiry(context.current_tokens)
+        await storage.keep(data)
+        return True
+
+    def refreshable() -> bool:
+        tokens = context.current_tokens
+        return bool(
+            tokens and tokens.refresh_token and (context.client_info or storage.shared_client)
+        )
+
+    async def auth_flow(request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+        async with context.lock:
+            if not provider._initialized:
+                await provider._initialize()
+            for _ in range(2):  # the newest stored set may have expired too: refresh that
+                if context.is_token_valid() or not refreshable() or not await shared_refresh():
+                    break
+        inner = flow(request)
+        try:
+            outgoing = await inner.__anext__()
+            while True:
+                incoming = yield outgoing
+                outgoing = await inner.asend(incoming)
+        except StopAsyncIteration:
+            return
+
+    provider._auth_flow = auth_flow  # type: ignore[method-assign]
 
 
 @dataclass

@@ -63,7 +63,6 @@ class Cluster:
         self.nodes: dict[str, HubProcess] = {}
         self.nginx_port = free_port()
         self.nginx: NginxServer | None = None
-        (root / "home").mkdir(exist_ok=True)
 
     # ------------------------------------------------------------- lifecycle
     def write_config(self, servers: dict[str, Any]) -> None:
@@ -82,10 +81,12 @@ class Cluster:
 
     def start_node(self, node: str, *, wait: bool = True) -> HubProcess:
         directory = self.root / node
-        directory.mkdir(exist_ok=True)
+        home = directory / "home"  # one machine each: nothing shared but Redis
+        for sub in (".config", ".local/share", ".local/state"):
+            (home / sub).mkdir(parents=True, exist_ok=True)
         hub = HubProcess(
             [str(self.config)],
-            home=self.root / "home",
+            home=home,
             cwd=directory,
             extra_args=self.node_args(node),
             port=self.ports[node][0],

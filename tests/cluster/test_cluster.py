@@ -362,6 +362,67 @@ def _logged(cluster: Cluster, node: str, text: str) -> bool:
     return any(text in entry.get("message", "") for entry in cluster.nodes[node].log_entries())
 
 
+# ------------------------------------------------------------------------------ S13
+def test_one_oauth_refresh_for_the_whole_cluster(cluster: Cluster) -> None:
+    """S13: a server behind OAuth, authorized once on h1: the other nodes use its tokens,
+    and when they expire the three nodes calling at once cause one refresh (the
+    authorization server rotates refresh tokens: a second refresh would fail)."""
+    from tests.oauth.test_oauth import AuthServer, to_loopback, user_approves
+
+    auth = AuthServer()
+    config = json.loads(cluster.config.read_text())
+    try:
+        auth.control("ttl", {"seconds": 6})  # refreshed from 3 s after issue
+        config["mcpServers"]["secure"] = {"url": auth.mcp_url}
+        _reload(cluster, config)
+        for node in cluster.ids:
+            cluster.nodes[node].wait_status("secure", "unauthorized")
+        h1 = cluster.nodes["h1"]
+        location = user_approves(h1.server("secure")["authorizationUrl"], h1)
+        assert httpx.get(to_loopback(location), timeout=60).status_code == 200
+        h1.wait_status("secure", "connected")
+        for node in ("h2", "h3"):  # their own flows wait for a user; the shared tokens do not
+            hub = cluster.nodes[node]
+            for action in ("stop", "start"):
+                done = hub.api(
+                    "POST", f"/api/servers/{action}?node={node}", {"server_name": "secure"}
+                )
+                assert done.status_code == 200, done.text
+            hub.wait_status("secure", "connected")
+        assert auth.stats()["authorize"] == 1 and auth.stats()["refresh"] == 0
+        rejected = auth.stats()["mcp_401"]
+
+        def burst() -> list[int]:
+            with concurrent.futures.ThreadPoolExecutor(3) as pool:
+                return list(pool.map(_secure_echo, (cluster.nodes[n] for n in cluster.ids)))
+
+        wait_until(lambda: burst() == [200] * 3 and auth.stats()["refresh"], timeout=30)
+        assert burst() == [200] * 3
+        assert auth.stats()["refresh"] == 1
+        assert auth.stats()["mcp_401"] == rejected  # no node presented an expired token
+    finally:
+        config["mcpServers"].pop("secure", None)
+        _reload(cluster, config)
+        auth.stop()
+
+
+def _secure_echo(hub: Any) -> int:
+    body = {"server_name": "secure", "tool": "echo", "arguments": {"message": "hi"}}
+    response = hub.api("POST", "/api/servers/tools", body)
+    return int(response.status_code)
+
+
+def _reload(cluster: Cluster, config: dict[str, Any]) -> None:
+    """Write *config*, SIGHUP h1, and wait until every node applied the revision."""
+    events = Events(cluster.base("h1"), **ALICE)
+    try:
+        cluster.config.write_text(json.dumps(config))
+        cluster.nodes["h1"].proc.send_signal(signal.SIGHUP)  # type: ignore[union-attr]
+        events.take(4, names=("config.changed", "config.applied"), timeout=30)
+    finally:
+        events.close()
+
+
 # ------------------------------------------------------------------------------ S10
 def test_redis_outage_under_load_fails_no_call(cluster: Cluster) -> None:
     """S10: Redis stopped and started again under load: no tool call fails; every node

@@ -8,7 +8,8 @@ never imports this module, nor redis-py) and drives it:
   node is fatal), start the stream tail, and get the config revision to start with;
 * :meth:`attach` once the application exists: session ids sealed with the cluster's key,
   requests for other nodes' sessions routed (:mod:`.routing`), shared events
-  (:mod:`.shared_events`), cluster-wide start/stop/reload (:mod:`.shared_config`);
+  (:mod:`.shared_events`), cluster-wide start/stop/reload (:mod:`.shared_config`), upstream
+  OAuth tokens shared and refreshed once for all (:mod:`.tokens`);
 * :meth:`drain` on SIGTERM once the calls in flight are done: leave the membership and the
   leader lease at once, so peers adopt this node's sessions without waiting for its TTL;
 * :meth:`stop` last.
@@ -30,6 +31,7 @@ from tornadohub.cluster.routing import SessionRouter
 from tornadohub.cluster.shared_config import SharedConfig
 from tornadohub.cluster.shared_events import SharedEvents
 from tornadohub.cluster.streams import ClusterEvent
+from tornadohub.cluster.tokens import SharedUpstreamTokens
 from tornadohub.config import HubConfig
 from tornadohub.events import Event
 from tornadohub.hub import Hub
@@ -77,6 +79,8 @@ class ClusterRuntime:
         )
         await self.node.start()
         self.events.start()
+        if self.hub.oauth_store is not None:  # before any upstream connects
+            self.hub.oauth_store.shared = SharedUpstreamTokens(self.node.tokens)
         config, stopped = await self.config.boot(local)
         self.hub.shared = self.config
         return config, stopped
@@ -101,6 +105,8 @@ class ClusterRuntime:
 
     async def stop(self) -> None:
         self.hub.shared = None
+        if self.hub.oauth_store is not None:
+            self.hub.oauth_store.shared = None
         self._remove_leader_listener()
         await self.config.stop()
         await self.events.stop()

@@ -200,3 +200,42 @@ class SharedTokens:
         if stored is None:  # only a writer without the lock could do this
             raise ClusterUnavailableError(f"the tokens of {upstream} changed during a refresh")
         return TokenRecord(stored, tokens)
+
+
+class SharedUpstreamTokens:
+    """The hub's OAuth token sharing (``tornadohub.oauth.TokenSharing``) over
+    :class:`SharedTokens`; every method raises ClusterUnavailableError when Redis is out."""
+
+    #: Attempts to store a new authorization's tokens while others write.
+    STORE_ATTEMPTS = 5
+
+    def __init__(self, tokens: SharedTokens) -> None:
+        self.tokens = tokens
+
+    async def load(self, key: str) -> tuple[int, dict[str, Any]] | None:
+        record = await self.tokens.get(key)
+        return None if record is None else (record.rev, record.tokens)
+
+    async def store(self, key: str, tokens: dict[str, Any]) -> int:
+        """A new authorization replaces whatever is stored."""
+        for _ in range(self.STORE_ATTEMPTS):
+            current = await self.tokens.get(key)
+            stored = await self.tokens.put(
+                key, tokens, expected_rev=0 if current is None else current.rev
+            )
+            if stored is not None:
+                return stored
+        raise ClusterUnavailableError(f"the tokens of {key} are changing too fast")
+
+    async def refresh(
+        self,
+        key: str,
+        *,
+        stale_rev: int,
+        refresh: Callable[[dict[str, Any] | None], Awaitable[dict[str, Any]]],
+    ) -> tuple[int, dict[str, Any]]:
+        async def run(current: TokenRecord | None) -> dict[str, Any]:
+            return await refresh(None if current is None else current.tokens)
+
+        record = await self.tokens.refresh(key, stale_rev=stale_rev, refresh=run)
+        return record.rev, record.tokens

@@ -38,6 +38,7 @@ from tornado.iostream import StreamClosedError
 from tornadohub import metrics
 from tornadohub.appstate import APP_STATE, AppState
 from tornadohub.clock import iso_now
+from tornadohub.cluster.hop import NODE_HEADER
 from tornadohub.errors import HubError
 from tornadohub.handlers.base import HubHandler
 from tornadohub.handlers.mcp import LegacyMessagesHandler, McpHandler
@@ -351,6 +352,10 @@ class HotRequest(httputil.HTTPMessageDelegate):
             headers[name] = value
         for name, value in extra.items():
             headers[name] = value
+        if self.handler is not ToolCallHandler:  # as McpBaseHandler.set_default_headers
+            node = self.state.node_id
+            if node is not None:
+                headers[NODE_HEADER] = node
         return headers
 
     def _end(self) -> None:

@@ -347,6 +347,7 @@ def _refresh_across_nodes(provider: OAuthClientProvider, storage: ServerTokenSto
         data = storage.take_shared(rev, record)
         if data is None:
             return False
+        log.info("Tokens of %s now at shared revision %d", storage.key, rev)
         context.current_tokens = stored_token(data)
         context.update_token_expiry(context.current_tokens)
         await storage.keep(data)

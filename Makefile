@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 37373
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean pyz conformance bench-search
+.PHONY: demo test lint install clean pyz conformance bench-search bench-cluster
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,12 @@ bench: $(STAMP)
 ## and search/index times over 10,000 tools. Later runs are offline. See bench/search/README.md.
 bench-search: $(STAMP)
 	$(BIN)/python -m bench.search.run $(BENCH_ARGS)
+
+## Cluster mode against one hub: CPU per call, one core shared by 1 or 3 hubs, a forwarded
+## call, nginx per request (needs redis-server, nginx, taskset; ~3 min; run it on a quiet
+## machine). Prints the "Cluster mode" section of bench/RESULTS.md; BENCH_ARGS=--quick.
+bench-cluster: $(STAMP)
+	$(BIN)/python -m bench.cluster $(BENCH_ARGS)
 
 ## Official MCP conformance suites (2025 wire and 2026-07-28) and the Inspector CLI against a
 ## real hub; installs Node 22 and the npm tools into build/conformance/ first (npm registry).

@@ -16,6 +16,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -207,6 +208,40 @@ def test_a_hashing_balancer_works_through_forwarding(cluster: Cluster) -> None:
         assert 0.4 <= ratio <= 0.9, ratio
     finally:
         nginx.stop()
+
+
+class SlowHeartbeats(Cluster):
+    """Nodes that read the member table once a minute (after their first heartbeat)."""
+
+    def node_args(self, node: str) -> tuple[str, ...]:
+        return (*super().node_args(node), "--heartbeat-interval", "60", "--node-ttl", "180")
+
+
+def test_a_session_of_a_node_that_joined_since_the_last_heartbeat_is_forwarded(
+    tmp_path: Path,
+) -> None:
+    """S3b: l1's cached member table predates l2 (l1 beats once a minute). A request for
+    one of l2's sessions on l1 is forwarded to l2, not adopted: l1 reads the table again
+    before taking a session for a dead node's (both serving it would split it in two)."""
+    late = SlowHeartbeats(tmp_path, {"mock": stdio("everything_stdio.py")}, ("l1", "l2"))
+    try:
+        late.redis.start()
+        late.start_node("l1")
+        late.start_node("l2")
+        assert late.members("l1") == 1 and late.members("l2") == 2  # l1 has not seen l2
+        with late.client("l2") as l2:
+            sid = open_session(l2, PORTABLE)
+        with late.client("l1") as l1:
+            for round_number in range(3):
+                response = call_tool(
+                    l1, "echo", {"message": f"{round_number}"}, path=PORTABLE, session_id=sid
+                )
+                assert rpc_result(response)["content"][0]["text"] == f"Echo: {round_number}"
+                assert response.headers["x-tornadohub-node"] == "l2"
+        assert late.metric("l1", "mcphub_cluster_sessions_adopted_total") == 0
+        assert late.metric("l1", "mcphub_cluster_forwarded_requests_total", reason="misrouted") == 3
+    finally:
+        late.stop()
 
 
 # ------------------------------------------------------------------------------- S4

@@ -8,7 +8,9 @@ comes here. One that does (a plain hash balancer, a node being replaced, its own
    is a 404 (``mcphub_session_ids_rejected_total{reason}``);
 2. the owner is alive (the membership table this node caches from its heartbeats; no Redis
    call): the request is forwarded over the internal hop (:mod:`.forwarding`), unless
-   ``--misrouted reject`` or the request was itself forwarded (a hop never hops again);
+   ``--misrouted reject`` or the request was itself forwarded (a hop never hops again). An
+   owner missing from the table may have joined since this node's last heartbeat: the
+   table is read again (one heartbeat) before the session is taken for a dead node's;
 3. the owner is gone (dead, drained, or restarted: another boot epoch): a portable session
    is claimed in Redis (``SET NX``, so exactly one node adopts it) and rebuilt here under
    its id from what the id holds; a node that loses the claim forwards to the winner. A
@@ -27,6 +29,7 @@ from tornadohub import metrics
 from tornadohub.cluster.errors import ClusterCommandError, ClusterUnavailableError
 from tornadohub.cluster.forwarding import HopClient
 from tornadohub.cluster.hop import HopRejection
+from tornadohub.cluster.membership import NodeRecord
 from tornadohub.cluster.node import ClusterNode
 from tornadohub.cluster.session_ids import (
     Rejection,
@@ -34,6 +37,7 @@ from tornadohub.cluster.session_ids import (
     SessionState,
     capabilities_from_bits,
 )
+from tornadohub.errors import HubError
 from tornadohub.mcp.http import HttpRequest, McpRequestError, ResponseWriter
 from tornadohub.mcp.transport import McpTransport
 
@@ -82,13 +86,27 @@ class SessionRouter:
             metrics.HOP_REJECTED.labels(reason=HopRejection.loop.value).inc()
             raise _not_found()
         if state.node != me:
-            owner = self.node.membership.alive(state.node, state.epoch)
+            owner = await self._alive(state.node, state.epoch)
             if owner is not None:
                 if not self.forward_misrouted:
                     raise _not_found()
                 if await self.hops.forward(owner, request.uri, session_id, request, writer):
                     return True
         return await self._adopt(server, session_id, state, request, writer)
+
+    async def _alive(self, node_id: str, epoch: str | None = None) -> NodeRecord | None:
+        """*node_id*'s record if it is alive: from the cached table, or from Redis when the
+        table does not have it (it may have joined since this node's last heartbeat, and
+        adopting a live node's session would split the session in two)."""
+        membership = self.node.membership
+        record = membership.alive(node_id, epoch)
+        if record is None:
+            try:
+                await membership.beat()
+            except HubError as exc:  # Redis out: the cached table is all there is
+                log.debug("member table not refreshed: %s", exc)
+            record = membership.alive(node_id, epoch)
+        return record
 
     async def _adopt(
         self,
@@ -106,7 +124,7 @@ class SessionRouter:
             log.warning("adopting session %s without a claim: %s", session_id[-8:], exc)
             claim = None
         if claim is not None and not claim.won:
-            holder = self.node.membership.alive(claim.holder)
+            holder = await self._alive(claim.holder)
             if holder is not None and self.forward_misrouted:
                 if await self.hops.forward(holder, request.uri, session_id, request, writer):
                     return True

@@ -46,7 +46,7 @@ bench-search: $(STAMP)
 	$(BIN)/python -m bench.search.run $(BENCH_ARGS)
 
 ## Cluster mode against one hub: CPU per call, one core shared by 1 or 3 hubs, a forwarded
-## call, nginx per request (needs redis-server, nginx, taskset; ~3 min; run it on a quiet
+## call, nginx per request (needs redis-server, nginx, taskset; ~4 min; run it on a quiet
 ## machine). Prints the "Cluster mode" section of bench/RESULTS.md; BENCH_ARGS=--quick.
 bench-cluster: $(STAMP)
 	$(BIN)/python -m bench.cluster $(BENCH_ARGS)

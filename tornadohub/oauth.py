@@ -40,6 +40,7 @@ from urllib.parse import parse_qs, quote, urlparse
 import httpx2
 from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
 from mcp.client.auth.oauth2 import OAuthContext
+from mcp.client.auth.utils import extract_field_from_www_auth
 from mcp.shared.auth import (
     OAuthClientInformationFull,
     OAuthClientMetadata,
@@ -374,8 +375,21 @@ def _refresh_across_nodes(provider: OAuthClientProvider, storage: ServerTokenSto
                 outgoing = await inner.asend(incoming)
         except StopAsyncIteration:
             return
+        finally:
+            await inner.aclose()  # closed early, it must still release the provider's lock
 
     provider._auth_flow = auth_flow  # type: ignore[method-assign]
+
+
+def needs_user(response: httpx2.Response) -> bool:
+    """Whether the SDK's flow answers *response* with a new authorization: a 401, or a
+    403 asking for more scope."""
+    if response.status_code == 401:
+        return True
+    return (
+        response.status_code == 403
+        and extract_field_from_www_auth(response, "error") == "insufficient_scope"
+    )
 
 
 @dataclass
@@ -394,6 +408,11 @@ class OAuthSession:
 
     ``on_authorization_url`` is called (in the owner task) when the user must act;
     the upstream uses it to become ``unauthorized`` and to release its start() waiters.
+
+    Only a connection attempt may wait for the user. Once :attr:`serving` is set, a
+    request whose tokens the server refuses (expired, and the refresh refused) gets that
+    401 back at once and ``on_tokens_refused`` is called: the SDK would otherwise start
+    the authorization-code flow inside the request and hold it until someone authorizes.
     """
 
     def __init__(
@@ -403,12 +422,20 @@ class OAuthSession:
         storage: ServerTokenStorage,
         redirect_uri: str,
         on_authorization_url: Callable[[str], Awaitable[None]],
+        on_tokens_refused: Callable[[], None],
         *,
         scope: str | None = None,
     ) -> None:
         self.name = name
         self.pending: PendingAuthorization | None = None
+        #: Set once the connection is up (see the class docstring); never cleared, as
+        #: each connection attempt has its own session.
+        self.serving = False
+        #: Set when a request of the live session found its tokens refused: this
+        #: session's remaining requests go out as they are, without another refresh.
+        self.refused = False
         self._on_authorization_url = on_authorization_url
+        self._on_tokens_refused = on_tokens_refused
         self.provider = OAuthClientProvider(
             server_url=server_url,
             client_metadata=OAuthClientMetadata(
@@ -424,6 +451,35 @@ class OAuthSession:
             callback_handler=self._callback,
         )
         refresh_early(self.provider, storage)
+        self._never_wait_in_a_request()
+
+    def _never_wait_in_a_request(self) -> None:
+        """Wrap the provider's flow (cluster mode's included) as the class docstring says."""
+        flow = self.provider._auth_flow
+
+        async def auth_flow(
+            request: httpx2.Request,
+        ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+            if self.refused:  # e.g. the session's closing DELETE: no further refresh
+                yield request
+                return
+            inner = flow(request)
+            try:
+                outgoing = await inner.__anext__()
+                while True:
+                    incoming = yield outgoing
+                    if self.serving and outgoing is request and needs_user(incoming):
+                        log.warning("%s refused the hub's tokens: authorize it again", self.name)
+                        self.refused = True
+                        self._on_tokens_refused()
+                        return  # the request gets the 401; the flow is closed unasked
+                    outgoing = await inner.asend(incoming)
+            except StopAsyncIteration:
+                return
+            finally:
+                await inner.aclose()
+
+        self.provider._auth_flow = auth_flow  # type: ignore[method-assign]
 
     async def _redirect(self, url: str) -> None:
         state = parse_qs(urlparse(url).query).get("state", [None])[0]

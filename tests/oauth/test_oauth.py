@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import anyio
 import httpx
 import pytest
 
 from tests.helpers import SERVERS, EventStream, HubProcess, free_port, wait_until
+from tests.mcp.clients import handshake
 
 StartHub = Callable[..., HubProcess]
 WriteConfig = Callable[..., str]
@@ -164,6 +168,89 @@ def test_full_flow_persistence_refresh_and_revocation(
     assert done.status_code == 200, done.text
     assert done.json()["message"] == "Authorization successful for server 'protected'"
     assert echo(hub).status_code == 200
+    assert hub.stop() == 0
+
+
+def reauthorization_url(hub: HubProcess) -> str:
+    """The URL of the authorization a connected server asks for again (a fresh one)."""
+    url = wait_until(
+        lambda: (
+            (found := hub.server("protected"))["status"] == "unauthorized"
+            and found["authorizationUrl"]
+        )
+    )
+    return str(url)
+
+
+async def echo_over_mcp(hub: HubProcess) -> tuple[bool, str]:
+    """One ``protected__echo`` through /mcp with the SDK's client: (isError, text)."""
+    async with handshake(f"http://127.0.0.1:{hub.port}/mcp") as session:
+        with anyio.fail_after(15):  # a call that waits for a user would hang here
+            result = await session.call_tool("protected__echo", {"message": "authorized"})
+    text = result.content[0]
+    assert text.type == "text"
+    return bool(result.is_error), text.text
+
+
+def test_refused_tokens_of_a_connected_server_fail_calls_at_once(
+    start_hub: StartHub, write_config: WriteConfig, auth_server: AuthServer, hub_home: Path
+) -> None:
+    """The SDK answers a refused token by starting an authorization inside the request,
+    which would wait for a user until the client gives up; the hub fails the call."""
+    auth_server.control("ttl", {"seconds": 2})
+    hub = start_hub(write_config({"protected": {"url": auth_server.mcp_url}}))
+    stream = EventStream(f"http://127.0.0.1:{hub.port}")
+    stream.wait_for("hub_state")
+    location = user_approves(authorize(hub, auth_server.mcp_url), hub)
+    assert 'updateStatus("success"' in httpx.get(to_loopback(location), timeout=60).text
+    assert echo(hub).status_code == 200
+
+    # The access token expires by the hub's clock and the refresh is refused (REST).
+    auth_server.control("ttl", {"seconds": 3600})  # for the authorizations below
+    auth_server.control("revoke")
+    storage = hub_home / ".local" / "share" / "mcp-hub" / "oauth-storage.json"
+    expires_at = json.loads(storage.read_text())[auth_server.mcp_url]["tokens"]["expiresAt"]
+    wait_until(lambda: time.time() > expires_at, timeout=10)
+    refreshes = auth_server.stats()["refresh"]
+    failed = hub.api(
+        "POST",
+        "/api/servers/tools",
+        {"server_name": "protected", "tool": "echo", "arguments": {"message": "x"}},
+        timeout=15,  # the bug: no answer until the hub's 60 s request timeout
+    )
+    assert failed.status_code == 500, failed.text
+    body = failed.json()
+    assert list(body) == ["error", "code", "data", "timestamp"]
+    assert body["error"] == 'Server "protected" needs authorization again'
+    assert body["code"] == "TOOL_ERROR"
+    assert body["data"]["server"] == "protected" and body["data"]["status"] == "unauthorized"
+    stream.wait_for(
+        "subscription_event", type="servers_updated", reason="status_changed", status="unauthorized"
+    )
+    url = reauthorization_url(hub)
+    # No request loop: the call's refresh and the new connection's, then nothing.
+    assert auth_server.stats()["refresh"] - refreshes <= 2
+    refreshes = auth_server.stats()["refresh"]
+    assert echo(hub).json()["error"] == "Server not connected"
+    assert hub.server("protected")["authorizationUrl"] == url
+    assert auth_server.stats()["refresh"] == refreshes
+
+    # Authorizing again (headless: the manual callback) brings it back.
+    done = hub.api("POST", "/api/oauth/manual_callback", {"url": user_approves(url, hub)})
+    assert done.status_code == 200, done.text
+    assert hub.server("protected")["status"] == "connected"
+    assert echo(hub).json()["result"]["content"][0]["text"] == "Echo: authorized"
+
+    # A token the hub still holds for valid is refused (a 401, not a refresh): /mcp.
+    auth_server.control("revoke")
+    is_error, text = asyncio.run(echo_over_mcp(hub))
+    assert is_error and text == 'Server "protected" needs authorization again'
+    url = reauthorization_url(hub)
+    page = httpx.get(to_loopback(user_approves(url, hub)), timeout=60)
+    assert 'updateStatus("success"' in page.text
+    assert asyncio.run(echo_over_mcp(hub)) == (False, "Echo: authorized")
+    assert auth_server.stats()["refresh"] == refreshes
+    stream.close()
     assert hub.stop() == 0
 
 

@@ -13,6 +13,7 @@ Status transitions (the contract's ``ConnectionStatus``)::
                                      \\--fail--> disconnected (error set, retried with backoff)
     any --stop(disable=True)--> disabled;  any --stop()--> disconnected
     connecting --HTTP 401--> unauthorized (not retried until started again)
+    connected --tokens refused--> unauthorized --at once--> connecting (asks the user)
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from tornadohub.errors import PlaceholderError, UpstreamConnectionError
 from tornadohub.placeholders import ResolvedServer, resolve_server
 from tornadohub.state import UpstreamStatus
 from tornadohub.upstreams.core import (
+    AuthorizationLost,
     ConnectionLost,
     LiveSession,
     UnauthorizedError,
@@ -168,9 +170,15 @@ class Upstream(Forwarding, ABC):
         while not self._stop_requested.is_set():
             self._set_status(UpstreamStatus.connecting)
             retry = True
+            at_once = False
             self._served_since = None
             try:
                 await self._connect_and_serve()
+            except AuthorizationLost as exc:
+                self.error = str(exc)
+                self._reset()
+                self._set_status(UpstreamStatus.unauthorized)
+                at_once = True  # the new connection publishes the authorization URL
             except UnauthorizedError as exc:
                 self.error = self._redact(str(exc) or "Unauthorized")
                 self._reset()
@@ -192,8 +200,8 @@ class Upstream(Forwarding, ABC):
             if not retry:
                 break
             served = self._served_since
-            if served is not None and time.monotonic() - served >= STABLE_SECONDS:
-                delay = 0.0  # a connection that had been working: reconnect at once
+            if at_once or (served is not None and time.monotonic() - served >= STABLE_SECONDS):
+                delay = 0.0  # a connection that had been working (or lost its tokens): at once
             elif delay == 0.0:
                 delay = self.policy.backoff_initial
             self._retry_now = anyio.Event()
@@ -244,6 +252,7 @@ class Upstream(Forwarding, ABC):
 
     async def _serve_session(self, resolved: ResolvedServer, lost: anyio.Event) -> None:
         """Connect (within the connect timeout), then hold the session until it is lost."""
+        conn: LiveSession | None = None
         with anyio.fail_after(self.policy.connect_timeout) as connect_scope:
             self._connect_scope = connect_scope
             async with self._open_session(resolved, lost) as session:
@@ -268,6 +277,8 @@ class Upstream(Forwarding, ABC):
                     self._conn = None
                     self._connected.clear()
                     conn.ended.set()
+        if conn is not None and conn.unauthorized:  # raised here: the transport is closed
+            raise AuthorizationLost("Authorization expired: the server refused the hub's tokens")
 
     async def _beside_session(self, session: ClientSession, lost: anyio.Event) -> None:
         """What runs as long as a session lives, by era: the 2026-07-28 listen stream, or

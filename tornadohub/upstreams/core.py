@@ -42,6 +42,11 @@ class ConnectionLost(Exception):
     """The transport of a connected upstream ended without being asked to."""
 
 
+class AuthorizationLost(Exception):
+    """A connected upstream refused the hub's tokens and they could not be refreshed:
+    only the user can authorize again, which a new connection asks for."""
+
+
 @dataclass(frozen=True)
 class HubEnvironment:
     """What upstreams see of the hub: placeholder context, its port, OAuth storage."""
@@ -77,6 +82,9 @@ class LiveSession:
     lost: anyio.Event = field(default_factory=anyio.Event)
     #: Set once the owner has left this session (a new one may follow).
     ended: asyncio.Event = field(default_factory=asyncio.Event)
+    #: The upstream refused this session's tokens: its calls fail with "needs
+    #: authorization" instead of waiting for a user inside the call.
+    unauthorized: bool = False
 
 
 class UpstreamCore:

@@ -133,6 +133,8 @@ class Forwarding(CapabilityLists):
                 )
                 return result.root
             except MCPError as exc:
+                if conn.unauthorized:
+                    raise self._authorization_expired(error_code, context) from None
                 terminated = exc.code == types.INVALID_REQUEST and bool(
                     SESSION_GONE.search(str(exc.message))
                 )
@@ -150,6 +152,8 @@ class Forwarding(CapabilityLists):
                     upstream_data=exc.error.data,
                 ) from None
             except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                if conn.unauthorized:
+                    raise self._authorization_expired(error_code, context) from None
                 conn.lost.set()
                 raise UpstreamError(
                     "Not connected",
@@ -159,6 +163,15 @@ class Forwarding(CapabilityLists):
             finally:
                 CALLER_CAPABILITIES.reset(declared)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _authorization_expired(self, error_code: str, context: dict[str, Any]) -> UpstreamError:
+        """The error of a call whose session lost its tokens (the owner is asking the user
+        again: a call never waits for that)."""
+        return UpstreamError(
+            f'Server "{self.name}" needs authorization again',
+            code=error_code,
+            data={"server": self.name, **context, "status": UpstreamStatus.unauthorized.value},
+        )
 
     async def notify_roots_changed(self) -> None:
         """Pass a client's ``notifications/roots/list_changed`` on (handshake era only)."""

@@ -134,6 +134,7 @@ class RemoteUpstream(Upstream):
             storage,
             redirect_uri,
             self._authorization_needed,
+            self._tokens_refused,
             scope=scope,
         )
         return self.oauth.provider
@@ -150,6 +151,19 @@ class RemoteUpstream(Upstream):
             self._connect_scope.deadline = float("inf")  # waiting on a person, not a server
         self._set_status(UpstreamStatus.unauthorized)
         self._finish_attempt()
+
+    def _tokens_refused(self) -> None:
+        """A call's tokens were refused and cannot be refreshed: end the session (its calls
+        fail now) so that the owner connects again, which asks the user."""
+        conn = self._conn
+        if conn is not None and not conn.unauthorized:
+            conn.unauthorized = True
+            conn.lost.set()
+
+    def _serving(self) -> None:
+        """The session is up: from now on the OAuth flow never waits for the user."""
+        if self.oauth is not None:
+            self.oauth.serving = True
 
     async def _raw_allowed(self, auth: httpx2.Auth | None) -> bool:
         """Whether calls may skip the SDK's HTTP client: not when a provider adds tokens
@@ -207,6 +221,7 @@ class RemoteUpstream(Upstream):
         if self.entry.config.get("protocolVersion") in MODERN_PROTOCOL_VERSIONS:
             self._transport_kind = self.negotiated_transport = "streamable-http"
             async with super()._open_session(resolved, lost) as session:
+                self._serving()
                 yield session
             return
         async with contextlib.AsyncExitStack() as stack:
@@ -234,6 +249,7 @@ class RemoteUpstream(Upstream):
                 stack.callback(relay.cancel_scope.cancel)
                 relay.start_soon(_forward_event, first_lost, lost)
             self.negotiated_transport = self._transport_kind
+            self._serving()
             yield session
 
     @contextlib.asynccontextmanager

@@ -447,6 +447,17 @@ def test_one_oauth_refresh_for_the_whole_cluster(cluster: Cluster) -> None:
                 assert list(calls) == [200] * 3
         assert auth.stats()["refresh"] == 1
         assert auth.stats()["mcp_401"] == rejected  # no node presented an expired token
+
+        # The refresh refused (revoked) once the tokens are stale: a call fails at once
+        # instead of waiting inside the SDK's flow for a user, and the node asks for one.
+        auth.control("revoke")
+        renewed_by = time.monotonic()
+        wait_until(lambda: time.monotonic() > renewed_by + ttl, timeout=ttl + 5)
+        h2 = cluster.nodes["h2"]
+        body = {"server_name": "secure", "tool": "echo", "arguments": {"message": "hi"}}
+        failed = h2.api("POST", "/api/servers/tools", body, timeout=15)
+        assert failed.json()["error"] == 'Server "secure" needs authorization again'
+        wait_until(lambda: h2.server("secure")["authorizationUrl"])
     finally:
         config["mcpServers"].pop("secure", None)
         _reload(cluster, config)

@@ -25,7 +25,7 @@ from tornadohub.errors import (
     ValidationError,
 )
 from tornadohub.hub_core import SERVER_ID
-from tornadohub.oauth import open_browser
+from tornadohub.oauth_session import open_browser
 from tornadohub.presence import Presence
 from tornadohub.reload import ConfigReload
 from tornadohub.state import HubState, UpstreamStatus

@@ -1,4 +1,4 @@
-"""OAuth 2.0 for remote upstreams: token storage, pending authorizations, providers.
+"""OAuth 2.0 for remote upstreams: token storage, refresh, token sharing across nodes.
 
 The SDK's ``OAuthClientProvider`` runs the whole flow (protected-resource and
 authorization-server discovery, dynamic registration, PKCE, RFC 8707 ``resource``,
@@ -8,7 +8,8 @@ refresh, one refresh at a time). The hub supplies three things:
   config ``url``, so tokens and client registrations survive restarts;
 * a redirect handler that does not open a browser but publishes the authorization URL
   (the server becomes ``unauthorized``) and a callback handler that waits until the
-  user's redirect reaches ``/api/oauth/callback`` or ``/api/oauth/manual_callback``;
+  user's redirect reaches ``/api/oauth/callback`` or ``/api/oauth/manual_callback``
+  (:mod:`tornadohub.oauth_session`);
 * client-credentials providers for machine-to-machine upstreams.
 
 The PKCE verifier and ``state`` never leave the SDK's flow; the hub only checks that a
@@ -28,29 +29,24 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import parse_qs, quote, urlparse
 
 import httpx2
-from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
+from mcp.client.auth import OAuthClientProvider
 from mcp.client.auth.oauth2 import OAuthContext
-from mcp.client.auth.utils import extract_field_from_www_auth
 from mcp.shared.auth import (
     OAuthClientInformationFull,
-    OAuthClientMetadata,
     OAuthMetadata,
     OAuthToken,
     ProtectedResourceMetadata,
 )
-from pydantic import AnyUrl
 
-from tornadohub.errors import HubError, ValidationError
+from tornadohub.errors import HubError
 from tornadohub.paths import write_atomic
 
 log = logging.getLogger("tornadohub.oauth")
@@ -379,164 +375,3 @@ def _refresh_across_nodes(provider: OAuthClientProvider, storage: ServerTokenSto
             await inner.aclose()  # closed early, it must still release the provider's lock
 
     provider._auth_flow = auth_flow  # type: ignore[method-assign]
-
-
-def needs_user(response: httpx2.Response) -> bool:
-    """Whether the SDK's flow answers *response* with a new authorization: a 401, or a
-    403 asking for more scope."""
-    if response.status_code == 401:
-        return True
-    return (
-        response.status_code == 403
-        and extract_field_from_www_auth(response, "error") == "insufficient_scope"
-    )
-
-
-@dataclass
-class PendingAuthorization:
-    """An authorization URL handed to the user, and the flow waiting for its callback."""
-
-    url: str
-    state: str | None
-    callback: asyncio.Future[AuthorizationCodeResult] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
-
-
-class OAuthSession:
-    """One remote upstream's OAuth state: the provider and a pending authorization.
-
-    ``on_authorization_url`` is called (in the owner task) when the user must act;
-    the upstream uses it to become ``unauthorized`` and to release its start() waiters.
-
-    Only a connection attempt may wait for the user. Once :attr:`serving` is set, a
-    request whose tokens the server refuses (expired, and the refresh refused) gets that
-    401 back at once and ``on_tokens_refused`` is called: the SDK would otherwise start
-    the authorization-code flow inside the request and hold it until someone authorizes.
-    """
-
-    def __init__(
-        self,
-        name: str,
-        server_url: str,
-        storage: ServerTokenStorage,
-        redirect_uri: str,
-        on_authorization_url: Callable[[str], Awaitable[None]],
-        on_tokens_refused: Callable[[], None],
-        *,
-        scope: str | None = None,
-    ) -> None:
-        self.name = name
-        self.pending: PendingAuthorization | None = None
-        #: Set once the connection is up (see the class docstring); never cleared, as
-        #: each connection attempt has its own session.
-        self.serving = False
-        #: Set when a request of the live session found its tokens refused: this
-        #: session's remaining requests go out as they are, without another refresh.
-        self.refused = False
-        self._on_authorization_url = on_authorization_url
-        self._on_tokens_refused = on_tokens_refused
-        self.provider = OAuthClientProvider(
-            server_url=server_url,
-            client_metadata=OAuthClientMetadata(
-                redirect_uris=[AnyUrl(redirect_uri)],
-                token_endpoint_auth_method="none",
-                grant_types=["authorization_code", "refresh_token"],
-                response_types=["code"],
-                client_name=CLIENT_NAME,
-                scope=scope,
-            ),
-            storage=storage,
-            redirect_handler=self._redirect,
-            callback_handler=self._callback,
-        )
-        refresh_early(self.provider, storage)
-        self._never_wait_in_a_request()
-
-    def _never_wait_in_a_request(self) -> None:
-        """Wrap the provider's flow (cluster mode's included) as the class docstring says."""
-        flow = self.provider._auth_flow
-
-        async def auth_flow(
-            request: httpx2.Request,
-        ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
-            if self.refused:  # e.g. the session's closing DELETE: no further refresh
-                yield request
-                return
-            inner = flow(request)
-            try:
-                outgoing = await inner.__anext__()
-                while True:
-                    incoming = yield outgoing
-                    if self.serving and outgoing is request and needs_user(incoming):
-                        log.warning("%s refused the hub's tokens: authorize it again", self.name)
-                        self.refused = True
-                        self._on_tokens_refused()
-                        return  # the request gets the 401; the flow is closed unasked
-                    outgoing = await inner.asend(incoming)
-            except StopAsyncIteration:
-                return
-            finally:
-                await inner.aclose()
-
-        self.provider._auth_flow = auth_flow  # type: ignore[method-assign]
-
-    async def _redirect(self, url: str) -> None:
-        state = parse_qs(urlparse(url).query).get("state", [None])[0]
-        self.pending = PendingAuthorization(url=url, state=state)
-        log.info("%s needs authorization: %s", self.name, url)
-        await self._on_authorization_url(url)
-
-    async def _callback(self) -> AuthorizationCodeResult:
-        pending = self.pending
-        if pending is None:  # pragma: no cover - the SDK always redirects first
-            raise RuntimeError("no authorization in progress")
-        try:
-            return await pending.callback
-        finally:
-            self.pending = None
-
-    def complete(self, code: str | None, state: str | None, iss: str | None = None) -> None:
-        """Resume the waiting flow with the redirect's ``code`` (and matching ``state``)."""
-        pending = self.pending
-        if pending is None or pending.callback.done():
-            raise HubError(
-                f"No authorization in progress for server '{self.name}'",
-                code="OAUTH_ERROR",
-                data={"server": self.name},
-                status=409,
-            )
-        if not code:
-            raise ValidationError("Missing code parameter", data={"field": "code"})
-        if pending.state is not None and state != pending.state:
-            raise ValidationError(
-                "State parameter mismatch", code="OAUTH_STATE_MISMATCH", data={"server": self.name}
-            )
-        pending.callback.set_result(AuthorizationCodeResult(code=code, state=state, iss=iss))
-
-
-def open_browser(url: str) -> bool:
-    """Open *url* on the hub's own desktop, only when there is one (never on a server)."""
-    import sys
-    import webbrowser
-
-    if os.environ.get("MCP_HUB_NO_BROWSER"):
-        return False
-    has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    if not (has_display or sys.platform == "darwin"):
-        return False
-    try:
-        return webbrowser.open(url)
-    except webbrowser.Error:
-        return False
-
-
-def redirect_uri_for(port: int, name: str) -> str:
-    """mcp-hub's redirect URI: always ``localhost`` (hence the manual callback route)."""
-    return f"http://localhost:{port}/api/oauth/callback?server_name={quote(name, safe='')}"
-
-
-def parse_callback_url(url: str) -> dict[str, str | None]:
-    """``code``, ``state``, ``server_name`` (and ``iss``) from a pasted redirect URL."""
-    query = parse_qs(urlparse(url).query)
-    return {key: query.get(key, [None])[0] for key in ("code", "state", "server_name", "iss")}

@@ -9,7 +9,7 @@ from tornadohub import schemas as s
 from tornadohub.errors import HubError, ValidationError
 from tornadohub.handlers.base import APIHandler
 from tornadohub.handlers.docs import BAD_BODY, NO_SERVER, RouteDoc, error, ok
-from tornadohub.oauth import parse_callback_url
+from tornadohub.oauth_session import parse_callback_url
 from tornadohub.openapi import Operation, Response
 from tornadohub.policy import Check
 

@@ -26,6 +26,9 @@ from tornadohub.oauth import CLIENT_NAME, ServerTokenStorage, refresh_early
 
 log = logging.getLogger("tornadohub.oauth")
 
+#: A token expiry in the past (the SDK reads 0 as "never expires").
+_LONG_AGO = 1.0
+
 
 def needs_user(response: httpx2.Response) -> bool:
     """Whether the SDK's flow answers *response* with a new authorization: a 401, or a
@@ -56,9 +59,10 @@ class OAuthSession:
     the upstream uses it to become ``unauthorized`` and to release its start() waiters.
 
     Only a connection attempt may wait for the user. Once :attr:`serving` is set, a
-    request whose tokens the server refuses (expired, and the refresh refused) gets that
-    401 back at once and ``on_tokens_refused`` is called: the SDK would otherwise start
-    the authorization-code flow inside the request and hold it until someone authorizes.
+    request whose token the server refuses with a 401 is sent once more after a refresh
+    (when there is a refresh token); if that fails too, the request gets the 401 back at
+    once and ``on_tokens_refused`` is called: the SDK would otherwise start the
+    authorization-code flow inside the request and hold it until someone authorizes.
     """
 
     def __init__(
@@ -109,21 +113,31 @@ class OAuthSession:
             if self.refused:  # e.g. the session's closing DELETE: no further refresh
                 yield request
                 return
-            inner = flow(request)
-            try:
-                outgoing = await inner.__anext__()
-                while True:
-                    incoming = yield outgoing
-                    if self.serving and outgoing is request and needs_user(incoming):
-                        log.warning("%s refused the hub's tokens: authorize it again", self.name)
-                        self.refused = True
-                        self._on_tokens_refused()
-                        return  # the request gets the 401; the flow is closed unasked
-                    outgoing = await inner.asend(incoming)
-            except StopAsyncIteration:
-                return
-            finally:
-                await inner.aclose()
+            may_refresh = True
+            while True:
+                inner = flow(request)
+                try:
+                    outgoing = await inner.__anext__()
+                    while True:
+                        incoming = yield outgoing
+                        if self.serving and outgoing is request and needs_user(incoming):
+                            break
+                        outgoing = await inner.asend(incoming)
+                except StopAsyncIteration:
+                    return
+                finally:
+                    await inner.aclose()
+                context = self.provider.context
+                if may_refresh and incoming.status_code == 401 and context.can_refresh_token():
+                    # Refused before its time (revoked, or the server's clock): refresh
+                    # first, as mcp-hub does, then send the request once more.
+                    may_refresh = False
+                    context.token_expiry_time = _LONG_AGO
+                    continue
+                log.warning("%s refused the hub's tokens: authorize it again", self.name)
+                self.refused = True
+                self._on_tokens_refused()
+                return  # the request gets the 401; the flow is closed unasked
 
         self.provider._auth_flow = auth_flow  # type: ignore[method-assign]
 

@@ -171,11 +171,7 @@ class HubCore:
         self.config = config
         for error in config.surface.errors:
             log.error("Invalid tool filter or profile: %s", error, extra={"code": "CONFIG_ERROR"})
-        for listener in list(self._config_listeners):
-            try:
-                listener(config)
-            except Exception:
-                log.exception("config listener failed")
+        _tell(self._config_listeners, "config", config)
 
     def add_notification_listener(
         self, listener: Callable[[Upstream, Any], None]
@@ -186,19 +182,11 @@ class HubCore:
         return lambda: self._notification_listeners.remove(listener)
 
     def _on_upstream_notification(self, upstream: Upstream, message: Any) -> None:
-        for listener in list(self._notification_listeners):
-            try:
-                listener(upstream, message)
-            except Exception:
-                log.exception("notification listener failed")
+        _tell(self._notification_listeners, "notification", upstream, message)
 
     def _on_upstream_change(self, upstream: Upstream, what: str) -> None:
         """Upstream status/capability changes become subscription events."""
-        for listener in list(self._change_listeners):
-            try:
-                listener(upstream, what)
-            except Exception:
-                log.exception("change listener failed")
+        _tell(self._change_listeners, "change", upstream, what)
         if what in ("tools", "resources", "prompts"):
             caps = upstream.capabilities
             payload: dict[str, Any] = {"server": upstream.name}
@@ -321,3 +309,12 @@ class HubCore:
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
             self.events.publish(HEARTBEAT, {"connections": len(self.events.subscribers)})
+
+
+def _tell(listeners: list[Callable[..., None]], kind: str, *args: Any) -> None:
+    """Call every listener with *args*; one that fails is logged, the others still run."""
+    for listener in list(listeners):
+        try:
+            listener(*args)
+        except Exception:
+            log.exception("%s listener failed", kind)

@@ -59,13 +59,9 @@ class RawChannel:
         """Send one request; its result, or :class:`MCPError` as the SDK raises them."""
         if self._closed:
             raise MCPError(types.CONNECTION_CLOSED, "Connection closed")
-        request_id = f"{self.PREFIX}{next(self._ids)}"
-        if on_progress is not None:  # the SDK's convention: the request id is the token
-            meta = {**params.get("_meta", {}), "progressToken": request_id}
-            params = {**params, "_meta": meta}
+        request_id, message = self._new_request(method, params, on_progress)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = (future, on_progress)
-        message = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
         try:
             await self._write(pydantic_core.to_json(message) + b"\n")
             try:
@@ -81,17 +77,23 @@ class RawChannel:
             self._pending.pop(request_id, None)
         return reply_result(reply, method)
 
+    def _new_request(
+        self, method: str, params: dict[str, Any], on_progress: ProgressFnT | None
+    ) -> tuple[str, dict[str, Any]]:
+        """A new request id and the JSON-RPC request under it; with *on_progress*, the id is
+        its progress token too (the SDK's convention)."""
+        request_id = f"{self.PREFIX}{next(self._ids)}"
+        if on_progress is not None:
+            meta = {**params.get("_meta", {}), "progressToken": request_id}
+            params = {**params, "_meta": meta}
+        return request_id, {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
+
     async def _cancel(self, request_id: str, reason: str) -> None:
         if self._closed:
             return
-        note = {
-            "jsonrpc": "2.0",
-            "method": "notifications/cancelled",
-            "params": {"requestId": request_id, "reason": reason},
-        }
         with contextlib.suppress(Exception), anyio.CancelScope(shield=True):
             with anyio.move_on_after(1.0):
-                await self._write(json.dumps(note, separators=(",", ":")).encode() + b"\n")
+                await self._write(cancel_note(request_id, reason) + b"\n")
 
     @property
     def in_flight(self) -> int:
@@ -129,6 +131,16 @@ class RawChannel:
         for future, _progress in self._pending.values():
             if not future.done():
                 future.set_exception(MCPError(types.CONNECTION_CLOSED, "Connection closed"))
+
+
+def cancel_note(request_id: str, reason: str) -> bytes:
+    """The encoded ``notifications/cancelled`` for *request_id*."""
+    note = {
+        "jsonrpc": "2.0",
+        "method": "notifications/cancelled",
+        "params": {"requestId": request_id, "reason": reason},
+    }
+    return json.dumps(note, separators=(",", ":")).encode()
 
 
 def reply_result(reply: Any, method: str | None = None) -> dict[str, Any]:

@@ -41,7 +41,7 @@ import mcp_types as types
 from mcp import MCPError
 from mcp.shared.dispatcher import ProgressFnT
 
-from tornadohub.upstreams.raw import RawChannel, reply_result
+from tornadohub.upstreams.raw import RawChannel, cancel_note, reply_result
 
 log = logging.getLogger("tornadohub.upstream")
 
@@ -254,11 +254,7 @@ class HttpRawChannel(RawChannel):
         timeout: float,
         on_progress: ProgressFnT | None,
     ) -> dict[str, Any]:
-        request_id = f"{self.PREFIX}{next(self._ids)}"
-        if on_progress is not None:  # the SDK's convention: the request id is the token
-            meta = {**params.get("_meta", {}), "progressToken": request_id}
-            params = {**params, "_meta": meta}
-        message = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
+        request_id, message = self._new_request(method, params, on_progress)
         body = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
         conn: _Connection | None = None
         try:
@@ -465,12 +461,7 @@ class HttpRawChannel(RawChannel):
         """The courtesy ``notifications/cancelled`` (its own POST), bounded."""
         if self._closed:
             return
-        note = {
-            "jsonrpc": "2.0",
-            "method": "notifications/cancelled",
-            "params": {"requestId": request_id, "reason": reason},
-        }
-        body = json.dumps(note, separators=(",", ":")).encode()
+        body = cancel_note(request_id, reason)
         conn: _Connection | None = None
         with contextlib.suppress(Exception), anyio.CancelScope(shield=True):
             with anyio.move_on_after(CANCEL_SECONDS):

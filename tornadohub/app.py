@@ -160,12 +160,14 @@ async def serve(
     keys: Keyring | None = None,
     policy: EdgePolicy | None = None,
     hop_sockets: Sequence[socket.socket] = (),
+    config: HubConfig | None = None,
 ) -> None:
     """Run the hub until a signal or ``/api/hard-restart`` asks it to stop.
 
     *keys*: the API keys (None: none needed); *policy*: the edge policy (None: loopback
-    names and the bound host); *hop_sockets*: the internal hop listener's (cluster mode).
-    Everything else comes from ``hub.options``.
+    names and the bound host); *hop_sockets*: the internal hop listener's (cluster mode);
+    *config*: the config files as already loaded (None: loaded here). Everything else
+    comes from ``hub.options``.
     """
     unbind_metrics = metrics.bind_hub(hub)
     restore_child_watcher = processes.watch_children()  # before any server starts
@@ -220,7 +222,7 @@ async def serve(
             await asyncio.to_thread(
                 hub.workspace.register, cwd=options.cwd, config_files=options.config_paths
             )
-        initializing = asyncio.create_task(_start(hub, cluster))
+        initializing = asyncio.create_task(_start(hub, cluster, config))
         stop_waiter = asyncio.create_task(hub.shutdown_requested.wait())
         await asyncio.wait({initializing, stop_waiter}, return_when=asyncio.FIRST_COMPLETED)
         if initializing.done():
@@ -260,12 +262,14 @@ async def serve(
             loop.remove_signal_handler(signum)
 
 
-async def _start(hub: Hub, cluster: ClusterRuntime | None) -> None:
-    """Start the hub; in cluster mode, join first and start from the cluster's revision."""
+async def _start(hub: Hub, cluster: ClusterRuntime | None, local: HubConfig | None) -> None:
+    """Start the hub from *local* (None: the config files, loaded now); in cluster mode,
+    join first and start from the cluster's revision."""
     if cluster is None:
-        await hub.initialize()
+        await hub.initialize(local)
         return
-    local: HubConfig = await asyncio.to_thread(load_config, hub.options.config_paths)
+    if local is None:
+        local = await asyncio.to_thread(load_config, hub.options.config_paths)
     try:
         config, stopped = await cluster.start(local)
     except HubError as exc:  # another live node has this id

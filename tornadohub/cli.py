@@ -470,7 +470,7 @@ def run_serve(args: argparse.Namespace) -> int:
         return 1
     try:
         cluster = cluster_options(vars(args), os.environ)
-        config = load_config(args.config)  # fail fast, before taking the port
+        config = load_config(args.config)  # fail fast, before taking the port; the hub runs it
         sockets = bind(args.host, args.port)
         hop_sockets = (
             bind(cluster.internal_host, cluster.internal_port)
@@ -566,7 +566,9 @@ async def _serve_hub(
             workspace=WorkspaceCache(workspaces_file_path(), args.port),
             early_children=early_children,
         )
-        await serve(hub, sockets, keys=keyring, policy=policy, hop_sockets=hop_sockets)
+        await serve(
+            hub, sockets, keys=keyring, policy=policy, hop_sockets=hop_sockets, config=config
+        )
     finally:
         await early_children.close()
         restore_child_watcher()

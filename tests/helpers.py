@@ -10,10 +10,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +37,16 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: fl
             return last
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s (last value: {last!r})")
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10) -> None:
+    """Poll an upstream-side fact until it holds (bounded in time)."""
+    with anyio.fail_after(timeout):
+        for _ in range(1000):
+            if await check():
+                return
+            await anyio.sleep(0.05)
+    raise AssertionError("condition not met")
 
 
 def descendants(pid: int) -> set[int]:

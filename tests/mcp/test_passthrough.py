@@ -25,7 +25,7 @@ from mcp import Client, ClientSession, MCPError
 from mcp.client.session import ClientRequestContext
 
 from tests.conftest import stdio_entry
-from tests.helpers import HubProcess, fixture_server
+from tests.helpers import HubProcess, eventually, fixture_server
 from tests.hubs import running_hub
 from tests.mcp.clients import handshake
 
@@ -62,16 +62,6 @@ async def call_text(session: ClientSession | Client, tool: str, **arguments: Any
     content = result.content[0]
     assert isinstance(content, types.TextContent)
     return content.text
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10) -> None:
-    """Poll an upstream-side fact until it holds (bounded in time)."""
-    with anyio.fail_after(timeout):
-        for _ in range(1000):
-            if await check():
-                return
-            await anyio.sleep(0.05)
-    raise AssertionError("condition not met")
 
 
 async def set_level(session: ClientSession, level: types.LoggingLevel) -> None:

@@ -22,7 +22,7 @@ from mcp import Client, ClientSession, MCPError
 
 from tests.clients.agents import Agent
 from tests.conftest import stdio_entry
-from tests.helpers import HubProcess
+from tests.helpers import HubProcess, eventually
 from tests.hubs import running_hub
 from tests.mcp.clients import handshake
 from tests.surface.clients import CLIENTS, agent, refused, text
@@ -152,16 +152,6 @@ async def test_cancelling_call_tool_cancels_the_upstream_call_in_both_eras(
             with anyio.move_on_after(0.5):  # abandoning the call closes its stream
                 await modern.call_tool("call_tool", wait)
         await eventually(lambda: _grew(lambda: cancelled(session), len(before)))
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10) -> None:
-    """Poll an upstream-side fact until it holds (bounded in time)."""
-    with anyio.fail_after(timeout):
-        for _ in range(1000):
-            if await check():
-                return
-            await anyio.sleep(0.05)
-    raise AssertionError("condition not met")
 
 
 async def _grew(fetch: Callable[[], Awaitable[list[str]]], size: int) -> bool:

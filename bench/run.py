@@ -422,7 +422,8 @@ class Bench:
         else:
             out.append(("direct", lambda: StreamableSession(HOST, up_port), "echo", None))
             # The version tornadohub's client negotiates: server-everything answers it slower
-            # (a priming event before each response), a wait no hub can remove.
+            # (a priming event, then @hono/node-server's setTimeout before the response
+            # head; see same_version_rows), a wait no client can remove.
             latest = "2025-11-25"
             out.append(
                 (
@@ -844,6 +845,8 @@ def report(results: dict[str, Any], command: str) -> str:
                     f"{mark} {limit}×",
                     verdict(r, limit) if p == "p50" else _below(r, limit),
                 )
+        if latest:
+            same_version_rows(row, d, up, latest.get("p50_ms"))
     tput = results.get("throughput", {})
     for upstream, up in UPSTREAMS:
         d = tput.get(upstream, {})
@@ -984,6 +987,43 @@ def report(results: dict[str, Any], command: str) -> str:
         )
     lines += ["", f"Command: `{command}`"]
     return "\n".join(lines)
+
+
+def same_version_rows(
+    row: Callable[..., None], d: dict[str, Any], up: str, latest_p50: Any
+) -> None:
+    """Each hub's p50 above the direct call at the version it negotiates, and the p50
+    tornadohub would have at mcp-hub's version.
+
+    server-everything answers a 2025-11-25 session (tornadohub's) later than a 2025-06-18
+    one (mcp-hub's): it sends a priming event first, and @hono/node-server then holds the
+    response head for a ``setTimeout`` (0 to 1 ms) to see whether the stream ends. The
+    p50 ratio above carries that wait; these rows compare what each hub adds.
+    """
+    direct_p50 = d.get("direct", {}).get("p50_ms")
+    if not isinstance(direct_p50, int | float) or not isinstance(latest_p50, int | float):
+        return
+    for path, mh_key, th_key in PATHS:
+        mh, th = d.get(mh_key, {}).get("p50_ms"), d.get(th_key, {}).get("p50_ms")
+        if not isinstance(mh, int | float) or not isinstance(th, int | float):
+            continue
+        th_added = round(th - latest_p50, 3)
+        row(
+            f"tools/call p50 above the direct call at each hub's version "
+            f"(2025-06-18 / 2025-11-25), {path}, {up} upstream",
+            None,
+            round(mh - direct_p50, 3),
+            th_added,
+            " ms",
+        )
+        row(
+            f"tools/call p50 at mcp-hub's version (estimate: direct 2025-06-18 + the above), "
+            f"{path}, {up} upstream",
+            direct_p50,
+            mh,
+            round(direct_p50 + th_added, 3),
+            " ms",
+        )
 
 
 def _below(value: float | None, limit: float) -> str:

@@ -1,9 +1,11 @@
-"""HTTP upstreams: calls reuse pooled connections, and cancelling a call still reaches them.
+"""HTTP upstreams: calls reuse pooled connections, cancelling a call still reaches them, and
+a call whose stream the upstream ends early is resumed.
 
 The upstream is ``tests/servers/counting_http_server.py``, which counts the distinct TCP
 connections its requests arrive on; it runs in both protocol eras (handshake, and
 2026-07-28 only, where aborting a POST is how a client cancels). The SDK's client closes
 each POST's SSE response before its end, which used to cost one new connection per call.
+For resumption, ``tests/servers/resumable_http_server.py`` (SSE polling of 2025-11-25).
 """
 
 from __future__ import annotations
@@ -89,6 +91,60 @@ async def cancelled_upstream(server: ServerProcess, timeout: float = 10) -> None
                 return
             await anyio.sleep(0.05)
     raise AssertionError("the upstream never saw the call cancelled")
+
+
+def test_a_call_whose_stream_ends_early_is_resumed(
+    start_hub: StartHub, write_config: WriteConfig
+) -> None:
+    """The upstream ends the call's SSE stream after its priming event and answers later:
+    the hub comes back (GET with Last-Event-ID) for the answer, as the SDK's client does."""
+    with fixture_server("resumable_http_server.py") as upstream:
+        hub = start_hub(write_config({"remote": {"url": upstream.url}}))
+        body = {"server_name": "remote", "tool": "handoff", "arguments": {"message": "late"}}
+        response = hub.api("POST", "/api/servers/tools", body)
+        assert response.status_code == 200, response.text
+        assert response.json()["result"]["content"][0]["text"] == "Echo: late"
+        assert echo(hub, "after") == "Echo: after"
+        assert hub.stop() == 0
+
+
+def test_a_call_whose_connection_breaks_is_resumed(
+    start_hub: StartHub, write_config: WriteConfig
+) -> None:
+    """The upstream's connection breaks after the priming event, mid-body: the hub resumes
+    the stream (GET with Last-Event-ID) for the answer, as the SDK's client does."""
+    with fixture_server("resumable_http_server.py") as upstream:
+        hub = start_hub(write_config({"remote": {"url": upstream.url}}))
+        body = {"server_name": "remote", "tool": "cut", "arguments": {"message": "late"}}
+        response = hub.api("POST", "/api/servers/tools", body)
+        assert response.status_code == 200, response.text
+        assert response.json()["result"]["content"][0]["text"] == "Echo: late"
+        assert echo(hub, "after") == "Echo: after"
+        assert hub.stop() == 0
+
+
+async def test_progress_around_a_resumed_stream_reaches_the_client(
+    start_hub: StartHub, write_config: WriteConfig
+) -> None:
+    """Through ``/mcp``: the progress sent before the upstream ended the stream and the one
+    sent after (read on the resumed stream) both reach the client, before the result."""
+    with fixture_server("resumable_http_server.py") as upstream:
+        hub = start_hub(write_config({"remote": {"url": upstream.url}}))
+        seen: list[float] = []
+
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            seen.append(progress)
+
+        async with streamable_http_client(f"http://127.0.0.1:{hub.port}/mcp") as (read, write):
+            async with ClientSession(read, write) as session:
+                with anyio.fail_after(10):
+                    await session.initialize()
+                    result = await session.call_tool(
+                        "remote__handoff", {"message": "late"}, progress_callback=on_progress
+                    )
+        assert _text(result) == "Echo: late"
+        assert seen == [1.0, 2.0]
+        assert hub.stop() == 0
 
 
 def _text(result: Any) -> str:

@@ -15,7 +15,11 @@ entries and resource updates clients get go to the relay
 (:func:`~tornadohub.upstreams.ordering.relay_in_order`), and everything else (the
 server's requests of its client, other notifications) is handed to the SDK session, as if
 its own transport had read it. Once the response is in, the rest of the stream (usually
-just its last chunk) is read before the connection goes back to the pool.
+just its last chunk) is read before the connection goes back to the pool. A stream that
+ends or breaks before its response, after an event with an id (the priming event of
+2025-11-25; SSE polling: the server closes the stream and answers later), is resumed as
+the SDK's client resumes it: ``GET`` with ``Last-Event-ID`` after the server's ``retry``
+delay.
 
 Failures read as the SDK's client reports them: a 404 on a session is "Session
 terminated" (so the upstream reconnects and re-sends), another error status is the
@@ -56,6 +60,10 @@ DRAIN_SECONDS: Final = 2.0
 #: Bound on connecting and on the courtesy ``notifications/cancelled``.
 CONNECT_SECONDS: Final = 30.0
 CANCEL_SECONDS: Final = 1.0
+#: The SDK client's resumption: its delay when the server named none, and how many
+#: failed attempts in a row end the request.
+RESUME_DELAY_MS: Final = 1000
+RESUME_ATTEMPTS: Final = 2
 
 JSON_TYPE: Final = b"application/json"
 SSE_TYPE: Final = b"text/event-stream"
@@ -125,6 +133,16 @@ class _Response:
                     self.keep_alive = False
                 elif token == b"keep-alive":
                     self.keep_alive = True
+
+
+class _Cursor:
+    """Where a request's SSE stream can be resumed: its last event id, the server's delay."""
+
+    __slots__ = ("event_id", "retry_ms")
+
+    def __init__(self) -> None:
+        self.event_id: bytes | None = None
+        self.retry_ms: int | None = None
 
 
 class _Body:
@@ -259,7 +277,7 @@ class HttpRawChannel(RawChannel):
         conn: _Connection | None = None
         try:
             async with asyncio.timeout(timeout):
-                conn, response = await self._send(body)
+                conn, response = await self._send(self._head(len(body)) + body)
                 return await self._answer(conn, response, request_id, on_progress)
         except TimeoutError:
             await self._cancel(request_id, f"timed out after {timeout}s")
@@ -276,14 +294,13 @@ class HttpRawChannel(RawChannel):
             if conn is not None:
                 self._release(conn)
 
-    async def _send(self, body: bytes) -> tuple[_Connection, _Response]:
-        """Write the POST and read its response head; once more on a fresh connection
+    async def _send(self, request: bytes) -> tuple[_Connection, _Response]:
+        """Write the request and read its response head; once more on a fresh connection
         when a pooled one turns out closed before any byte of an answer."""
-        head = self._head(len(body))
         for attempt in (1, 2):
             conn = await self._acquire(fresh=attempt == 2)
             try:
-                conn.writer.write(head + body)
+                conn.writer.write(request)
                 raw = await conn.reader.readuntil(b"\r\n\r\n")
                 return conn, _Response(raw)
             except (OSError, asyncio.IncompleteReadError) as exc:
@@ -298,13 +315,24 @@ class HttpRawChannel(RawChannel):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _head(self, length: int) -> bytes:
-        lines = [
+        return self._request_head(
             f"POST {self._path} HTTP/1.1\r\n"
             f"Host: {self._host_header}\r\n"
             "Content-Type: application/json\r\n"
             "Accept: application/json, text/event-stream\r\n"
             f"Content-Length: {length}\r\n"
-        ]
+        )
+
+    def _resume_head(self, last_event_id: bytes) -> bytes:
+        head = self._request_head(
+            f"GET {self._path} HTTP/1.1\r\n"
+            f"Host: {self._host_header}\r\n"
+            "Accept: text/event-stream\r\n"
+        )
+        return head[:-2] + b"Last-Event-ID: " + last_event_id + b"\r\n\r\n"
+
+    def _request_head(self, start: str) -> bytes:
+        lines = [start]
         session_id = self._session_id()
         if session_id is not None:
             lines.append(f"Mcp-Session-Id: {session_id}\r\n")
@@ -340,8 +368,17 @@ class HttpRawChannel(RawChannel):
             conn.reusable = response.keep_alive
             return reply_result(json.loads(text))
         if response.content_type.startswith(SSE_TYPE):
-            reply = await self._events(body, request_id, on_progress)
-            conn.reusable = response.keep_alive
+            cursor = _Cursor()
+            try:
+                reply = await self._events(body, request_id, on_progress, cursor)
+            except (OSError, asyncio.IncompleteReadError, _Closed):
+                if cursor.event_id is None:
+                    raise
+                reply = None  # the connection broke: resumed like an ended stream
+            else:
+                conn.reusable = response.keep_alive
+            if reply is None:
+                return await self._resume(request_id, on_progress, cursor)
             if not body.ended:
                 self._drain(conn, body)
             return reply
@@ -366,19 +403,59 @@ class HttpRawChannel(RawChannel):
             return MCPError(types.INVALID_REQUEST, "Session terminated")
         return MCPError(types.INTERNAL_ERROR, "Server returned an error response")
 
-    async def _events(
-        self, body: _Body, request_id: str, on_progress: ProgressFnT | None
+    async def _resume(
+        self, request_id: str, on_progress: ProgressFnT | None, cursor: _Cursor
     ) -> dict[str, Any]:
-        """Read SSE events up to the response to *request_id*; handle what comes before."""
+        """The stream ended before the response: fetch the rest (``GET`` with
+        ``Last-Event-ID``) after the server's delay, as often as a resumed stream ends
+        early too; :data:`RESUME_ATTEMPTS` failed attempts in a row end the request."""
+        if cursor.event_id is None:
+            raise MCPError(types.CONNECTION_CLOSED, "SSE stream ended without a response")
+        failures = 0
+        while failures < RESUME_ATTEMPTS:
+            delay = cursor.retry_ms if cursor.retry_ms is not None else RESUME_DELAY_MS
+            await asyncio.sleep(delay / 1000)
+            conn: _Connection | None = None
+            try:
+                conn, response = await self._send(self._resume_head(cursor.event_id))
+                body = _Body(conn, response)
+                conn.reusable = False  # until the whole body is read
+                if response.status == 200 and response.content_type.startswith(SSE_TYPE):
+                    reply = await self._events(body, request_id, on_progress, cursor)
+                    conn.reusable = response.keep_alive
+                    if reply is not None:
+                        if not body.ended:
+                            self._drain(conn, body)
+                        return reply
+                    failures = 0
+                    continue
+                await body.read_all()
+                conn.reusable = response.keep_alive
+                log.debug("resuming a stream: HTTP %s", response.status)
+            except (OSError, asyncio.IncompleteReadError, _Closed) as exc:
+                log.debug("resuming a stream failed: %s", exc)
+            finally:
+                if conn is not None:
+                    self._release(conn)
+            failures += 1
+        raise MCPError(
+            types.CONNECTION_CLOSED, "SSE stream ended and reconnection attempts were exhausted"
+        )
+
+    async def _events(
+        self, body: _Body, request_id: str, on_progress: ProgressFnT | None, cursor: _Cursor
+    ) -> dict[str, Any] | None:
+        """Read SSE events up to the response to *request_id*; handle what comes before.
+        None when the stream ends first (*cursor* says where it can be resumed)."""
         pending = b""
         while True:
             piece = await body.read()
             if not piece:
-                raise MCPError(types.CONNECTION_CLOSED, "SSE stream ended without a response")
+                return None
             pending += piece.replace(b"\r\n", b"\n") if b"\r" in piece else piece
             while (end := pending.find(b"\n\n")) != -1:
                 event, pending = pending[:end], pending[end + 2 :]
-                data = _event_data(event)
+                data = _event_data(event, cursor)
                 if data is None:
                     continue
                 message = json.loads(data)
@@ -465,7 +542,7 @@ class HttpRawChannel(RawChannel):
         conn: _Connection | None = None
         with contextlib.suppress(Exception), anyio.CancelScope(shield=True):
             with anyio.move_on_after(CANCEL_SECONDS):
-                conn, response = await self._send(body)
+                conn, response = await self._send(self._head(len(body)) + body)
                 await _Body(conn, response).read_all()
                 conn.reusable = response.keep_alive
         if conn is not None:
@@ -497,13 +574,22 @@ _OWN_HEADERS: Final = frozenset(
 )
 
 
-def _event_data(event: bytes) -> bytes | None:
-    """The data of one SSE event (its ``data:`` lines joined), None when it has none."""
+def _event_data(event: bytes, cursor: _Cursor) -> bytes | None:
+    """The data of one SSE event (its ``data:`` lines joined), None when it has none; its
+    ``id`` and ``retry`` fields go to *cursor*."""
     data: list[bytes] = []
     for line in event.split(b"\n"):
         if line.startswith(b"data:"):
             value = line[5:]
             data.append(value[1:] if value.startswith(b" ") else value)
+        elif line.startswith(b"id:"):
+            value = line[3:].removeprefix(b" ")
+            if b"\0" not in value and b"\r" not in value:  # as EventSource ignores it
+                cursor.event_id = value or None
+        elif line.startswith(b"retry:"):
+            value = line[6:].removeprefix(b" ")
+            if value.isdigit():
+                cursor.retry_ms = int(value)
     joined = b"\n".join(data)
     return joined if joined.strip() else None
 

@@ -435,9 +435,9 @@ def run_serve(args: argparse.Namespace) -> int:
     Only light modules are imported here: the MCP SDK and the application come in
     :func:`_serve_hub`, after the config's STDIO servers started (see :mod:`tornadohub.spawn`).
     """
-    from dotenv import load_dotenv
-
     if args.env_file is not None:
+        from dotenv import load_dotenv
+
         if not Path(args.env_file).is_file():
             print(f"Error: env file not found: {args.env_file}", file=sys.stderr)
             return 1

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,13 +22,15 @@ from tornadohub.processes import watch_children
 from tornadohub.spawn import EarlyChildren
 
 #: Runs ``mcp-hub serve`` in this process, stops it once ready, and prints, for every
-#: process asyncio started, whether the MCP SDK was imported by then.
+#: process asyncio started, whether the MCP SDK was imported by then, and which of
+#: :data:`NOT_BEFORE_READY` were imported when ``/api/health`` first said ``ready``.
 DRIVER = r"""
 import asyncio, json, os, signal, sys, threading, time, urllib.request
 
 from tornadohub import cli
 
 sdk_loaded_at_spawn = []
+loaded_when_ready = []
 spawn = asyncio.create_subprocess_exec
 
 
@@ -47,6 +50,7 @@ def stop_when_ready():
         try:
             with opener.open(f"http://127.0.0.1:{port}/api/health", timeout=2) as answer:
                 if json.load(answer)["state"] == "ready":
+                    loaded_when_ready.extend(sorted(set(sys.modules) & set(sys.argv[3:])))
                     break
         except OSError:
             pass
@@ -56,9 +60,34 @@ def stop_when_ready():
 
 threading.Thread(target=stop_when_ready, daemon=True).start()
 code = cli.main(["serve", "--port", port, "--config", config])
-print(json.dumps(sdk_loaded_at_spawn))
+print(json.dumps({"sdk_loaded_at_spawn": sdk_loaded_at_spawn, "ready": loaded_when_ready}))
 sys.exit(code)
 """
+
+#: Modules the hub must not import on its way to ``ready``: what runs before ready
+#: competes for the CPU with the servers starting (``tornadohub.spawn``), and these serve
+#: only later requests (the marketplace's HTTP client) or an option not given (dotenv).
+NOT_BEFORE_READY = ("httpx", "dotenv")
+
+
+def run_until_ready(
+    config: str, hub_home: Path, tmp_path: Path, modules: tuple[str, ...] = ()
+) -> dict[str, list[Any]]:
+    """Run the DRIVER on *config*; whether the SDK was loaded at each spawn, and which of
+    *modules* were loaded when the hub turned ready."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "MCP_HUB"))}
+    env.update(HOME=str(hub_home), PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, "-c", DRIVER, str(free_port()), config, *modules],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert done.returncode == 0, done.stderr
+    report: dict[str, list[Any]] = json.loads(done.stdout.splitlines()[-1])
+    return report
 
 
 def test_stdio_servers_start_before_the_sdk_is_imported(
@@ -75,22 +104,20 @@ def test_stdio_servers_start_before_the_sdk_is_imported(
             ),
         }
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "MCP_HUB"))}
-    env.update(HOME=str(hub_home), PYTHONPATH=str(ROOT))
-    done = subprocess.run(
-        [sys.executable, "-c", DRIVER, str(free_port()), config],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
-    assert done.returncode == 0, done.stderr
-    sdk_loaded_at_spawn = json.loads(done.stdout.splitlines()[-1])
+    sdk_loaded_at_spawn = run_until_ready(config, hub_home, tmp_path)["sdk_loaded_at_spawn"]
     # One process per server (the early ones adopted, not started twice), the first two
     # before the SDK was imported, the one with a command after it.
     assert sdk_loaded_at_spawn == [False, False, True]
     assert ran.read_text().splitlines() == ["ran"]
+
+
+def test_ready_without_what_only_later_requests_need(
+    write_config: Callable[..., str], hub_home: Path, tmp_path: Path
+) -> None:
+    config = write_config({"one": stdio_entry("everything_stdio.py")})
+    control = "tornado.web"  # the probe sees what the hub did import
+    report = run_until_ready(config, hub_home, tmp_path, (*NOT_BEFORE_READY, control))
+    assert report["ready"] == [control]
 
 
 def test_a_server_that_can_start_only_once_connects(

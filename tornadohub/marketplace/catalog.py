@@ -15,7 +15,9 @@ retried for :attr:`Marketplace.retry_after` seconds). Only with no catalog at al
 request fail, with ``MARKETPLACE_ERROR "Failed to fetch marketplace registry"``.
 
 Nothing here imports tornado; all outbound HTTP goes through a short-lived
-``httpx.AsyncClient`` created and closed by the call that needs it.
+``httpx.AsyncClient`` created and closed by the call that needs it. httpx itself is
+imported by that call, not with this module: the hub builds its marketplace on the way
+to ``ready`` and fetches nothing until asked (see :mod:`tornadohub.spawn` on start time).
 """
 
 from __future__ import annotations
@@ -26,9 +28,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from tornadohub.errors import HubError, ValidationError
 from tornadohub.marketplace.official import (
@@ -45,6 +45,9 @@ from tornadohub.marketplace.query import (
     text_of,
 )
 from tornadohub.paths import write_atomic
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("tornadohub.marketplace")
 
@@ -101,6 +104,8 @@ class _FetchError(Exception):
 
 
 def _describe(exc: Exception) -> str:
+    import httpx
+
     if isinstance(exc, httpx.HTTPStatusError):
         return f"HTTP {exc.response.status_code} {exc.response.reason_phrase}".strip()
     text = str(exc)
@@ -202,6 +207,8 @@ class Marketplace:
         urls = readme_urls(text_of(server.get("url")), self.readme_base_url)
         if not urls:
             return None
+        import httpx
+
         try:
             content = await self._fetch_readme(urls)
         except (httpx.HTTPError, httpx.InvalidURL, _FetchError) as exc:
@@ -267,6 +274,8 @@ class Marketplace:
     # ---- fetching --------------------------------------------------------- #
 
     def _client(self) -> httpx.AsyncClient:
+        import httpx
+
         return httpx.AsyncClient(
             timeout=self.timeout,
             follow_redirects=True,
@@ -331,6 +340,8 @@ class Marketplace:
         return {**base, "totalServers": len(servers), "servers": servers}
 
     async def _get_json(self, client: httpx.AsyncClient, url: str, **params: str) -> Any:
+        import httpx
+
         try:
             response = await client.get(url, params=params or None)
             response.raise_for_status()

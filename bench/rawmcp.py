@@ -496,6 +496,10 @@ def echo_ok(result: dict[str, Any], message: str) -> bool:
 
 
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TERM")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k in ("PATH", "HOME", "LANG", "TERM", "TORNADOHUB_HTTP_SERVER")
+    }
     env.update(extra or {})
     return env

@@ -519,6 +519,11 @@ class Bench:
         env, a = self.env, self.args
         servers = {
             "tornado": [env.hub_python, str(ROOT / "bench" / "servers" / "floor_tornado.py")],
+            "tornado-front": [
+                env.hub_python,
+                str(ROOT / "bench" / "servers" / "floor_tornado.py"),
+                "--front",
+            ],
             "node": ["node", str(ROOT / "bench" / "servers" / "floor_node.js")],
         }
         results: dict[str, Any] = {}

@@ -43,11 +43,18 @@ from tornadohub.handlers.hop import hop_handlers
 from tornadohub.handlers.hot import HubApplication
 from tornadohub.hub import Hub
 from tornadohub.keys import Keyring
-from tornadohub.listener import ConnectionGate, FatalError, HubHTTPServer, raise_fd_limit
+from tornadohub.listener import (
+    ConnectionGate,
+    FatalError,
+    GatedServer,
+    HubHTTPServer,
+    raise_fd_limit,
+)
 from tornadohub.log import add_log_listener
 from tornadohub.marketplace import marketplace_for
 from tornadohub.mcp.service import McpService
 from tornadohub.mcp.transport import McpTransport
+from tornadohub.options import ConnectionLimits
 from tornadohub.policy import MAX_BODY_BYTES, EdgePolicy, policy_from
 from tornadohub.recent_logs import RecentLogs
 from tornadohub.state import HubState
@@ -179,7 +186,7 @@ async def serve(
     app = make_app(hub, keys=keys, policy=policy, cluster=cluster)
     state: AppState = app.settings[APP_STATE]
     raise_fd_limit()
-    server = HubHTTPServer(app, limits=hub.options.limits)
+    server = _http_server(app, hub.options.limits)
     gate = ConnectionGate(server, sockets)
     gate.start()
     hop_server: httpserver.HTTPServer | None = None
@@ -260,6 +267,15 @@ async def serve(
         restore_child_watcher()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
+
+
+def _http_server(app: web.Application, limits: ConnectionLimits) -> GatedServer:
+    """The wire layer ``--http-server`` chose."""
+    if limits.http_server == "tornado":
+        return HubHTTPServer(app, limits=limits)
+    from tornadohub.httpfront import FrontServer
+
+    return FrontServer(app, limits)
 
 
 async def _start(hub: Hub, cluster: ClusterRuntime | None, local: HubConfig | None) -> None:

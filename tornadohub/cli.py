@@ -143,6 +143,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="most HTTP connections open at once; more wait until one closes (default 1000)",
     )
+    serve.add_argument(
+        "--http-server",
+        choices=["httptools", "tornado"],
+        default=os.environ.get("TORNADOHUB_HTTP_SERVER", "httptools"),
+        help="HTTP/1.1 wire layer: httptools (default) or Tornado's own;"
+        " env TORNADOHUB_HTTP_SERVER",
+    )
     _add_mcp_tunables(serve)
     _add_unprefixed(serve)
     _add_marketplace(serve)
@@ -558,7 +565,9 @@ async def _serve_hub(
             unprefixed=args.unprefixed,
             metrics_auth=args.metrics_auth,
             mcp=mcp_options(args, os.environ),
-            limits=ConnectionLimits.from_environ(os.environ, max_connections=args.max_connections),
+            limits=ConnectionLimits.from_environ(
+                os.environ, max_connections=args.max_connections, http_server=args.http_server
+            ),
             cluster=cluster,
         )
         hub = Hub(

@@ -24,7 +24,7 @@ import logging
 import resource
 import socket
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from tornado import httpserver, httputil, iostream, netutil
 from tornado.ioloop import IOLoop
@@ -76,6 +76,11 @@ class HubHTTPServer(httpserver.HTTPServer):
         self.open_connections = 0
         self.on_connection_closed: Callable[[], None] | None = None
 
+    def accept(self, connection: socket.socket, address: Any) -> None:
+        """Serve an accepted (non-blocking) socket."""
+        stream = iostream.IOStream(connection, max_buffer_size=MAX_BODY_BYTES * 2)
+        self.handle_stream(stream, address)
+
     def handle_stream(self, stream: iostream.IOStream, address: tuple[Any, ...]) -> None:
         self.open_connections += 1
         super().handle_stream(stream, address)
@@ -87,10 +92,23 @@ class HubHTTPServer(httpserver.HTTPServer):
             self.on_connection_closed()
 
 
+class GatedServer(Protocol):
+    """What a :class:`ConnectionGate` feeds: :class:`HubHTTPServer` (Tornado's HTTP layer)
+    or :class:`~tornadohub.httpfront.FrontServer` (``httptools``)."""
+
+    limits: ConnectionLimits
+    open_connections: int
+    on_connection_closed: Callable[[], None] | None
+
+    def accept(self, connection: socket.socket, address: Any) -> None: ...
+
+    async def close_all_connections(self) -> None: ...
+
+
 class ConnectionGate:
     """Accepts connections on the listening sockets for *server*, within its limits."""
 
-    def __init__(self, server: HubHTTPServer, sockets: list[socket.socket]) -> None:
+    def __init__(self, server: GatedServer, sockets: list[socket.socket]) -> None:
         self.server = server
         self.sockets = list(sockets)
         self.io_loop = IOLoop.current()
@@ -161,8 +179,7 @@ class ConnectionGate:
                 self._back_off(exc)
                 return
             connection.setblocking(False)
-            stream = iostream.IOStream(connection, max_buffer_size=MAX_BODY_BYTES * 2)
-            self.server.handle_stream(stream, address)
+            self.server.accept(connection, address)
 
     def _back_off(self, exc: OSError) -> None:
         self._warn(

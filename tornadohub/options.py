@@ -112,6 +112,8 @@ class ConnectionLimits:
     max_connections: int = 1000
     header_timeout: float = 30.0
     body_timeout: float = 60.0
+    #: The HTTP/1.1 wire layer: ``httptools`` (:mod:`tornadohub.httpfront`) or ``tornado``.
+    http_server: str = "httptools"
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], **given: Any) -> ConnectionLimits:

@@ -32,6 +32,7 @@ from tornadohub.clock import iso_now
 from tornadohub.drain import stopping_error
 from tornadohub.errors import AuthenticationError, HubError, ValidationError
 from tornadohub.handlers.docs import RouteDoc
+from tornadohub.httpfront import Exchange
 from tornadohub.hub import Hub
 from tornadohub.keys import Keyring, challenge, presented_token
 from tornadohub.mcp.http import McpRequestError
@@ -211,7 +212,7 @@ class HubHandler(web.RequestHandler):
             if not self._headers_written:
                 self.set_header("Connection", "close")
             connection = self.request.connection
-            if isinstance(connection, HTTP1Connection):
+            if isinstance(connection, HTTP1Connection | Exchange):
                 connection.set_max_body_size(UNREAD_BODY_LIMIT)
         return super().finish(chunk)
 

@@ -1,9 +1,9 @@
 """The application in this process: ``make_app`` over a real :class:`Hub`, on a real socket.
 
 For fast handler tests that need no server process: the socket is bound first
-(``tornado.testing.bind_unused_port``) and handed to the hub's own HTTP server (its limits
-and accept loop, as ``app.serve`` runs them), so there is no race for the port; the hub
-loads a real config file (no servers by default) and runs its real state machine, but
+(``tornado.testing.bind_unused_port``) and handed to the hub's own HTTP server (its wire
+layer, limits and accept loop, as ``app.serve`` runs them), so there is no race for the
+port; the hub loads a real config file (no servers by default) and runs its real state machine, but
 nothing is spawned. Tests that need servers, signals or the CLI use a real hub process
 (``start_hub``, :mod:`tests.hubs`).
 """
@@ -20,12 +20,12 @@ from typing import Any, cast
 import httpx
 from tornado import testing, web
 
-from tornadohub.app import make_app
+from tornadohub.app import http_server_for, make_app
 from tornadohub.appstate import APP_STATE, AppState
 from tornadohub.hub import Hub
 from tornadohub.keys import Keyring
-from tornadohub.listener import ConnectionGate, HubHTTPServer
-from tornadohub.options import HubOptions
+from tornadohub.listener import ConnectionGate
+from tornadohub.options import ConnectionLimits, HubOptions
 
 
 @dataclass
@@ -44,16 +44,23 @@ class InProcessHub:
 
 @contextlib.asynccontextmanager
 async def in_process_hub(
-    root: Path, *, servers: dict[str, Any] | None = None, keys: Keyring | None = None
+    root: Path,
+    *,
+    servers: dict[str, Any] | None = None,
+    keys: Keyring | None = None,
+    limits: ConnectionLimits | None = None,
 ) -> AsyncIterator[InProcessHub]:
-    """A ready hub over *servers* (none by default) served in this process under *root*."""
+    """A ready hub over *servers* (none by default) served in this process under *root*;
+    *limits* (default: the defaults) also choose the wire layer (``http_server``)."""
     config = root / "servers.json"
     config.write_text(json.dumps({"mcpServers": servers or {}}))
     sock, port = testing.bind_unused_port()
     options = HubOptions(config_paths=[str(config)], port=port, cwd=str(root), environ={})
+    if limits is not None:
+        options.limits = limits
     hub = Hub(options)
     app = make_app(hub, keys=keys)
-    server = HubHTTPServer(app, limits=options.limits)  # the hub's own server and limits
+    server = http_server_for(app, options.limits)  # the hub's own server and limits
     gate = ConnectionGate(server, [sock])
     gate.start()
     base_url = f"http://127.0.0.1:{port}"

@@ -186,7 +186,7 @@ async def serve(
     app = make_app(hub, keys=keys, policy=policy, cluster=cluster)
     state: AppState = app.settings[APP_STATE]
     raise_fd_limit()
-    server = _http_server(app, hub.options.limits)
+    server = http_server_for(app, hub.options.limits)
     gate = ConnectionGate(server, sockets)
     gate.start()
     hop_server: httpserver.HTTPServer | None = None
@@ -269,7 +269,7 @@ async def serve(
             loop.remove_signal_handler(signum)
 
 
-def _http_server(app: web.Application, limits: ConnectionLimits) -> GatedServer:
+def http_server_for(app: web.Application, limits: ConnectionLimits) -> GatedServer:
     """The wire layer ``--http-server`` chose."""
     if limits.http_server == "tornado":
         return HubHTTPServer(app, limits=limits)

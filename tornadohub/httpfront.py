@@ -412,6 +412,9 @@ class FrontProtocol(asyncio.Protocol):
         connection; an awaitable result holds further events until it resolves."""
         try:
             result = method(*args)
+        except httputil.HTTPInputError as exc:  # e.g. no Host header: Tornado's 400
+            self._bad_request(exchange, exc)
+            return False
         except Exception:
             app_log.error("Uncaught exception", exc_info=True)
             self.close()
@@ -553,9 +556,7 @@ class FrontServer:
         self.open_connections += 1
         protocol = FrontProtocol(self, address)
         self.connections.add(protocol)
-        task = self.loop.create_task(
-            self.loop.connect_accepted_socket(lambda: protocol, sock)
-        )
+        task = self.loop.create_task(self.loop.connect_accepted_socket(lambda: protocol, sock))
         self._starting.add(task)
         task.add_done_callback(lambda done: self._started(done, protocol, sock))
 

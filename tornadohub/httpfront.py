@@ -219,6 +219,8 @@ class FrontProtocol(asyncio.Protocol):
         self.url = b""
         self.header_list: list[tuple[bytes, bytes]] = []
         self.header_bytes = 0
+        self.last_headers = httputil.HTTPHeaders()
+        self.upgrade_body_left = 0
 
     # ----------------------------------------------------------- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -232,15 +234,7 @@ class FrontProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.parse_failed:
             return
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            # Tornado ignores Upgrade: the request is served, the connection then ends.
-            self.parse_failed = True
-            self.events.append((_ERROR, None))
-        except httptools.HttpParserError as exc:
-            self.parse_failed = True
-            self.events.append((_ERROR, exc))
+        self._feed(data)
         if self.header_bytes > HARD_HEADER_LIMIT:
             self.close()
             return
@@ -248,6 +242,41 @@ class FrontProtocol(asyncio.Protocol):
         if self.queued_bytes > READ_AHEAD_BYTES and not self.reading_paused and self.transport:
             self.reading_paused = True
             self.transport.pause_reading()
+
+    def _feed(self, data: bytes) -> None:
+        if self.upgrade_body_left:
+            body, data = data[: self.upgrade_body_left], data[self.upgrade_body_left :]
+            self.upgrade_body_left -= len(body)
+            self.on_body(body)
+            if self.upgrade_body_left:
+                return
+            self.on_message_complete()
+            if not data:
+                return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            self._ignore_upgrade(data[exc.args[0] :])
+        except httptools.HttpParserError as exc:
+            self.parse_failed = True
+            self.events.append((_ERROR, exc))
+
+    def _ignore_upgrade(self, rest: bytes) -> None:
+        """Tornado ignores ``Upgrade`` (an h2c offer, say): the request is an ordinary one.
+        llhttp took it as bodiless and stopped; read its body here, then parse on."""
+        headers = self.last_headers
+        if headers.get("Transfer-Encoding") is not None:
+            self.parse_failed = True
+            error = httputil.HTTPInputError("chunked body with Upgrade")
+            self.events.append((_ERROR, error))
+            return
+        self.parser = httptools.HttpRequestParser(self)
+        length = int(headers.get("Content-Length") or 0)
+        if length:
+            self.events.pop()  # its end: the body comes first
+            self.upgrade_body_left = length
+        if rest:
+            self._feed(rest)
 
     def eof_received(self) -> bool | None:
         return None  # close (Tornado's IOStream ends the connection on EOF too)
@@ -308,6 +337,7 @@ class FrontProtocol(asyncio.Protocol):
         method = self.parser.get_method().decode("latin1")
         start = httputil.RequestStartLine(method, self.url.decode("latin1"), f"HTTP/{version}")
         self.events.append((_HEADERS, (start, headers)))
+        self.last_headers = headers
         self.header_list = []
         if self.header_timer is not None:
             self.header_timer.cancel()
@@ -443,11 +473,8 @@ class FrontProtocol(asyncio.Protocol):
             return
         self.loop.call_soon(self._pump)
 
-    def _bad_request(self, exchange: Exchange | None, error: Exception | None) -> None:
+    def _bad_request(self, exchange: Exchange | None, error: Exception) -> None:
         """Tornado's answer to a malformed message: 400, then the connection ends."""
-        if error is None:  # an Upgrade: the request before it is answered; then close
-            self.close()
-            return
         gen_log.info("Malformed HTTP message from %s: %s", self.context, error)
         if exchange is not None and not exchange.read_finished and exchange.delegate:
             exchange.read_finished = True

@@ -208,6 +208,18 @@ async def test_malformed_requests_get_400_and_close(hub: InProcessHub, raw: byte
         assert await client.rest() == BAD_REQUEST
 
 
+async def test_upgrade_offers_are_ignored(hub: InProcessHub) -> None:
+    """An h2c offer on a POST with a body (as some clients send): served as HTTP/1.1."""
+    offer = {"Connection": "Upgrade, HTTP2-Settings", "Upgrade": "h2c", "HTTP2-Settings": "AAA"}
+    async with connect(hub) as client:
+        data = request("POST", "/api/servers/tools", TOOL_CALL, **offer)
+        await client.send(data[:-9])
+        await client.send(data[-9:] + request("GET", "/api/health"))
+        call, health = await client.response(), await client.response()
+    assert (call.status, call.json()["code"]) == (404, "SERVER_NOT_FOUND")
+    assert (health.status, health.json()["status"]) == (200, "ok")
+
+
 async def test_chunked_request_body_is_assembled(hub: InProcessHub) -> None:
     head = b"POST /api/servers/tools HTTP/1.1\r\nHost: 127.0.0.1\r\n"
     head += b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"

@@ -48,6 +48,8 @@ app_log = logging.getLogger("tornado.application")
 
 #: Parsed but not yet delivered body bytes above which the socket is not read further.
 READ_AHEAD_BYTES: Final = 256 * 1024
+#: Parsed but not yet delivered events (pipelined requests) above which likewise.
+READ_AHEAD_EVENTS: Final = 1024
 _BAD_REQUEST: Final = b"HTTP/1.1 400 Bad Request\r\n\r\n"
 _CONTINUE: Final = b"HTTP/1.1 100 (Continue)\r\n\r\n"
 _ILLEGAL: Final = frozenset("\r\n")
@@ -206,6 +208,7 @@ class FrontProtocol(asyncio.Protocol):
         self.queued_bytes = 0
         self.reading_paused = False
         self.parse_failed = False
+        self.pumping = False
         self.closed = False
         self.writing_paused = False
         self.drain_waiters: list[asyncio.Future[None]] = []
@@ -239,7 +242,7 @@ class FrontProtocol(asyncio.Protocol):
             self.close()
             return
         self._pump()
-        if self.queued_bytes > READ_AHEAD_BYTES and not self.reading_paused and self.transport:
+        if self._too_much_queued() and not self.reading_paused and self.transport:
             self.reading_paused = True
             self.transport.pause_reading()
 
@@ -354,6 +357,21 @@ class FrontProtocol(asyncio.Protocol):
     def _pump(self) -> None:
         """Deliver parsed events in order while nothing waits (a delegate's future, or
         the response of the request in flight)."""
+        if self.pumping:
+            return  # called back from a delegate inside the loop below: it goes on
+        self.pumping = True
+        try:
+            self._deliver()
+        finally:
+            self.pumping = False
+        if self.reading_paused and not self._too_much_queued() and self.transport:
+            self.reading_paused = False
+            self.transport.resume_reading()
+
+    def _too_much_queued(self) -> bool:
+        return self.queued_bytes > READ_AHEAD_BYTES or len(self.events) > READ_AHEAD_EVENTS
+
+    def _deliver(self) -> None:
         events = self.events
         while events and self.waiting is None and not self.closed:
             kind, payload = events[0]
@@ -381,9 +399,6 @@ class FrontProtocol(asyncio.Protocol):
                     return  # a malformed request after this one: answer this one first
                 events.popleft()
                 self._bad_request(exchange, payload)
-        if self.reading_paused and self.queued_bytes <= READ_AHEAD_BYTES and self.transport:
-            self.reading_paused = False
-            self.transport.resume_reading()
 
     def _start(self, start_line: httputil.RequestStartLine, headers: httputil.HTTPHeaders) -> None:
         if not start_line.version.startswith("HTTP/1."):

@@ -174,6 +174,15 @@ async def test_pipelined_requests_are_answered_in_order(hub: InProcessHub) -> No
         assert await client.closed()
 
 
+async def test_a_burst_of_pipelined_requests(hub: InProcessHub) -> None:
+    """More requests in one write than the layer parses ahead: all answered, in turn."""
+    count = 1500
+    async with connect(hub) as client:
+        await client.send(request("GET", "/api/health") * (count - 1) + request("GET", "/nope"))
+        statuses = [(await client.response()).status for _ in range(count)]
+    assert statuses == [200] * (count - 1) + [404]
+
+
 async def test_http_1_0_closes_unless_asked_to_keep_alive(hub: InProcessHub) -> None:
     async with connect(hub) as client:
         await client.send(b"GET /api/health HTTP/1.0\r\n\r\n")

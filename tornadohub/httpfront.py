@@ -218,6 +218,9 @@ class FrontProtocol(asyncio.Protocol):
         self.header_timer: asyncio.TimerHandle | None = None
         self.body_timer: asyncio.TimerHandle | None = None
         self.done: asyncio.Future[None] = self.loop.create_future()
+        #: What a write returns while the transport takes more: one resolved future.
+        self.written: asyncio.Future[None] = self.loop.create_future()
+        self.written.set_result(None)
         # The request being parsed.
         self.url = b""
         self.header_list: list[tuple[bytes, bytes]] = []
@@ -521,16 +524,18 @@ class FrontProtocol(asyncio.Protocol):
 
     # ------------------------------------------------------------------ writing
     def send(self, data: bytes) -> asyncio.Future[None]:
-        future: asyncio.Future[None] = self.loop.create_future()
+        """Write *data*; the future resolves when the transport takes more (at once unless
+        it paused writing), or fails with ``StreamClosedError``."""
         if self.closed or self.transport is None or self.transport.is_closing():
-            future.set_exception(StreamClosedError())
-            future.exception()
-            return future
+            failed: asyncio.Future[None] = self.loop.create_future()
+            failed.set_exception(StreamClosedError())
+            failed.exception()
+            return failed
         self.transport.write(data)
-        if self.writing_paused:
-            self.drain_waiters.append(future)
-        else:
-            future.set_result(None)
+        if not self.writing_paused:
+            return self.written
+        future: asyncio.Future[None] = self.loop.create_future()
+        self.drain_waiters.append(future)
         return future
 
     def close(self) -> None:

@@ -272,9 +272,11 @@ async def serve(
 def http_server_for(app: web.Application, limits: ConnectionLimits) -> GatedServer:
     """The wire layer ``--http-server`` chose."""
     if limits.http_server == "tornado":
+        log.debug("HTTP/1.1 wire layer: tornado")
         return HubHTTPServer(app, limits=limits)
     from tornadohub.httpfront import FrontServer
 
+    log.debug("HTTP/1.1 wire layer: httptools")
     return FrontServer(app, limits)
 
 

@@ -145,8 +145,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--http-server",
-        choices=["httptools", "tornado"],
+        type=_http_server,
         default=os.environ.get("TORNADOHUB_HTTP_SERVER", "httptools"),
+        metavar="{httptools,tornado}",
         help="HTTP/1.1 wire layer: httptools (default) or Tornado's own;"
         " env TORNADOHUB_HTTP_SERVER",
     )
@@ -297,6 +298,12 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
     return value
+
+
+def _http_server(text: str) -> str:
+    if text not in ("httptools", "tornado"):
+        raise argparse.ArgumentTypeError(f"httptools or tornado, not {text!r}")
+    return text
 
 
 def _positive_float(text: str) -> float:

@@ -342,3 +342,12 @@ async def test_shutdown_closes_open_connections(tmp_path: Path, wire: str) -> No
     finally:
         if not stopped:
             await serving.__aexit__(None, None, None)
+
+
+async def test_a_client_that_goes_away_ends_its_stream(hub: InProcessHub) -> None:
+    """/api/events: the handler learns of the close at once (not at its next write)."""
+    async with connect(hub) as client:
+        await client.send(request("GET", "/api/events"))
+        await client.read_past(b"event: hub_state")
+        await eventually(lambda: settled(bool(hub.hub.events.subscribers)))
+    await eventually(lambda: settled(not hub.hub.events.subscribers))

@@ -557,13 +557,13 @@ class FrontProtocol(asyncio.Protocol):
 
     def _header_timed_out(self) -> None:
         self.header_timer = None
-        self.close()
+        self.abort()  # as Tornado: output a client never read does not hold the slot
 
     def _body_timed_out(self, exchange: Exchange) -> None:
         self.body_timer = None
         if exchange is self.current and not exchange.read_finished:
             gen_log.info("Timeout reading body from %s", self.context)
-            self.close()
+            self.abort()
 
     def _cancel_timers(self) -> None:
         for timer in (self.header_timer, self.body_timer):

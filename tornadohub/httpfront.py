@@ -337,8 +337,8 @@ class FrontProtocol(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         headers = httputil.HTTPHeaders()
-        for name, value in self.header_list:
-            headers.add(name.decode("latin1"), value.decode("latin1"))
+        for name, value in self.header_list:  # llhttp keeps trailing whitespace
+            headers.add(name.decode("latin1"), value.rstrip(b" \t").decode("latin1"))
         version = self.parser.get_http_version()
         method = self.parser.get_method().decode("latin1")
         start = httputil.RequestStartLine(method, self.url.decode("latin1"), f"HTTP/{version}")

@@ -150,6 +150,12 @@ async def test_keep_alive_serves_requests_in_turn(hub: InProcessHub) -> None:
         assert await client.closed()
 
 
+async def test_whitespace_around_header_values_is_not_part_of_them(hub: InProcessHub) -> None:
+    async with connect(hub) as client:
+        await client.send(b"GET /api/health HTTP/1.1\r\nHost: \t127.0.0.1 \t \r\n\r\n")
+        assert (await client.response()).status == 200
+
+
 async def test_pipelined_requests_are_answered_in_order(hub: InProcessHub) -> None:
     """Five requests in one write: an MCP handshake (its answer takes longest), the hot
     route, handlers, and a closing request."""

@@ -225,6 +225,8 @@ class FrontProtocol(asyncio.Protocol):
         self.url = b""
         self.header_list: list[tuple[bytes, bytes]] = []
         self.header_bytes = 0
+        self.in_headers = False
+        self.unparsed_header_bytes = 0
         self.last_headers = httputil.HTTPHeaders()
         self.upgrade_body_left = 0
 
@@ -241,7 +243,12 @@ class FrontProtocol(asyncio.Protocol):
         if self.parse_failed:
             return
         self._feed(data)
-        if self.header_bytes > HARD_HEADER_LIMIT:
+        # Headers still incomplete count as they arrive (llhttp holds a header it has not
+        # finished); complete ones as parsed.
+        self.unparsed_header_bytes = (
+            self.unparsed_header_bytes + len(data) if self.in_headers else 0
+        )
+        if max(self.header_bytes, self.unparsed_header_bytes) > HARD_HEADER_LIMIT:
             self.close()
             return
         self._pump()
@@ -326,6 +333,7 @@ class FrontProtocol(asyncio.Protocol):
         self.url = b""
         self.header_list = []
         self.header_bytes = 0
+        self.in_headers = True
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -345,6 +353,7 @@ class FrontProtocol(asyncio.Protocol):
         self.events.append((_HEADERS, (start, headers)))
         self.last_headers = headers
         self.header_list = []
+        self.in_headers = False
         if self.header_timer is not None:
             self.header_timer.cancel()
             self.header_timer = None

@@ -298,6 +298,16 @@ async def test_headers_past_the_hard_limit_end_the_connection(hub: InProcessHub)
             assert await client.closed()
 
 
+async def test_one_header_that_never_ends_ends_the_connection(hub: InProcessHub) -> None:
+    async with connect(hub) as client:
+        await client.send(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ")
+        with contextlib.suppress(ConnectionError):
+            for _ in range(HARD_HEADER_LIMIT // 65536 + 2):
+                await client.send(b"b" * 65536)
+        with contextlib.suppress(ConnectionError):
+            assert await client.closed()
+
+
 async def test_declared_body_over_the_limit_is_refused_and_closed(hub: InProcessHub) -> None:
     """The handlers' 413 comes first (the server's own 400 stays behind it)."""
     async with connect(hub) as client:

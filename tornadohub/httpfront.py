@@ -1,5 +1,9 @@
 """The hub's HTTP/1.1 wire layer on an asyncio protocol and ``httptools``.
 
+Why this module is long: it is one state machine, a server connection's (parsed events
+delivered in order, the response framing, timers, flow control, the few places llhttp
+and Tornado read a request differently); split, each half would need the other's state.
+
 Tornado's own layer (``IOStream`` + ``HTTP1Connection``) parses headers in Python and runs
 one coroutine and several futures per request; on the hot routes that is about half of a
 call's CPU. :class:`FrontProtocol` parses with ``httptools`` (the llhttp parser, in C) in
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -53,6 +58,7 @@ READ_AHEAD_EVENTS: Final = 1024
 _BAD_REQUEST: Final = b"HTTP/1.1 400 Bad Request\r\n\r\n"
 _CONTINUE: Final = b"HTTP/1.1 100 (Continue)\r\n\r\n"
 _ILLEGAL: Final = frozenset("\r\n")
+_HEAD_END: Final = re.compile(rb"\r?\n\r?\n")
 
 # Parsed events, delivered in order by FrontProtocol._pump.
 _HEADERS: Final = 0
@@ -228,7 +234,10 @@ class FrontProtocol(asyncio.Protocol):
         self.in_headers = False
         self.unparsed_header_bytes = 0
         self.last_headers = httputil.HTTPHeaders()
-        self.upgrade_body_left = 0
+        self.body_left = 0
+        self.in_message = False
+        self.messages_begun = 0
+        self.other_method_head: bytes | None = None
 
     # ----------------------------------------------------------- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -257,37 +266,79 @@ class FrontProtocol(asyncio.Protocol):
             self.transport.pause_reading()
 
     def _feed(self, data: bytes) -> None:
-        if self.upgrade_body_left:
-            body, data = data[: self.upgrade_body_left], data[self.upgrade_body_left :]
-            self.upgrade_body_left -= len(body)
+        if self.other_method_head is not None:
+            data = self._other_method(data)
+        if self.body_left:
+            body, data = data[: self.body_left], data[self.body_left :]
+            self.body_left -= len(body)
             self.on_body(body)
-            if self.upgrade_body_left:
+            if self.body_left:
                 return
             self.on_message_complete()
-            if not data:
-                return
+        if not data:
+            return
+        fresh, begun = not self.in_message, self.messages_begun
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
             self._ignore_upgrade(data[exc.args[0] :])
+        except httptools.HttpParserInvalidMethodError as exc:
+            if fresh and self.messages_begun == begun + 1:  # the request starts *data*
+                self.other_method_head = b""
+                self._feed(data)
+            else:
+                self._parse_error(exc)
         except httptools.HttpParserError as exc:
-            self.parse_failed = True
-            self.events.append((_ERROR, exc))
+            self._parse_error(exc)
+
+    def _parse_error(self, error: Exception) -> None:
+        self.parse_failed = True
+        self.events.append((_ERROR, error))
+
+    def _other_method(self, data: bytes) -> bytes:
+        """A method llhttp does not know (Tornado takes any token; the application answers
+        405): this request's head is parsed as Tornado parses it, then llhttp goes on."""
+        assert self.other_method_head is not None
+        head = self.other_method_head + data
+        end = _HEAD_END.search(head)
+        if end is None:
+            self.other_method_head = head
+            return b""
+        self.other_method_head = None
+        self.in_message = False
+        self.parser = httptools.HttpRequestParser(self)
+        text = head[: end.end()].decode("latin1").lstrip("\r\n")
+        eol = text.find("\n")
+        try:
+            start = httputil.parse_request_start_line(text[:eol].rstrip("\r"))
+            headers = httputil.HTTPHeaders.parse(text[eol:])
+            length = int(headers.get("Content-Length") or 0)
+        except (httputil.HTTPInputError, ValueError) as exc:
+            self._parse_error(exc)
+            return b""
+        if headers.get("Transfer-Encoding") is not None:
+            self._parse_error(httputil.HTTPInputError("chunked body with an unknown method"))
+            return b""
+        self.events.append((_HEADERS, (start, headers)))
+        self._headers_in()
+        if length:
+            self.body_left = length
+        else:
+            self.on_message_complete()
+        return head[end.end() :]
 
     def _ignore_upgrade(self, rest: bytes) -> None:
         """Tornado ignores ``Upgrade`` (an h2c offer, say): the request is an ordinary one.
         llhttp took it as bodiless and stopped; read its body here, then parse on."""
         headers = self.last_headers
         if headers.get("Transfer-Encoding") is not None:
-            self.parse_failed = True
-            error = httputil.HTTPInputError("chunked body with Upgrade")
-            self.events.append((_ERROR, error))
+            self._parse_error(httputil.HTTPInputError("chunked body with Upgrade"))
             return
         self.parser = httptools.HttpRequestParser(self)
         length = int(headers.get("Content-Length") or 0)
         if length:
             self.events.pop()  # its end: the body comes first
-            self.upgrade_body_left = length
+            self.body_left = length
         if rest:
             self._feed(rest)
 
@@ -330,6 +381,8 @@ class FrontProtocol(asyncio.Protocol):
 
     # --------------------------------------------------------- parser callbacks
     def on_message_begin(self) -> None:
+        self.in_message = True
+        self.messages_begun += 1
         self.url = b""
         self.header_list = []
         self.header_bytes = 0
@@ -353,6 +406,9 @@ class FrontProtocol(asyncio.Protocol):
         self.events.append((_HEADERS, (start, headers)))
         self.last_headers = headers
         self.header_list = []
+        self._headers_in()
+
+    def _headers_in(self) -> None:
         self.in_headers = False
         if self.header_timer is not None:
             self.header_timer.cancel()
@@ -363,6 +419,7 @@ class FrontProtocol(asyncio.Protocol):
         self.queued_bytes += len(body)
 
     def on_message_complete(self) -> None:
+        self.in_message = False
         self.events.append((_END, None))
 
     # ------------------------------------------------------------------ serving

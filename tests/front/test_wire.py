@@ -235,6 +235,14 @@ async def test_upgrade_offers_are_ignored(hub: InProcessHub) -> None:
     assert (health.status, health.json()["status"]) == (200, "ok")
 
 
+async def test_a_method_llhttp_does_not_know_reaches_the_application(hub: InProcessHub) -> None:
+    """Tornado takes any token as a method; the routes answer 405."""
+    async with connect(hub) as client:
+        await client.send(request("BREW", "/api/servers", b"{}"))
+        response = await client.response()
+    assert (response.status, response.json()["code"]) == (405, "METHOD_NOT_ALLOWED")
+
+
 async def test_chunked_request_body_is_assembled(hub: InProcessHub) -> None:
     head = b"POST /api/servers/tools HTTP/1.1\r\nHost: 127.0.0.1\r\n"
     head += b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"

@@ -14,7 +14,10 @@
   (handlers refuse them with a JSON 413 first when ``Content-Length`` says so); headers
   above :data:`HARD_HEADER_LIMIT` end the connection (handlers answer 431 from 64 KiB).
 
-The port is taken first of all (:func:`bind`), before the hub is built.
+The port is taken first of all (:func:`bind`), before the hub is built. The gate feeds
+either wire layer (``--http-server``): :class:`~tornadohub.httpfront.FrontServer`
+(``httptools``, the default) or :class:`HubHTTPServer` (Tornado's own), which keep the
+limits above alike.
 """
 
 from __future__ import annotations

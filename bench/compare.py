@@ -4,7 +4,9 @@
 
 One row per measurement of :func:`bench.run.report` (tornadohub / mcp-hub, each run's own
 mcp-hub), then the framework floor of each run: how much CPU a bare Tornado handler and a
-bare node:http server spend per request, and tornadohub's CPU per call above Tornado's floor.
+bare node:http server spend per request (Tornado on its own layer and on ``httpfront``'s, when
+the run measured it), and tornadohub's CPU per call above the floor of the layer it served on
+(``httpfront``'s when measured: the default since round 3).
 Standard library only.
 """
 
@@ -121,20 +123,24 @@ def table(runs: list[dict[str, Any]], labels: list[str]) -> str:
 
 def floor_table(runs: list[dict[str, Any]], labels: list[str]) -> str:
     lines = [
-        "| run | C | node:http CPU/request | Tornado CPU/request | tornadohub /mcp (legacy SSE, "
-        "STDIO) CPU/call | of which above Tornado's floor |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| run | C | node:http CPU/request | Tornado CPU/request | Tornado on httpfront "
+        "CPU/request | tornadohub /mcp (legacy SSE, STDIO) CPU/call | of which above its "
+        "layer's floor |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for label, run in zip(labels, runs, strict=True):
         floor = run.get("floor", {})
         th = run.get("throughput", {}).get("stdio", {}).get(f"{TH} /mcp sse", {})
         for c in ("1", "8", "32"):
-            node = floor.get("node", {}).get("throughput", {}).get(c, {}).get("hub_cpu_ms_per_call")
-            tornado = floor.get("tornado", {}).get("throughput", {}).get(c, {})
-            t = tornado.get("hub_cpu_ms_per_call")
+            node, tornado, front = (
+                floor.get(kind, {}).get("throughput", {}).get(c, {}).get("hub_cpu_ms_per_call")
+                for kind in ("node", "tornado", "tornado-front")
+            )
+            base = front if isinstance(front, float) else tornado
             hub = th.get(c, {}).get("hub_cpu_ms_per_call")
-            above = round(hub - t, 4) if isinstance(hub, float) and isinstance(t, float) else None
-            cells = [_ms(node), _ms(t), _ms(hub), _ms(above)]
+            measured = isinstance(hub, float) and isinstance(base, float)
+            above = round(hub - base, 4) if measured else None
+            cells = [_ms(node), _ms(tornado), _ms(front), _ms(hub), _ms(above)]
             lines.append(f"| {label} | {c} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

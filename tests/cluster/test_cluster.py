@@ -443,8 +443,8 @@ def test_one_oauth_refresh_for_the_whole_cluster(cluster: Cluster) -> None:
         with concurrent.futures.ThreadPoolExecutor(3) as pool:
             while not all(_logged(cluster, node, renewed) for node in cluster.ids):
                 assert time.monotonic() < issued + ttl - 2.5, "a node kept its stale tokens"
-                calls = pool.map(_secure_echo, (cluster.nodes[n] for n in cluster.ids))
-                assert list(calls) == [200] * 3
+                calls = list(pool.map(_secure_echo, (cluster.nodes[n] for n in cluster.ids)))
+                assert [status for status, _ in calls] == [200] * 3, calls
         assert auth.stats()["refresh"] == 1
         assert auth.stats()["mcp_401"] == rejected  # no node presented an expired token
 
@@ -464,10 +464,10 @@ def test_one_oauth_refresh_for_the_whole_cluster(cluster: Cluster) -> None:
         auth.stop()
 
 
-def _secure_echo(hub: Any) -> int:
+def _secure_echo(hub: Any) -> tuple[int, str]:
     body = {"server_name": "secure", "tool": "echo", "arguments": {"message": "hi"}}
     response = hub.api("POST", "/api/servers/tools", body)
-    return int(response.status_code)
+    return int(response.status_code), response.text
 
 
 def _reload(cluster: Cluster, config: dict[str, Any]) -> None:

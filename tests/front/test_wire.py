@@ -350,6 +350,35 @@ async def test_sse_to_a_reader_that_stalls_waits_for_it(hub: InProcessHub) -> No
         assert subscriber.queue.empty()
 
 
+async def test_a_big_event_is_one_chunk_framed_like_a_small_one(hub: InProcessHub) -> None:
+    """A chunk past httpfront's copy threshold (written as size line, chunk, CRLF) frames
+    exactly as a small one: one chunk per event, its size, its bytes, CRLF, then the next."""
+    blob = "y" * (300 * 1024)
+
+    async def next_chunk(client: Client) -> bytes:
+        size = int(await client.reader.readuntil(b"\r\n"), 16)
+        chunk = await client.reader.readexactly(size)
+        assert await client.reader.readexactly(2) == b"\r\n"
+        return chunk
+
+    async with connect(hub) as client:
+        await client.send(request("GET", "/api/events"))
+        async with asyncio.timeout(WAIT):
+            await client.reader.readuntil(b"\r\n\r\n")
+            assert (await next_chunk(client)).startswith(b"event: hub_state")
+            await eventually(lambda: settled(bool(hub.hub.events.subscribers)))
+            subscriber = hub.hub.events.subscribers[0]
+            hub.hub.events.publish("big_one", {"blob": blob})
+            await eventually(lambda: settled(subscriber.queue.empty()))
+            hub.hub.events.publish("after_it", {})
+            big = await next_chunk(client)
+            after = await next_chunk(client)
+    name, data = big.removesuffix(b"\n\n").split(b"\n")
+    assert name == b"event: big_one"
+    assert json.loads(data.removeprefix(b"data: "))["blob"] == blob
+    assert after.startswith(b"event: after_it\ndata: ") and after.endswith(b"\n\n")
+
+
 @pytest.mark.parametrize("wire", WIRES)
 async def test_shutdown_closes_open_connections(tmp_path: Path, wire: str) -> None:
     serving = in_process_hub(tmp_path, limits=ConnectionLimits(http_server=wire))

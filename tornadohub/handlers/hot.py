@@ -26,7 +26,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from http.client import responses as HTTP_REASONS
 from typing import Any, Final, cast
 
@@ -136,7 +136,23 @@ class HotRequest(httputil.HTTPMessageDelegate):
         if self.fallback is not None:
             self.fallback.finish()
             return
-        self.task = asyncio.ensure_future(self._serve(b"".join(self.chunks)))
+        body = b"".join(self.chunks)
+        if self.handler is ToolCallHandler:
+            self.task = asyncio.ensure_future(self._serve(body))
+            return
+        # /mcp and /messages are decided here, in the read callback: a call the fast path
+        # takes starts without a task of its own to get there (one loop turn less at C=1).
+        try:
+            started = self._mcp_start(body)
+        except Exception:
+            app_log.error(
+                "Uncaught exception %s %s", self.request.method, self.request.uri, exc_info=True
+            )
+            if not self.finished and not self.streaming:
+                self._api_error(500, "Internal server error", "INTERNAL_ERROR", {})
+            return
+        if started is None:
+            self.task = asyncio.ensure_future(self._serve(body))
 
     def on_connection_close(self) -> None:
         if self.fallback is not None:
@@ -200,10 +216,7 @@ class HotRequest(httputil.HTTPMessageDelegate):
     # ---------------------------------------------------------------- serving
     async def _serve(self, body: bytes) -> None:
         try:
-            if self.handler is ToolCallHandler:
-                served = await self._rest(body)
-            else:
-                served = await self._mcp(body)
+            served = self.handler is ToolCallHandler and await self._rest(body)
             if not served:
                 await self._replay(body)
         except asyncio.CancelledError:
@@ -248,27 +261,29 @@ class HotRequest(httputil.HTTPMessageDelegate):
         self._reply(status, json.dumps(body, separators=(",", ":")).encode(), API_HEADERS)
 
     # -------------------------------------------------------------------- MCP
-    async def _mcp(self, body: bytes) -> bool:
-        """A ``tools/call`` the fast path takes: ``/mcp`` (handshake era) or ``/messages``."""
+    def _mcp_start(self, body: bytes) -> bool | None:
+        """Start a ``tools/call`` the fast path takes: ``/mcp`` (handshake era) or
+        ``/messages``; None when it does not take it. Legacy: the 202 is written and the
+        call runs on; ``/mcp``: the request's task relays its stream."""
         transport = self.state.transport
         headers = self.request.headers
         try:
             decoded = pydantic_core.from_json(body)
         except ValueError:
-            return False
+            return None
         if not isinstance(decoded, dict):
-            return False
+            return None
         service = transport.service
         if self.handler is LegacyMessagesHandler:
-            return self._legacy(transport, decoded)
+            return self._legacy(transport, decoded) or None
         if headers.get("Mcp-Protocol-Version") not in (None, *_HANDSHAKE):
-            return False
+            return None
         json_ok, sse_ok = accepted_types(headers.get("Accept"))
         content_type = headers.get("Content-Type", "").split(";")[0].strip().lower()
         if not (json_ok and sse_ok) or content_type != JSON_TYPE:
-            return False
+            return None
         if len(body) > service.config.max_body:
-            return False
+            return None
         session = service.session(headers.get("Mcp-Session-Id") or "")
         if (
             not isinstance(session, Session)  # another node's session goes to the handler
@@ -276,23 +291,44 @@ class HotRequest(httputil.HTTPMessageDelegate):
             or session.view is not service.view(None)
             or session.owner != self.principal
         ):
-            return False
+            return None
         call = service.fast.prepare(session, decoded)
         if call is None:
-            return False
+            return None
         session.last_used = time.monotonic()
-        reply_headers = {"Mcp-Session-Id": session.id}
-        with session.request_stream(call.request_id) as mailbox:
-            # The call outlives a client that goes away, as in the kernel: its answer may
-            # still be resumed (GET + Last-Event-ID) or is dropped with the stream.
-            _spawn(_quietly(service.fast.answer(call)))
-            try:
-                keepalive = service.config.keepalive
-                await relay(mailbox, self, reply_headers, keepalive=keepalive, session=session)
-            except McpRequestError as exc:
-                if not self.finished and not self.streaming:
-                    self._mcp_error(exc)
+        opened: list[bool] = []
+        # The call starts in the same loop turn as the relay task's first step, just after
+        # it (tasks start in creation order), once the relay has the request's mailbox open.
+        # It outlives a client that goes away, as in the kernel: its answer may still be
+        # resumed (GET + Last-Event-ID) or is dropped with the stream.
+        self.task = asyncio.ensure_future(self._relay(session, call, opened))
+        _spawn(_after_opened(opened, service.fast.answer, call))
         return True
+
+    async def _relay(self, session: Session, call: FastCall, opened: list[bool]) -> None:
+        """The response stream of a fast ``/mcp`` call (its mailbox open while it lasts),
+        guarded as :meth:`_serve`."""
+        service = self.state.transport.service
+        reply_headers = {"Mcp-Session-Id": session.id}
+        try:
+            with session.request_stream(call.request_id) as mailbox:
+                opened.append(True)
+                try:
+                    keepalive = service.config.keepalive
+                    await relay(mailbox, self, reply_headers, keepalive=keepalive, session=session)
+                except McpRequestError as exc:
+                    if not self.finished and not self.streaming:
+                        self._mcp_error(exc)
+        except asyncio.CancelledError:
+            self.finished = True  # the client went away
+        except StreamClosedError:
+            log.debug("%s %s: client went away", self.request.method, self.request.path)
+        except Exception:
+            app_log.error(
+                "Uncaught exception %s %s", self.request.method, self.request.uri, exc_info=True
+            )
+            if not self.finished and not self.streaming:
+                self._api_error(500, "Internal server error", "INTERNAL_ERROR", {})
 
     def _legacy(self, transport: McpTransport, decoded: dict[str, Any]) -> bool:
         service = transport.service
@@ -367,6 +403,15 @@ class HotRequest(httputil.HTTPMessageDelegate):
 
 
 _HANDSHAKE: Final = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
+
+
+async def _after_opened(
+    opened: list[bool], answer: Callable[[FastCall], Awaitable[None]], call: FastCall
+) -> None:
+    """Answer *call* if its relay opened the request's stream (it is not when the client
+    went away first, as when the call was never started)."""
+    if opened:
+        await _quietly(answer(call))
 
 
 async def _legacy_call(answer: Any, session: Any, call: FastCall) -> None:

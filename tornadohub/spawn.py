@@ -91,23 +91,54 @@ def _die_with_parent() -> None:
             libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+#: The stdout reader's buffer limit (asyncio's subprocess default).
+STDOUT_LIMIT = 2**16
+
+
 async def spawn_server(resolved: ResolvedServer) -> asyncio.subprocess.Process:
     """Start *resolved*'s command with piped stdio, in its own process group."""
     if not resolved.command:
         raise ValueError("missing command")
     enable_subreaper()
-    with spawning():
-        return await asyncio.create_subprocess_exec(
-            resolved.command,
-            *resolved.args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=with_bundle_pythonpath(resolved.command, resolved.env),
-            cwd=resolved.cwd or None,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
+    read_end, write_end = os.pipe()
+    try:
+        with spawning():
+            process = await asyncio.create_subprocess_exec(
+                resolved.command,
+                *resolved.args,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=write_end,
+                stderr=asyncio.subprocess.PIPE,
+                env=with_bundle_pythonpath(resolved.command, resolved.env),
+                cwd=resolved.cwd or None,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+    except BaseException:
+        os.close(read_end)
+        raise
+    finally:
+        os.close(write_end)
+    process.stdout = await _direct_reader(read_end)
+    return process
+
+
+async def _direct_reader(fd: int) -> asyncio.StreamReader:
+    """A reader of the child's stdout fed straight from the pipe's read callback.
+
+    asyncio's subprocess transport hands each chunk of a child's pipe to its protocol in a
+    ``call_soon`` of its own; a pipe of our own skips that hop: one loop turn less for every
+    answer a child writes.
+    """
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=STDOUT_LIMIT, loop=loop)
+    pipe = os.fdopen(fd, "rb", buffering=0)
+    try:
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader, loop=loop), pipe)
+    except BaseException:
+        pipe.close()
+        raise
+    return reader
 
 
 def _refuse_commands(command: str) -> str:

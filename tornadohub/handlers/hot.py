@@ -23,10 +23,11 @@ body does, replayed. Responses carry the headers the handlers send (``Server``, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from http.client import responses as HTTP_REASONS
 from typing import Any, Final, cast
 
@@ -214,11 +215,12 @@ class HotRequest(httputil.HTTPMessageDelegate):
         delegate.finish()
 
     # ---------------------------------------------------------------- serving
-    async def _serve(self, body: bytes) -> None:
+    @contextlib.contextmanager
+    def _guarded(self) -> Iterator[None]:
+        """What escapes a task serving this request: a client gone, or a 500 when nothing
+        was sent yet."""
         try:
-            served = self.handler is ToolCallHandler and await self._rest(body)
-            if not served:
-                await self._replay(body)
+            yield
         except asyncio.CancelledError:
             self.finished = True  # the client went away
         except StreamClosedError:
@@ -229,6 +231,12 @@ class HotRequest(httputil.HTTPMessageDelegate):
             )
             if not self.finished and not self.streaming:
                 self._api_error(500, "Internal server error", "INTERNAL_ERROR", {})
+
+    async def _serve(self, body: bytes) -> None:
+        with self._guarded():
+            served = self.handler is ToolCallHandler and await self._rest(body)
+            if not served:
+                await self._replay(body)
 
     # ------------------------------------------------------------------- REST
     async def _rest(self, body: bytes) -> bool:
@@ -310,25 +318,14 @@ class HotRequest(httputil.HTTPMessageDelegate):
         guarded as :meth:`_serve`."""
         service = self.state.transport.service
         reply_headers = {"Mcp-Session-Id": session.id}
-        try:
-            with session.request_stream(call.request_id) as mailbox:
-                opened.append(True)
-                try:
-                    keepalive = service.config.keepalive
-                    await relay(mailbox, self, reply_headers, keepalive=keepalive, session=session)
-                except McpRequestError as exc:
-                    if not self.finished and not self.streaming:
-                        self._mcp_error(exc)
-        except asyncio.CancelledError:
-            self.finished = True  # the client went away
-        except StreamClosedError:
-            log.debug("%s %s: client went away", self.request.method, self.request.path)
-        except Exception:
-            app_log.error(
-                "Uncaught exception %s %s", self.request.method, self.request.uri, exc_info=True
-            )
-            if not self.finished and not self.streaming:
-                self._api_error(500, "Internal server error", "INTERNAL_ERROR", {})
+        with self._guarded(), session.request_stream(call.request_id) as mailbox:
+            opened.append(True)
+            try:
+                keepalive = service.config.keepalive
+                await relay(mailbox, self, reply_headers, keepalive=keepalive, session=session)
+            except McpRequestError as exc:
+                if not self.finished and not self.streaming:
+                    self._mcp_error(exc)
 
     def _legacy(self, transport: McpTransport, decoded: dict[str, Any]) -> bool:
         service = transport.service

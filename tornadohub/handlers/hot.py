@@ -143,15 +143,9 @@ class HotRequest(httputil.HTTPMessageDelegate):
             return
         # /mcp and /messages are decided here, in the read callback: a call the fast path
         # takes starts without a task of its own to get there (one loop turn less at C=1).
-        try:
+        started: bool | None = False  # stays False when the guard answered a failure
+        with self._guarded():
             started = self._mcp_start(body)
-        except Exception:
-            app_log.error(
-                "Uncaught exception %s %s", self.request.method, self.request.uri, exc_info=True
-            )
-            if not self.finished and not self.streaming:
-                self._api_error(500, "Internal server error", "INTERNAL_ERROR", {})
-            return
         if started is None:
             self.task = asyncio.ensure_future(self._serve(body))
 

@@ -670,14 +670,12 @@ class FrontServer:
         self.limits = limits
         self.max_body_size = max_body_size
         self.loop = asyncio.get_running_loop()
-        self.open_connections = 0
         self.connections: set[FrontProtocol] = set()
         self.on_connection_closed: Callable[[], None] | None = None
         self._starting: set[asyncio.Task[Any]] = set()
 
     def accept(self, sock: socket.socket, address: Any) -> None:
         """Serve an accepted (non-blocking) socket."""
-        self.open_connections += 1
         protocol = FrontProtocol(self, address)
         self.connections.add(protocol)
         task = self.loop.create_task(self.loop.connect_accepted_socket(lambda: protocol, sock))
@@ -694,10 +692,13 @@ class FrontServer:
                 protocol.closed = True
                 self.connection_closed(protocol)
 
+    @property
+    def open_connections(self) -> int:
+        return len(self.connections)
+
     def connection_closed(self, protocol: FrontProtocol) -> None:
         if protocol in self.connections:
             self.connections.discard(protocol)
-            self.open_connections -= 1
             if self.on_connection_closed is not None:
                 self.on_connection_closed()
 

@@ -100,8 +100,10 @@ class GatedServer(Protocol):
     or :class:`~tornadohub.httpfront.FrontServer` (``httptools``)."""
 
     limits: ConnectionLimits
-    open_connections: int
     on_connection_closed: Callable[[], None] | None
+
+    @property
+    def open_connections(self) -> int: ...
 
     def accept(self, connection: socket.socket, address: Any) -> None: ...
 

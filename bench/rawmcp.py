@@ -499,7 +499,7 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if k in ("PATH", "HOME", "LANG", "TERM", "TORNADOHUB_HTTP_SERVER")
+        if k in ("PATH", "HOME", "LANG", "TERM", "TORNADOHUB_HTTP_SERVER", "TORNADOHUB_LOOP")
     }
     env.update(extra or {})
     return env

@@ -37,7 +37,7 @@ import re
 import socket
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import httptools
 from tornado import httputil
@@ -250,8 +250,8 @@ class FrontProtocol(asyncio.Protocol):
 
     # ----------------------------------------------------------- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses; both have its methods.
+        self.transport = cast(asyncio.Transport, transport)
         sock = transport.get_extra_info("socket")
         if sock is not None:
             self.context = RequestContext(self.address, sock.family)

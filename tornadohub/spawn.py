@@ -114,6 +114,11 @@ async def spawn_server(resolved: ResolvedServer) -> asyncio.subprocess.Process:
                 start_new_session=True,
                 preexec_fn=_die_with_parent,
             )
+    except OSError as exc:
+        os.close(read_end)
+        if exc.filename is None:  # uvloop's spawn leaves it out; asyncio's names the program
+            exc.filename = resolved.command
+        raise
     except BaseException:
         os.close(read_end)
         raise

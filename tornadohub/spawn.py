@@ -20,8 +20,9 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import SupportsIndex
 
 from tornadohub.config import HubConfig
 from tornadohub.errors import PlaceholderError
@@ -128,7 +129,7 @@ async def spawn_server(resolved: ResolvedServer) -> asyncio.subprocess.Process:
     return process
 
 
-async def _direct_reader(fd: int) -> asyncio.StreamReader:
+async def _direct_reader(fd: int) -> ChildStdout:
     """A reader of the child's stdout fed straight from the pipe's read callback.
 
     asyncio's subprocess transport hands each chunk of a child's pipe to its protocol in a
@@ -136,7 +137,7 @@ async def _direct_reader(fd: int) -> asyncio.StreamReader:
     answer a child writes.
     """
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=STDOUT_LIMIT, loop=loop)
+    reader = ChildStdout(loop)
     pipe = os.fdopen(fd, "rb", buffering=0)
     try:
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader, loop=loop), pipe)
@@ -144,6 +145,39 @@ async def _direct_reader(fd: int) -> asyncio.StreamReader:
         pipe.close()
         raise
     return reader
+
+
+class ChildStdout(asyncio.StreamReader):
+    """A child's stdout, read with :meth:`read` only.
+
+    With a :attr:`tap`, bytes that arrive while nothing is buffered and the reader's consumer
+    waits in :meth:`read` go to the tap in the pipe's read callback itself: an answer reaches
+    the call waiting for it without first waking the consumer's task (one loop turn less
+    per answer). The tap returns False to leave the bytes to :meth:`read`, as without it.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=STDOUT_LIMIT, loop=loop)
+        self.tap: Callable[[bytes], bool] | None = None
+        self._unread = 0  # bytes fed and not yet returned by read()
+        self._reading = False
+
+    def feed_data(self, data: Iterable[SupportsIndex]) -> None:
+        chunk = data if isinstance(data, bytes) else bytes(data)  # bytes, from the protocol
+        tap = self.tap
+        if tap is not None and self._reading and not self._unread and tap(chunk):
+            return
+        self._unread += len(chunk)
+        super().feed_data(chunk)
+
+    async def read(self, n: int = -1) -> bytes:
+        self._reading = True
+        try:
+            data = await super().read(n)
+        finally:
+            self._reading = False
+        self._unread -= len(data)
+        return data
 
 
 def _refuse_commands(command: str) -> str:

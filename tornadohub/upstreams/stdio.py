@@ -26,7 +26,7 @@ from mcp.shared.message import SessionMessage
 
 from tornadohub.placeholders import ResolvedServer
 from tornadohub.processes import descendants, kill_and_reap, reap_orphans, spawned
-from tornadohub.spawn import spawn_server
+from tornadohub.spawn import ChildStdout, spawn_server
 from tornadohub.upstreams.base import Upstream
 from tornadohub.upstreams.diagnostics import NoiseLimiter, OutputTail
 from tornadohub.upstreams.ordering import relay_in_order
@@ -134,6 +134,38 @@ def _coalescing_writer(
     return write_line
 
 
+class _LineSplitter:
+    """A child's stdout cut into lines; a line over :data:`MAX_LINE_BYTES` is dropped."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.pending = bytearray()  # the start of a line whose newline has not arrived yet
+        self.skipping = False  # inside a line already over the limit: drop up to its newline
+
+    def split(self, chunk: bytes) -> list[bytes]:
+        """The lines *chunk* completes (without their newlines)."""
+        complete: list[bytes] = []
+        pending = self.pending
+        start = 0
+        while (newline := chunk.find(b"\n", start)) != -1:
+            if self.skipping:
+                self.skipping = False
+            elif pending:
+                pending += chunk[start:newline]
+                complete.append(bytes(pending))
+            else:
+                complete.append(chunk[start:newline])
+            pending.clear()
+            start = newline + 1
+        if not self.skipping:
+            pending += chunk[start:]
+            if len(pending) > MAX_LINE_BYTES:
+                log.warning("%s wrote a line over %d bytes; dropped", self.name, MAX_LINE_BYTES)
+                pending.clear()
+                self.skipping = True
+        return complete
+
+
 class StdioUpstream(Upstream):
     """An upstream started as a local process."""
 
@@ -228,35 +260,38 @@ class StdioUpstream(Upstream):
         sink: MemoryObjectSendStream[SessionMessage | Exception],
         lost: anyio.Event,
     ) -> None:
-        assert process.stdout is not None
-        pending = bytearray()  # the start of a line whose newline has not arrived yet
-        skipping = False  # inside a line already over the limit: drop up to its newline
+        stdout = process.stdout
+        assert stdout is not None
+        lines = _LineSplitter(self.name)
+
+        def take_now(data: bytes) -> bool:
+            """The pump waits and nothing is buffered: handle *data* in the read callback
+            when the sink has room for every message in it."""
+            stats = sink.statistics()
+            room = stats.max_buffer_size - stats.current_buffer_used
+            if not stats.open_receive_streams or data.count(b"\n") > room:
+                return False
+            for line in lines.split(data):
+                message = self._parse_line(line)
+                if message is not None:
+                    sink.send_nowait(message)
+            return True
+
+        if isinstance(stdout, ChildStdout):
+            stdout.tap = take_now
         try:
-            while chunk := await process.stdout.read(READ_CHUNK):
+            while chunk := await stdout.read(READ_CHUNK):
                 if len(chunk) == READ_CHUNK:
                     await asyncio.sleep(0)  # a flooding server must not hold the loop
-                start = 0
-                while (newline := chunk.find(b"\n", start)) != -1:
-                    if skipping:
-                        skipping = False
-                    else:
-                        pending += chunk[start:newline]
-                        message = self._parse_line(bytes(pending))
-                        if message is not None:
-                            await sink.send(message)
-                    pending.clear()
-                    start = newline + 1
-                if not skipping:
-                    pending += chunk[start:]
-                    if len(pending) > MAX_LINE_BYTES:
-                        log.warning(
-                            "%s wrote a line over %d bytes; dropped", self.name, MAX_LINE_BYTES
-                        )
-                        pending.clear()
-                        skipping = True
+                for line in lines.split(chunk):
+                    message = self._parse_line(line)
+                    if message is not None:
+                        await sink.send(message)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             pass
         finally:
+            if isinstance(stdout, ChildStdout):
+                stdout.tap = None
             if self._junk_report is not None:
                 self._junk_report.cancel()
                 self._junk_report = None

@@ -189,3 +189,59 @@ async def test_an_upstream_request_during_a_legacy_call_reaches_the_caller(
                 result = await session.call_tool("passthrough__sample", {"prompt": "hi"})
     content = result.content[0]
     assert isinstance(content, types.TextContent) and content.text == "sampled: reply to hi"
+
+
+@pytest.fixture(scope="module")
+def quick_keepalive_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    servers = {"passthrough": stdio_entry("passthrough_stdio.py", disabled=True)}
+    root = tmp_path_factory.mktemp("fastpath-keepalive")
+    extra = ("--mcp-keepalive", "0.3")
+    with running_hub(root, servers, late=["passthrough"], extra_args=extra) as hub:
+        yield hub
+
+
+async def test_a_streamable_fast_call_answers_json_or_streams_what_comes_first(
+    quick_keepalive_hub: HubProcess,
+) -> None:
+    """A fast call's response is written as JSON when it comes first; progress, or a quiet
+    keep-alive, turn the response into an SSE stream that ends with the result."""
+    url = f"http://127.0.0.1:{quick_keepalive_hub.port}/mcp"
+    async with httpx.AsyncClient(timeout=20) as http:
+        opened = await http.post(url, headers=ACCEPT, json=initialize())
+        headers = {
+            **ACCEPT,
+            "Mcp-Session-Id": opened.headers["mcp-session-id"],
+            "MCP-Protocol-Version": VERSION,
+        }
+        initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        await http.post(url, headers=headers, json=initialized)
+
+        quick = await http.post(url, headers=headers, json=call(1, "passthrough__cancelled", {}))
+        assert quick.headers["content-type"] == "application/json"
+        assert json.loads(quick.text)["id"] == 1
+
+        progress = call(2, "passthrough__progress", {"steps": 2}, progressToken="p")
+        streamed = await http.post(url, headers=headers, json=progress)
+        assert streamed.headers["content-type"].startswith("text/event-stream")
+        messages = sse_messages(streamed.text)
+        assert [m.get("method") for m in messages] == ["notifications/progress"] * 2 + [None]
+        assert messages[-1]["result"]["content"][0]["text"] == "done 2"
+
+        quiet = await http.post(
+            url, headers=headers, json=call(3, "passthrough__wait", {"seconds": 1})
+        )
+        assert quiet.headers["content-type"].startswith("text/event-stream")
+        # The headers went at the first keep-alive, a ping with them, the result later.
+        assert 0 <= quiet.text.find(": ping") < quiet.text.find('"waited"'), quiet.text
+        [answer] = sse_messages(quiet.text)
+        assert answer["id"] == 3 and answer["result"]["content"][0]["text"] == "waited"
+
+
+def sse_messages(body: str) -> list[dict[str, Any]]:
+    """The JSON messages of an SSE body (comments and priming events left out)."""
+    messages = []
+    for event in body.replace("\r\n", "\n").split("\n\n"):
+        data = [line[5:].strip() for line in event.split("\n") if line.startswith("data:")]
+        if data and any(data):
+            messages.append(json.loads("\n".join(data)))
+    return messages

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -66,6 +67,9 @@ class Mailbox:
         self._waiter: asyncio.Future[None] | None = None
         self.stream = stream  # the session's name for this stream (event ids start with it)
         self.closed = False
+        #: Called when an event is put or the mailbox closes, for a reader that does not
+        #: wait in :meth:`get` (a fast call's response, written in the caller's step).
+        self.notify: Callable[[], None] | None = None
 
     def put(self, event: StreamEvent, *, force: bool = False) -> bool:
         """Queue *event*; False when closed or full (then the stream is closed).
@@ -80,11 +84,21 @@ class Mailbox:
             return False
         self._items.append(event)
         _wake(self._waiter)
+        if self.notify is not None:
+            self.notify()
         return True
 
     def close(self) -> None:
         self.closed = True
         _wake(self._waiter)
+        if self.notify is not None:
+            self.notify()
+
+    def take_nowait(self) -> StreamEvent | Closed | None:
+        """The next event, :data:`CLOSED`, or None while neither has come."""
+        if self._items:
+            return self._items.popleft()
+        return CLOSED if self.closed else None
 
     async def get(self, timeout: float) -> StreamEvent | Closed | Idle:
         """The next event, :data:`IDLE` after *timeout* s, or :data:`CLOSED`.

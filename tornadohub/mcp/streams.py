@@ -72,17 +72,21 @@ async def relay(
     keepalive: float,
     session: Session | None = None,
     streaming: bool = False,
+    first: StreamEvent | Closed | Idle | None = None,
 ) -> StreamEvent | None:
     """Send what arrives for one request until its response; JSON if that comes first.
 
     A quiet stream gets ``: ping`` every *keepalive* seconds.
+
+    *first*: an item already taken from the mailbox, sent before the next.
 
     *session* is None on the 2026 wire, whose error statuses follow the spec's
     table (404 for an unknown method, 400 for bad params); handshake-era
     errors are 200 with the JSON-RPC error, as the SDK answers them.
     """
     while True:
-        item = await mailbox.get(keepalive)
+        item = first if first is not None else await mailbox.get(keepalive)
+        first = None
         if isinstance(item, Closed):
             if not streaming:
                 raise McpRequestError(

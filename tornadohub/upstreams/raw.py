@@ -60,19 +60,24 @@ class RawChannel:
         if self._closed:
             raise MCPError(types.CONNECTION_CLOSED, "Connection closed")
         request_id, message = self._new_request(method, params, on_progress)
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[dict[str, Any]] = loop.create_future()
         self._pending[request_id] = (future, on_progress)
         try:
             await self._write(pydantic_core.to_json(message) + b"\n")
+            # A timer on the future itself: asyncio.timeout() would cost this hot wait a
+            # context manager, a task lookup and a rescheduled handle.
+            timer = loop.call_later(timeout, _expire, future)
             try:
-                async with asyncio.timeout(timeout):
-                    reply = await future
-            except TimeoutError:
+                reply = await future
+            except _Expired:
                 await self._cancel(request_id, f"timed out after {timeout}s")
                 raise MCPError(types.REQUEST_TIMEOUT, f"Request {method!r} timed out") from None
             except asyncio.CancelledError:
                 await self._cancel(request_id, "caller cancelled")
                 raise
+            finally:
+                timer.cancel()
         finally:
             self._pending.pop(request_id, None)
         return reply_result(reply, method)
@@ -131,6 +136,15 @@ class RawChannel:
         for future, _progress in self._pending.values():
             if not future.done():
                 future.set_exception(MCPError(types.CONNECTION_CLOSED, "Connection closed"))
+
+
+class _Expired(Exception):
+    """A raw request's own timeout (never the caller's TimeoutError)."""
+
+
+def _expire(future: asyncio.Future[dict[str, Any]]) -> None:
+    if not future.done():
+        future.set_exception(_Expired())
 
 
 def cancel_note(request_id: str, reason: str) -> bytes:

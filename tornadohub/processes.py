@@ -116,6 +116,29 @@ def watch_children() -> Callable[[], None]:
     return restore
 
 
+#: The waits of :func:`watched_until_reaped`.
+_reaped_waits: set[asyncio.Future[int]] = set()
+
+
+def watched_until_reaped(process: asyncio.subprocess.Process) -> None:
+    """Count *process* among the watched until its loop has reaped it.
+
+    asyncio's pidfd watcher marks its children itself (:class:`_PidfdWatcher`); uvloop
+    reaps its children in libuv, unseen by any watcher, so each is marked here as well
+    (from the spawn's own step: it is never an orphan, adopted by its upstream or not).
+    """
+    pid = process.pid
+    _watched.add(pid)
+    reaped = asyncio.ensure_future(process.wait())
+    _reaped_waits.add(reaped)
+
+    def done(future: asyncio.Future[int]) -> None:
+        _reaped_waits.discard(future)
+        _watched.discard(pid)
+
+    reaped.add_done_callback(done)
+
+
 def _is_own(pid: int) -> bool:
     return pid in _own or pid in _watched
 

@@ -27,7 +27,7 @@ from typing import SupportsIndex
 from tornadohub.config import HubConfig
 from tornadohub.errors import PlaceholderError
 from tornadohub.placeholders import ResolvedServer, resolve_server
-from tornadohub.processes import enable_subreaper, spawning
+from tornadohub.processes import enable_subreaper, spawning, watched_until_reaped
 
 log = logging.getLogger("tornadohub.upstream")
 
@@ -115,6 +115,7 @@ async def spawn_server(resolved: ResolvedServer) -> asyncio.subprocess.Process:
                 start_new_session=True,
                 preexec_fn=_die_with_parent,
             )
+            watched_until_reaped(process)
     except OSError as exc:
         os.close(read_end)
         if exc.filename is None:  # uvloop's spawn leaves it out; asyncio's names the program

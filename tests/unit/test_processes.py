@@ -10,6 +10,8 @@ import sys
 import pytest
 
 from tornadohub import processes
+from tornadohub.placeholders import ResolvedServer
+from tornadohub.spawn import spawn_server
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux") or sys.version_info >= (3, 12),
@@ -65,3 +67,40 @@ def test_no_child_passes_for_an_orphan_while_a_spawn_is_under_way(
         assert child.stdin is not None
         child.stdin.close()
         assert child.wait(timeout=20) == 3
+
+
+def test_a_server_spawned_on_uvloop_is_never_an_orphan(monkeypatch: pytest.MonkeyPatch) -> None:
+    # uvloop reaps its children in libuv, out of any asyncio watcher's sight: a server's
+    # child is marked watched from its spawn until reaped, adopted by its upstream or not.
+    uvloop = pytest.importorskip("uvloop")
+    monkeypatch.setattr(processes, "_subreaper", True)  # adopted_orphans() lists our children
+    resolved = ResolvedServer(
+        command=sys.executable,
+        args=["-c", CHILD],
+        env=dict(os.environ),
+        cwd=None,
+        url=None,
+        headers={},
+        secrets=frozenset(),
+    )
+
+    async def spawn_and_stop() -> None:
+        process = await spawn_server(resolved)
+        try:
+            assert process.pid not in processes.adopted_orphans()
+            assert process.stdin is not None
+            process.stdin.close()
+            async with asyncio.timeout(20):
+                assert await process.wait() == 3
+            for _ in range(100):  # the mark goes in the loop turns after the exit
+                if process.pid not in processes._watched:
+                    break
+                await asyncio.sleep(0)
+            assert process.pid not in processes._watched
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(spawn_and_stop())

@@ -245,3 +245,38 @@ def sse_messages(body: str) -> list[dict[str, Any]]:
         if data and any(data):
             messages.append(json.loads("\n".join(data)))
     return messages
+
+
+async def test_a_legacy_stream_pings_when_quiet_after_answers_written_at_once(
+    quick_keepalive_hub: HubProcess,
+) -> None:
+    """Answers written straight to an idle legacy stream count as traffic: the ``: ping``
+    comes once the stream has been quiet for the keep-alive, not never."""
+    async with httpx.AsyncClient(timeout=20) as http:
+        url = f"http://127.0.0.1:{quick_keepalive_hub.port}/mcp"
+        async with http.stream("GET", url, headers={"Accept": "text/event-stream"}) as stream:
+            lines = stream.aiter_lines()
+
+            async def data_line() -> str:
+                while not (line := await anext(lines)).startswith("data:"):
+                    pass
+                return line[5:].strip()
+
+            with anyio.fail_after(10):
+                endpoint = await data_line()
+            base = f"http://127.0.0.1:{quick_keepalive_hub.port}"
+            await http.post(base + endpoint, json=initialize())
+            with anyio.fail_after(10):
+                assert json.loads(await data_line())["id"] == 0
+            initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+            await http.post(base + endpoint, json=initialized)
+            for rid in (1, 2, 3):
+                posted = await http.post(
+                    base + endpoint, json=call(rid, "passthrough__cancelled", {})
+                )
+                assert posted.status_code == 202
+                with anyio.fail_after(10):
+                    assert json.loads(await data_line())["id"] == rid
+            with anyio.fail_after(10):  # 0.3 s of quiet
+                while (line := await anext(lines)) != ": ping":
+                    assert not line.startswith("data:"), line

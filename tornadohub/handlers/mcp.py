@@ -16,6 +16,7 @@ because they are Tornado's business:
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Mapping
@@ -39,6 +40,12 @@ from tornadohub.policy import Refusal
 log = logging.getLogger("tornadohub.mcp")
 
 
+def _retrieved(future: asyncio.Future[None]) -> None:
+    """A direct write's failure is the next write's or the close callback's to report."""
+    if not future.cancelled():
+        future.exception()
+
+
 class McpBaseHandler(HubHandler):
     """Tornado side of the MCP transport: writer, JSON-RPC errors, disconnects.
 
@@ -49,6 +56,8 @@ class McpBaseHandler(HubHandler):
     def initialize(self) -> None:
         super().initialize()
         self._scope: anyio.CancelScope | None = None
+        #: The flush of the last chunk :meth:`send_now` wrote.
+        self._flushing: asyncio.Future[None] | None = None
 
     def set_default_headers(self) -> None:
         node = self.app_state.node_id
@@ -102,6 +111,14 @@ class McpBaseHandler(HubHandler):
     async def send(self, chunk: bytes) -> None:
         self.write(chunk)
         await self.flush()
+
+    def can_send_now(self) -> bool:
+        return not self._finished and (self._flushing is None or self._flushing.done())
+
+    def send_now(self, chunk: bytes) -> None:
+        self.write(chunk)
+        flushing = self._flushing = self.flush()
+        flushing.add_done_callback(_retrieved)
 
     def end_stream(self) -> None:
         self.finish()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, runtime_checkable
 
 from mcp.shared.inbound import (
     ERROR_CODE_HTTP_STATUS,
@@ -126,6 +126,17 @@ class ResponseWriter(Protocol):
 
     def end_stream(self) -> None:
         """Finish an open stream."""
+
+
+@runtime_checkable
+class DirectWriter(ResponseWriter, Protocol):
+    """A :class:`ResponseWriter` that can also write an open stream's chunk synchronously."""
+
+    def can_send_now(self) -> bool:
+        """Whether :meth:`send_now` may write (the stream is open and not held up)."""
+
+    def send_now(self, chunk: bytes) -> None:
+        """Write one chunk of an open stream without waiting for it to drain."""
 
 
 def accepts(request: HttpRequest) -> tuple[bool, bool]:

@@ -83,9 +83,10 @@ class Mailbox:
             self.close()
             return False
         self._items.append(event)
-        _wake(self._waiter)
         if self.notify is not None:
-            self.notify()
+            self.notify()  # may take the event itself
+        if self._items:
+            _wake(self._waiter)
         return True
 
     def close(self) -> None:
@@ -93,6 +94,11 @@ class Mailbox:
         _wake(self._waiter)
         if self.notify is not None:
             self.notify()
+
+    @property
+    def waiting(self) -> bool:
+        """Whether a reader waits in :meth:`get` (nothing was queued when it came)."""
+        return self._waiter is not None and not self._waiter.done()
 
     def take_nowait(self) -> StreamEvent | Closed | None:
         """The next event, :data:`CLOSED`, or None while neither has come."""

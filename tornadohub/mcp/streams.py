@@ -9,6 +9,7 @@ comments while idle (:func:`relay`). A session's standalone stream is forwarded 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Final
@@ -24,7 +25,13 @@ from mcp_types import (
     JSONRPCRequest,
 )
 
-from tornadohub.mcp.http import JSON_TYPE, SSE_HEADERS, McpRequestError, ResponseWriter
+from tornadohub.mcp.http import (
+    JSON_TYPE,
+    SSE_HEADERS,
+    DirectWriter,
+    McpRequestError,
+    ResponseWriter,
+)
 from tornadohub.mcp.list_cache import EncodedResponse
 from tornadohub.mcp.mailbox import Closed, Idle, Mailbox, StreamEvent
 from tornadohub.mcp.sessions import Session
@@ -116,10 +123,43 @@ async def relay(
 
 
 async def pump(mailbox: Mailbox, writer: ResponseWriter, keepalive: float) -> None:
-    """Forward a standalone stream until the session or the client ends it."""
-    while True:
-        item = await mailbox.get(keepalive)
-        if isinstance(item, Closed):
-            writer.end_stream()
-            return
-        await writer.send(PING if isinstance(item, Idle) else sse_frame(item))
+    """Forward a standalone stream until the session or the client ends it.
+
+    While the pump waits with nothing queued, an event put in is written by whoever puts
+    it, in that step (:class:`DirectWriter`), without waking the pump's task: on legacy
+    SSE each answer is such an event. ``: ping`` still goes after *keepalive* s of quiet.
+    """
+    direct = writer if isinstance(writer, DirectWriter) else None
+    loop = asyncio.get_running_loop()
+    last_sent = loop.time()
+
+    def send_at_once() -> None:
+        nonlocal last_sent
+        assert direct is not None
+        if mailbox.waiting and direct.can_send_now():
+            item = mailbox.take_nowait()
+            if isinstance(item, StreamEvent):
+                direct.send_now(sse_frame(item))
+                last_sent = loop.time()
+
+    if direct is not None:
+        mailbox.notify = send_at_once
+    try:
+        wait = keepalive
+        while True:
+            item = await mailbox.get(wait)
+            wait = keepalive
+            if isinstance(item, Closed):
+                writer.end_stream()
+                return
+            if isinstance(item, Idle):
+                quiet = loop.time() - last_sent
+                if quiet < keepalive:  # events went out meanwhile: not quiet yet
+                    wait = keepalive - quiet
+                    continue
+                await writer.send(PING)
+            else:
+                await writer.send(sse_frame(item))
+            last_sent = loop.time()
+    finally:
+        mailbox.notify = None

@@ -561,10 +561,15 @@ async def _serve_hub(
 
     *cluster*: cluster mode's options (None: embedded); *hop_sockets*: its internal listener.
     """
+    import asyncio
     import gc
+    import logging
 
     from tornadohub.processes import watch_children
     from tornadohub.spawn import EarlyChildren
+
+    loop_module = type(asyncio.get_running_loop()).__module__.partition(".")[0]
+    logging.getLogger("tornadohub.cli").debug("event loop: %s", loop_module)
 
     environ = dict(os.environ)
     cwd = os.getcwd()

@@ -1,6 +1,7 @@
-"""``serve --http-server``: each wire layer serves a real hub with a STDIO server.
+"""``serve --http-server`` and ``--loop``: each wire layer and event loop serves a real hub.
 
-The smoke set of the fallback (``tornado``) and of the default, in a real hub process:
+The smoke set of the fallbacks (Tornado's wire layer, asyncio's loop where uvloop is not
+built) and of the defaults, in a real hub process with a STDIO server:
 a REST tool call, an MCP handshake and a ``tools/call`` over the SDK's own client, the
 event stream; and a bad choice is refused at the command line.
 """
@@ -20,13 +21,17 @@ from tests.conftest import stdio_entry
 from tests.helpers import HubProcess
 
 
-@pytest.mark.parametrize("wire", ["httptools", "tornado"])
+@pytest.mark.parametrize(
+    ("wire", "loop"), [("httptools", "uvloop"), ("httptools", "asyncio"), ("tornado", "asyncio")]
+)
 async def test_each_layer_serves_the_hub(
-    start_hub: Callable[..., HubProcess], write_config: Callable[..., str], wire: str
+    start_hub: Callable[..., HubProcess], write_config: Callable[..., str], wire: str, loop: str
 ) -> None:
     config = write_config({"everything": stdio_entry("everything_stdio.py")})
-    hub = start_hub(config, extra_args=("--http-server", wire, "--log-level", "debug"))
+    args = ("--http-server", wire, "--loop", loop, "--log-level", "debug")
+    hub = start_hub(config, extra_args=args)
     assert f"HTTP/1.1 wire layer: {wire}" in hub.log_text()
+    assert f"event loop: {loop}" in hub.log_text()
     base = f"http://127.0.0.1:{hub.port}"
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
         call = {"server_name": "everything", "tool": "echo", "arguments": {"message": "hi"}}
@@ -55,3 +60,14 @@ def test_an_unknown_layer_is_refused() -> None:
     )
     assert done.returncode == 2
     assert "httptools or tornado, not 'nginx'" in done.stderr
+
+
+def test_an_unknown_loop_is_refused() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tornadohub", "serve", "-p", "1", "--loop", "trio"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "uvloop or asyncio, not 'trio'" in done.stderr

@@ -56,6 +56,16 @@ CLIENT_NAME = "MCP Hub"
 REFRESH_MARGIN_SECONDS = 30.0
 
 
+class RefreshNotSharedError(HubError):
+    """Cluster mode: the refresh ran (the authorization server rotated the refresh token)
+    but its result could not be stored for the other nodes. *record* is that result: the
+    only valid token set now, which this node keeps using."""
+
+    def __init__(self, record: dict[str, Any], reason: str) -> None:
+        super().__init__(f"Refreshed tokens not shared: {reason}", code="CLUSTER_UNAVAILABLE")
+        self.record = record
+
+
 class TokenSharing(Protocol):
     """Cluster mode: upstream token sets every node shares, each with a revision number.
 
@@ -77,7 +87,11 @@ class TokenSharing(Protocol):
         refresh: Callable[[dict[str, Any] | None], Awaitable[dict[str, Any]]],
     ) -> tuple[int, dict[str, Any]]:
         """Tokens newer than revision *stale_rev*: another node's, or *refresh*'s result
-        (given the newest stored set), run on one node at a time across the cluster."""
+        (given the newest stored set), run on one node at a time across the cluster.
+
+        Raises :class:`RefreshNotSharedError` when *refresh* ran but its result could not
+        be stored.
+        """
 
 
 class OAuthStore:
@@ -338,13 +352,19 @@ def _refresh_across_nodes(provider: OAuthClientProvider, storage: ServerTokenSto
             return False
         try:
             rev, record = await shared.refresh(storage.key, stale_rev=storage.rev, refresh=refresh)
+        except RefreshNotSharedError as exc:  # refreshing again would replay a spent token
+            log.warning("Keeping the refreshed tokens of %s on this node: %s", storage.key, exc)
+            tokens = exc.record.get("tokens")
+            data = tokens if isinstance(tokens, dict) else None
         except Exception as exc:  # the SDK's flow goes on as a single hub's would
             log.warning("Shared refresh of the tokens of %s failed: %s", storage.key, exc)
             return False
-        data = storage.take_shared(rev, record)
+        else:
+            data = storage.take_shared(rev, record)
+            if data is not None:
+                log.info("Tokens of %s now at shared revision %d", storage.key, rev)
         if data is None:
             return False
-        log.info("Tokens of %s now at shared revision %d", storage.key, rev)
         context.current_tokens = stored_token(data)
         context.update_token_expiry(context.current_tokens)
         await storage.keep(data)

@@ -1,9 +1,11 @@
-"""Shared OAuth tokens: sealed at rest, one refresh across nodes, waiters get its result."""
+"""Shared OAuth tokens: sealed at rest, one refresh across nodes, waiters get its result,
+and a Redis that stalls for a moment (``CLIENT PAUSE``) neither splits the refresh nor loses
+its tokens."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ from tornadohub.cluster.control import RedisControl
 from tornadohub.cluster.keyspace import Keyspace
 from tornadohub.cluster.secret import ClusterKeys
 from tornadohub.cluster.tokens import RefreshWaitError, SharedTokens, TokenRecord
+from tornadohub.oauth import RefreshNotSharedError
 
 Make = Callable[..., RedisControl]
 UPSTREAM = "https://mcp.example.com/mcp"
@@ -23,10 +26,11 @@ FIRST = {"access_token": "AT-1", "refresh_token": "RT-1", "expires_in": 3600}
 class AuthorizationServer:
     """Rotating refresh tokens: each RT works once; a replay would revoke the family."""
 
-    def __init__(self) -> None:
+    def __init__(self, before_answer: Callable[[], Awaitable[None]] | None = None) -> None:
         self.grants: list[str] = []
         self.entered = asyncio.Event()
         self.release = asyncio.Event()
+        self.before_answer = before_answer
 
     async def refresh(self, current: TokenRecord | None) -> dict[str, Any]:
         assert current is not None
@@ -35,12 +39,38 @@ class AuthorizationServer:
         self.grants.append(used)
         self.entered.set()
         await self.release.wait()
+        if self.before_answer is not None:
+            await self.before_answer()
         n = len(self.grants) + 1
         return {"access_token": f"AT-{n}", "refresh_token": f"RT-{n}", "expires_in": 3600}
 
 
+#: Longer than a Redis call may take in :func:`touchy` nodes: each call made meanwhile fails.
+STALL_MS = 400
+
+
 def shared(control: Make, keyspace: Keyspace, keys: ClusterKeys, node_id: str) -> SharedTokens:
     return SharedTokens(control(timeout=1.0), keyspace, keys, node_id, lock_ttl=5.0)
+
+
+def touchy(
+    control: Make, keyspace: Keyspace, keys: ClusterKeys, node_id: str, *, failures: int
+) -> SharedTokens:
+    """A node whose Redis calls time out during a stall (the production timeout)."""
+    client = control(timeout=0.25, failures=failures)
+    return SharedTokens(client, keyspace, keys, node_id, lock_ttl=5.0)
+
+
+@pytest.fixture
+async def stall(redis_server: RedisServer) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+    """Makes Redis hold every command for :data:`STALL_MS` (as a loaded host can)."""
+    raw = aioredis.Redis.from_url(redis_server.url)
+
+    async def pause() -> None:
+        await raw.client_pause(STALL_MS)
+
+    yield pause
+    await raw.aclose()
 
 
 async def test_one_refresh_across_nodes(
@@ -128,3 +158,66 @@ async def test_waiting_for_a_stuck_refresher_is_bounded(
         await h2.refresh(UPSTREAM, stale_rev=1, refresh=server.refresh, wait=0.3)
     server.release.set()
     assert (await stuck).rev == 2
+
+
+async def test_a_stalled_redis_does_not_split_the_refresh(
+    control: Make,
+    keyspace: Keyspace,
+    cluster_keys: ClusterKeys,
+    stall: Callable[[], Awaitable[None]],
+) -> None:
+    """Redis stalls just as three nodes find the tokens stale: their calls time out, but
+    the breaker stays closed, so none refreshes on its own (that would spend the refresh
+    token the others use): one refresh, and all three get its tokens."""
+    nodes = [touchy(control, keyspace, cluster_keys, f"h{i}", failures=5) for i in (1, 2, 3)]
+    assert await nodes[0].put(UPSTREAM, FIRST, expected_rev=0) == 1
+    server = AuthorizationServer()
+    server.release.set()
+    await stall()
+    async with asyncio.timeout(10):
+        results = await asyncio.gather(
+            *(node.refresh(UPSTREAM, stale_rev=1, refresh=server.refresh) for node in nodes)
+        )
+    assert server.grants == ["RT-1"]
+    assert {(r.rev, r.tokens["access_token"]) for r in results} == {(2, "AT-2")}
+    assert all(node.control.available for node in nodes)
+
+
+async def test_tokens_refreshed_during_a_stall_are_stored(
+    control: Make,
+    keyspace: Keyspace,
+    cluster_keys: ClusterKeys,
+    stall: Callable[[], Awaitable[None]],
+) -> None:
+    """Redis stalls right after the authorization server rotated the refresh token: the
+    put is tried again (not the refresh), so the other nodes get the new tokens."""
+    h1 = touchy(control, keyspace, cluster_keys, "h1", failures=5)
+    h2 = shared(control, keyspace, cluster_keys, "h2")
+    await h1.put(UPSTREAM, FIRST, expected_rev=0)
+    server = AuthorizationServer(before_answer=stall)
+    server.release.set()
+    async with asyncio.timeout(10):
+        refreshed = await h1.refresh(UPSTREAM, stale_rev=1, refresh=server.refresh)
+        assert (refreshed.rev, refreshed.tokens["refresh_token"]) == (2, "RT-2")
+        seen = await h2.refresh(UPSTREAM, stale_rev=1, refresh=server.refresh)
+    assert (seen.rev, seen.tokens["refresh_token"]) == (2, "RT-2")
+    assert server.grants == ["RT-1"]
+
+
+async def test_refreshed_tokens_that_cannot_be_stored_reach_the_caller(
+    control: Make,
+    keyspace: Keyspace,
+    cluster_keys: ClusterKeys,
+    stall: Callable[[], Awaitable[None]],
+) -> None:
+    """The breaker opens right after the refresh: the new tokens (the only valid ones
+    now) come back in the error, for the node to go on with; the lock lapses."""
+    h1 = touchy(control, keyspace, cluster_keys, "h1", failures=1)
+    await h1.put(UPSTREAM, FIRST, expected_rev=0)
+    server = AuthorizationServer(before_answer=stall)
+    server.release.set()
+    async with asyncio.timeout(10):
+        with pytest.raises(RefreshNotSharedError) as refused:
+            await h1.refresh(UPSTREAM, stale_rev=1, refresh=server.refresh)
+    assert refused.value.record["refresh_token"] == "RT-2"
+    assert not h1.control.available and server.grants == ["RT-1"]

@@ -12,6 +12,14 @@ to the upstream and the revision), and a refresh is single-flight across nodes:
    while the refresh runs), store ``rev + 1``, release;
 4. lock taken by another node: wait for its new revision (or for the lock to go).
 
+One Redis call that fails or times out is not an outage: while the breaker stays closed
+the refresh goes on trying (a node that refreshed on its own instead would spend the
+refresh token the others are about to use). Only an open breaker (the outage the node
+then serves through as a single node) or the wait's bound ends it. Once the refresh ran,
+its tokens are never dropped: storing them is retried while the lock lasts, a lock that
+cannot be released lapses by itself, and tokens that could not be stored reach the caller
+(:class:`~tornadohub.oauth.RefreshNotSharedError`).
+
 The SDK's own single-flight is a per-process lock; this is the cross-node one. The
 seam is ``mcp.client.auth.TokenStorage`` (wired with ``oauth.py`` in phase 2).
 """
@@ -22,6 +30,7 @@ import asyncio
 import base64
 import binascii
 import json
+import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -36,13 +45,20 @@ from tornadohub.cluster.errors import ClusterUnavailableError
 from tornadohub.cluster.keyspace import Keyspace
 from tornadohub.cluster.secret import ClusterKeys
 from tornadohub.metrics import RedisOp
+from tornadohub.oauth import RefreshNotSharedError
+
+log = logging.getLogger("tornadohub.cluster")
 
 NONCE_BYTES = 12
 
 # KEYS[1] tokens hash. ARGV: expected rev, new rev, sealed. Returns the stored rev, or
-# -current rev - 1 when the expected rev is not current.
+# -current rev - 1 when the expected rev is not current. Idempotent: a put sent again
+# (its first answer was lost to a timeout) finds its own set stored and succeeds.
 PUT_LUA = """
 local rev = tonumber(redis.call('HGET', KEYS[1], 'rev')) or 0
+if rev == tonumber(ARGV[2]) and redis.call('HGET', KEYS[1], 'sealed') == ARGV[3] then
+  return rev
+end
 if rev ~= tonumber(ARGV[1]) then return -rev - 1 end
 redis.call('HSET', KEYS[1], 'rev', ARGV[2], 'sealed', ARGV[3])
 return tonumber(ARGV[2])
@@ -133,15 +149,28 @@ class SharedTokens:
         except TokenSealError:
             return None
 
-    async def put(self, upstream: str, tokens: dict[str, Any], *, expected_rev: int) -> int | None:
-        """Store *tokens* as revision ``expected_rev + 1``; None if *expected_rev* is stale."""
+    async def put(
+        self, upstream: str, tokens: dict[str, Any], *, expected_rev: int, until: float = 0.0
+    ) -> int | None:
+        """Store *tokens* as revision ``expected_rev + 1``; None if *expected_rev* is stale.
+
+        Until the ``time.monotonic()`` value *until*, a failed Redis call is tried again
+        while the breaker stays closed (the put is idempotent).
+        """
         rev = expected_rev + 1
         keys = [self.keyspace.oauth(upstream)]
         args: list[str | int] = [expected_rev, rev, self.seal(upstream, rev, tokens)]
-        stored = await self.control.call(
-            RedisOp.tokens, lambda redis: self._put(keys=keys, args=args, client=redis)
-        )
-        return int(stored) if int(stored) >= 0 else None
+        while True:
+            try:
+                stored = await self.control.call(
+                    RedisOp.tokens, lambda redis: self._put(keys=keys, args=args, client=redis)
+                )
+            except ClusterUnavailableError:
+                if not self.control.available or time.monotonic() >= until:
+                    raise
+                await asyncio.sleep(self.poll_interval)
+                continue
+            return int(stored) if int(stored) >= 0 else None
 
     # ------------------------------------------------------------ refresh
     async def refresh(
@@ -157,28 +186,33 @@ class SharedTokens:
         *refresh* gets the current record (None: none stored) and returns the new token
         set; it runs on one node at a time across the cluster. Raises
         :class:`RefreshWaitError` after *wait* seconds (default: 1.5 x the lock's
-        lifetime) behind another node's lock, ClusterUnavailableError when Redis is out
-        (the caller then refreshes on its own, as a single node would).
+        lifetime) behind another node's lock or a Redis that keeps failing,
+        ClusterUnavailableError once the breaker is open (the caller then refreshes on its
+        own, as a single node would), and :class:`~tornadohub.oauth.RefreshNotSharedError`
+        when the refresh ran but its tokens could not be stored.
         """
         deadline = time.monotonic() + (self.lock_ttl * 1.5 if wait is None else wait)
         lock_key = self.keyspace.oauth_lock(upstream)
         me = f"{self.node_id}:{base64.urlsafe_b64encode(os.urandom(9)).decode()}"
         lock_ms = int(self.lock_ttl * 1000)
         while True:
-            current = await self.get(upstream)
-            if current is not None and current.rev > stale_rev:
-                return current
-            taken = await self.control.call(
-                RedisOp.lock, lambda redis: redis.set(lock_key, me, nx=True, px=lock_ms)
-            )
-            if taken:
-                try:
-                    return await self._refresh_locked(upstream, stale_rev, refresh)
-                finally:
-                    await self.control.call(
-                        RedisOp.lock,
-                        lambda redis: self._unlock(keys=[lock_key], args=[me], client=redis),
-                    )
+            try:
+                current = await self.get(upstream)
+                if current is not None and current.rev > stale_rev:
+                    return current
+                taken = await self.control.call(
+                    RedisOp.lock, lambda redis: redis.set(lock_key, me, nx=True, px=lock_ms)
+                )
+                if taken:
+                    try:
+                        return await self._refresh_locked(upstream, stale_rev, refresh)
+                    finally:
+                        await self._unlock_quietly(lock_key, me)
+            except ClusterUnavailableError as exc:
+                # Before any refresh ran (after one, RefreshNotSharedError): try again.
+                if not self.control.available or time.monotonic() >= deadline:
+                    raise
+                log.info("Refresh of the tokens of %s goes on after: %s", upstream, exc)
             if time.monotonic() >= deadline:
                 raise RefreshWaitError(f"another node is still refreshing the tokens of {upstream}")
             await asyncio.sleep(self.poll_interval)
@@ -189,17 +223,30 @@ class SharedTokens:
         stale_rev: int,
         refresh: Callable[[TokenRecord | None], Awaitable[dict[str, Any]]],
     ) -> TokenRecord:
+        locked_until = time.monotonic() + self.lock_ttl * 0.8
         current = await self.get(upstream)
         if current is not None and current.rev > stale_rev:
             return current  # refreshed by the node that held the lock before us
         # Leave a margin: past the lock's lifetime another node could start refreshing.
-        async with asyncio.timeout(self.lock_ttl * 0.8):
+        async with asyncio.timeout(max(0.0, locked_until - time.monotonic())):
             tokens = await refresh(current)
         base = current.rev if current is not None else 0
-        stored = await self.put(upstream, tokens, expected_rev=base)
+        try:
+            stored = await self.put(upstream, tokens, expected_rev=base, until=locked_until)
+        except ClusterUnavailableError as exc:
+            raise RefreshNotSharedError(tokens, str(exc)) from exc
         if stored is None:  # only a writer without the lock could do this
-            raise ClusterUnavailableError(f"the tokens of {upstream} changed during a refresh")
+            raise RefreshNotSharedError(tokens, f"the tokens of {upstream} changed meanwhile")
         return TokenRecord(stored, tokens)
+
+    async def _unlock_quietly(self, lock_key: str, me: str) -> None:
+        """Release the lock if it is still ours; one that cannot be released lapses."""
+        try:
+            await self.control.call(
+                RedisOp.lock, lambda redis: self._unlock(keys=[lock_key], args=[me], client=redis)
+            )
+        except ClusterUnavailableError as exc:
+            log.info("Refresh lock %s left to lapse: %s", lock_key, exc)
 
 
 class SharedUpstreamTokens:

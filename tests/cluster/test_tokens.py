@@ -6,19 +6,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import redis.asyncio as aioredis
 
 from tests.cluster.services import RedisServer
-from tornadohub.cluster.control import RedisControl
+from tornadohub.cluster.control import Redis, RedisControl
+from tornadohub.cluster.errors import ClusterUnavailableError
 from tornadohub.cluster.keyspace import Keyspace
 from tornadohub.cluster.secret import ClusterKeys
 from tornadohub.cluster.tokens import RefreshWaitError, SharedTokens, TokenRecord
+from tornadohub.metrics import RedisOp
 from tornadohub.oauth import RefreshNotSharedError
 
 Make = Callable[..., RedisControl]
+_T = TypeVar("_T")
 UPSTREAM = "https://mcp.example.com/mcp"
 FIRST = {"access_token": "AT-1", "refresh_token": "RT-1", "expires_in": 3600}
 
@@ -61,9 +64,30 @@ def touchy(
     return SharedTokens(client, keyspace, keys, node_id, lock_ttl=5.0)
 
 
+class LosesAnAnswer(RedisControl):
+    """A node whose event loop was too busy to read one answer in time: Redis carried out
+    the *nth* call of *op* (counted from 1), the node saw a timeout."""
+
+    def __init__(self, url: str, op: RedisOp, nth: int) -> None:
+        super().__init__(url, timeout=1.0, breaker_failures=5)
+        self.op, self.left = op, nth
+
+    async def call(
+        self, op: RedisOp, command: Callable[[Redis], Awaitable[_T]], *, block: float = 0.0
+    ) -> _T:
+        result = await super().call(op, command, block=block)
+        if op is self.op:
+            self.left -= 1
+            if self.left == 0:
+                self.breaker.record_failure()
+                raise ClusterUnavailableError(f"Redis {op.value} failed: TimeoutError")
+        return result
+
+
 @pytest.fixture
 async def stall(redis_server: RedisServer) -> AsyncIterator[Callable[[], Awaitable[None]]]:
-    """Makes Redis hold every command for :data:`STALL_MS` (as a loaded host can)."""
+    """Makes Redis hold every command for :data:`STALL_MS` (as a loaded host can); a call
+    that times out meanwhile is dropped with its connection."""
     raw = aioredis.Redis.from_url(redis_server.url)
 
     async def pause() -> None:
@@ -221,3 +245,34 @@ async def test_refreshed_tokens_that_cannot_be_stored_reach_the_caller(
             await h1.refresh(UPSTREAM, stale_rev=1, refresh=server.refresh)
     assert refused.value.record["refresh_token"] == "RT-2"
     assert not h1.control.available and server.grants == ["RT-1"]
+
+
+@pytest.mark.parametrize(
+    ("op", "nth"),
+    [(RedisOp.lock, 1), (RedisOp.tokens, 3)],  # the lock's take; the put after the refresh
+    ids=["lock", "put"],
+)
+async def test_an_answer_lost_after_redis_acted_is_no_failure(
+    redis_server: RedisServer,
+    keyspace: Keyspace,
+    cluster_keys: ClusterKeys,
+    op: RedisOp,
+    nth: int,
+) -> None:
+    """The take of the lock, or the put of the new tokens, was carried out but its answer
+    came too late: tried again, it finds the lock, or the tokens, its own (a node that
+    waited behind its own lock, or took its own put for another writer's, would end up
+    refreshing on its own)."""
+    control = LosesAnAnswer(redis_server.url, op, nth)
+    try:
+        h1 = SharedTokens(control, keyspace, cluster_keys, "h1", lock_ttl=5.0)
+        await h1.put(UPSTREAM, FIRST, expected_rev=0)  # not counted: before the op's calls
+        control.left = nth
+        server = AuthorizationServer()
+        server.release.set()
+        async with asyncio.timeout(10):
+            refreshed = await h1.refresh(UPSTREAM, stale_rev=1, refresh=server.refresh, wait=2.0)
+        assert (refreshed.rev, refreshed.tokens["refresh_token"]) == (2, "RT-2")
+        assert server.grants == ["RT-1"] and control.left < 0
+    finally:
+        await control.close()

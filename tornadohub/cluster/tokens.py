@@ -7,7 +7,8 @@ upstream: ``rev`` and the set sealed with AES-GCM under the cluster's token key,
 to the upstream and the revision), and a refresh is single-flight across nodes:
 
 1. read the tokens; if their revision is newer than the one found stale, use them;
-2. else take the lock (``SET NX PX``, released by compare-and-delete) and read again;
+2. else take the lock (``SET NX PX``, or ours already; released by compare-and-delete)
+   and read again;
 3. still stale: refresh (bounded by the lock's lifetime, so the lock cannot lapse
    while the refresh runs), store ``rev + 1``, release;
 4. lock taken by another node: wait for its new revision (or for the lock to go).
@@ -64,6 +65,17 @@ redis.call('HSET', KEYS[1], 'rev', ARGV[2], 'sealed', ARGV[3])
 return tonumber(ARGV[2])
 """
 
+# KEYS[1] lock. ARGV: our lock value, its lifetime (ms). Takes the lock, or keeps it when
+# it is ours already (a take whose answer was lost to a timeout). Returns 1 if we hold it.
+LOCK_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return 0
+"""
+
 # KEYS[1] lock. ARGV: our lock value. Deletes it only if it is still ours.
 UNLOCK_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -105,6 +117,7 @@ class SharedTokens:
         self.lock_ttl = lock_ttl
         self.poll_interval = poll_interval
         self._put = control.script(PUT_LUA)
+        self._lock = control.script(LOCK_LUA)
         self._unlock = control.script(UNLOCK_LUA)
 
     # ------------------------------------------------------------ sealing
@@ -201,7 +214,8 @@ class SharedTokens:
                 if current is not None and current.rev > stale_rev:
                     return current
                 taken = await self.control.call(
-                    RedisOp.lock, lambda redis: redis.set(lock_key, me, nx=True, px=lock_ms)
+                    RedisOp.lock,
+                    lambda redis: self._lock(keys=[lock_key], args=[me, lock_ms], client=redis),
                 )
                 if taken:
                     try:

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -362,3 +363,23 @@ class EventStream:
                 sock.shutdown(socket.SHUT_RDWR)
         self._thread.join(10)
         self._client.close()
+
+
+@contextlib.contextmanager
+def churning(directory: Path) -> Iterator[Path]:
+    """*directory* with a file in it rewritten every 20 ms (a busy log) while inside."""
+    stop = threading.Event()
+
+    def churn() -> None:
+        count = 0
+        while not stop.wait(0.02):
+            (directory / "noise.log").write_text(str(count))
+            count += 1
+
+    thread = threading.Thread(target=churn, daemon=True)
+    thread.start()
+    try:
+        yield directory
+    finally:
+        stop.set()
+        thread.join(timeout=5)

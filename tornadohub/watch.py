@@ -120,6 +120,11 @@ class Watcher:
         default_filter = DefaultFilter()
 
         def keep(change: Change, path: str) -> bool:
+            # Any change seen means the OS watch is registered. awatch yields neither a
+            # batch it filters out whole nor its idle timeout while such batches keep
+            # coming, so a busy directory (a log written next to the config) would
+            # otherwise keep the watcher, and the hub's start, waiting for ever.
+            self._ready.set()
             return default_filter(change, path) and self.accept(Path(path))
 
         try:

@@ -41,7 +41,7 @@ from mcp.server.connection import Connection
 from mcp.server.runner import ServerRunner
 from mcp.shared.dispatcher import coerce_request_id
 from mcp_types import ErrorData, JSONRPCError, JSONRPCNotification, RequestId
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 
 from tornadohub import metrics
 from tornadohub.errors import HubError, UpstreamError
@@ -294,7 +294,44 @@ class _Serializer:
         self._runner: ServerRunner[Any] = ServerRunner(server, cast(Connection, None), {})
 
     def serialize(self, method: str, version: str, result: dict[str, Any]) -> dict[str, Any]:
+        if (
+            method == "tools/call"
+            and version in _PLAIN_RESULT_VERSIONS
+            and "tools/call" not in self.server.cache_hints
+            and (plain := _plain_tool_result(result)) is not None
+        ):
+            return plain
         return self._runner._serialize(method, version, result)
+
+
+#: The versions whose ``tools/call`` sieve keeps text content and ``isError`` as they are
+#: (the 2025-11-25 schema for all of them); a 2026 result is stamped, so never plain.
+_PLAIN_RESULT_VERSIONS: Final = frozenset(HANDSHAKE_PROTOCOL_VERSIONS)
+
+
+def _plain_tool_result(result: dict[str, Any]) -> dict[str, Any] | None:
+    """What the serializer makes of *result* when it is only text items and ``isError``.
+
+    Validating and dumping such a result only reorders keys (the schema's field order:
+    ``content`` then ``isError``, ``text`` then ``type``); anything else (annotations,
+    ``_meta``, other item kinds, ``structuredContent``, a non-bool ``isError``) is None,
+    for the serializer to shape.
+    """
+    content = result.get("content")
+    if type(content) is not list or len(result) != 1 + ("isError" in result):
+        return None
+    items: list[dict[str, Any]] = []
+    for item in content:
+        if type(item) is not dict or len(item) != 2 or item.get("type") != "text":
+            return None
+        text = item.get("text")
+        if type(text) is not str:
+            return None
+        items.append({"text": text, "type": "text"})
+    if "isError" not in result:
+        return {"content": items}
+    is_error = result["isError"]
+    return {"content": items, "isError": is_error} if type(is_error) is bool else None
 
 
 class _Progress:

@@ -30,7 +30,7 @@ import logging
 import platform
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 from prometheus_client import (
     GC_COLLECTOR,
@@ -262,6 +262,10 @@ def tool_call_outcome(
     return ToolCallOutcome.success
 
 
+_SUCCESS: Final = ToolCallOutcome.success.value
+_TOOL_ERROR: Final = ToolCallOutcome.tool_error.value
+
+
 def observe_tool_call(server: str, outcome: ToolCallOutcome | str, seconds: float) -> None:
     """Count one tool call to *server* and record how long it took."""
     if not isinstance(outcome, ToolCallOutcome):
@@ -282,8 +286,18 @@ async def measure_tool_call(server: str, call: Awaitable[_Result]) -> _Result:
     except Exception as exc:
         observe_tool_call(server, tool_call_outcome(error=exc), time.perf_counter() - start)
         raise
-    observe_tool_call(server, tool_call_outcome(result), time.perf_counter() - start)
+    tool_call_answered(server, start, result)
     return result
+
+
+def tool_call_answered(server: str, start: float, result: Mapping[str, Any]) -> None:
+    """Observe a tool call to *server* started at *start* (``perf_counter``) that answered
+    *result*: what :func:`measure_tool_call` does on success, without a coroutine around the
+    call (the transport's fast path calls it inline)."""
+    if _known_servers is not None and server not in _known_servers:
+        server = UNKNOWN_SERVER
+    outcome = _TOOL_ERROR if result.get("isError") is True else _SUCCESS
+    _tool_calls(server, outcome).observe(time.perf_counter() - start)
 
 
 #: The quantiles the dashboard shows.

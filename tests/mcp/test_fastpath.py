@@ -26,6 +26,7 @@ from mcp.client.sse import sse_client
 from tests.conftest import stdio_entry
 from tests.helpers import HubProcess
 from tests.hubs import running_hub
+from tests.ops.conftest import scrape
 
 ACCEPT = {"Accept": "application/json, text/event-stream"}
 VERSION = "2025-11-25"
@@ -90,6 +91,39 @@ async def test_fast_and_kernel_answers_are_the_same_bytes(hub: HubProcess) -> No
             assert fast.content == kernel.content, (tool, fast.text, kernel.text)
         echoed = json.loads((await http.post(url, headers=headers, json=call(9, *cases[0]))).text)
         assert echoed["result"]["content"][0]["text"] == "Echo: héllo ✓"
+
+
+async def test_fast_calls_are_counted_by_outcome(hub: HubProcess) -> None:
+    """The fast path observes ``mcphub_tool_call_duration_seconds`` as the kernel's path does."""
+
+    def counts() -> dict[str, float]:
+        samples = scrape(hub)
+        name = "mcphub_tool_call_duration_seconds_count"
+        outcomes = ("success", "tool_error", "error")
+        return {o: samples.value(name, server="everything", outcome=o) or 0.0 for o in outcomes}
+
+    url = f"http://127.0.0.1:{hub.port}/mcp"
+    async with httpx.AsyncClient(timeout=20) as http:
+        opened = await http.post(url, headers=ACCEPT, json=initialize())
+        headers = {
+            **ACCEPT,
+            "Mcp-Session-Id": opened.headers["mcp-session-id"],
+            "MCP-Protocol-Version": VERSION,
+        }
+        initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        await http.post(url, headers=headers, json=initialized)
+        before = counts()
+        cases = [
+            ("everything__echo", {"message": "hi"}),
+            ("everything__echo", {"message": "again"}),
+            ("everything__fail", {"message": "broken"}),
+            ("everything__echo", {}),  # the upstream's invalid-arguments answer (isError)
+        ]
+        for rid, (tool, arguments) in enumerate(cases, start=1):
+            answer = await http.post(url, headers=headers, json=call(rid, tool, arguments))
+            assert answer.status_code == 200
+    after = counts()
+    assert {o: after[o] - before[o] for o in after} == {"success": 2, "tool_error": 2, "error": 0}
 
 
 @contextlib.asynccontextmanager

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, cast
@@ -210,10 +211,17 @@ class FastPath:
     async def _respond(self, call: FastCall) -> EncodedResponse | JSONRPCError:
         name = call.upstream.name
         if call.method == "tools/call":
+            start = time.perf_counter()
             try:
-                result = await metrics.measure_tool_call(name, self._forward(call))
-            except (UpstreamError, HubError) as exc:  # the hub stopping, too
+                result = await self._forward(call)
+            except Exception as exc:
+                outcome = metrics.tool_call_outcome(error=exc)
+                metrics.observe_tool_call(name, outcome, time.perf_counter() - start)
+                if not isinstance(exc, UpstreamError | HubError):  # the hub stopping, too
+                    raise
                 result = {"content": [{"type": "text", "text": exc.message}], "isError": True}
+            else:
+                metrics.tool_call_answered(name, start, result)
         else:
             try:
                 result = await self._forward(call)

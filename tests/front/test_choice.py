@@ -51,23 +51,19 @@ async def test_each_layer_serves_the_hub(
         assert result.content[0].model_dump()["text"] == "Echo: over mcp"
 
 
-def test_an_unknown_layer_is_refused() -> None:
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--http-server", "nginx", "httptools or tornado, not 'nginx'"),
+        ("--loop", "trio", "uvloop or asyncio, not 'trio'"),
+    ],
+)
+def test_an_unknown_choice_is_refused(option: str, value: str, message: str) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "tornadohub", "serve", "-p", "1", "--http-server", "nginx"],
+        [sys.executable, "-m", "tornadohub", "serve", "-p", "1", option, value],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert done.returncode == 2
-    assert "httptools or tornado, not 'nginx'" in done.stderr
-
-
-def test_an_unknown_loop_is_refused() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "tornadohub", "serve", "-p", "1", "--loop", "trio"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 2
-    assert "uvloop or asyncio, not 'trio'" in done.stderr
+    assert message in done.stderr

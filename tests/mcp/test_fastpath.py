@@ -63,17 +63,23 @@ def call(rid: int, tool: str, arguments: dict[str, Any], **meta: Any) -> dict[st
     return {"jsonrpc": "2.0", "id": rid, "method": "tools/call", "params": params}
 
 
+async def open_session(http: httpx.AsyncClient, url: str) -> dict[str, str]:
+    """Initialize a session at *url* (then ``initialized``); the headers of its requests."""
+    opened = await http.post(url, headers=ACCEPT, json=initialize())
+    headers = {
+        **ACCEPT,
+        "Mcp-Session-Id": opened.headers["mcp-session-id"],
+        "MCP-Protocol-Version": VERSION,
+    }
+    initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    await http.post(url, headers=headers, json=initialized)
+    return headers
+
+
 async def test_fast_and_kernel_answers_are_the_same_bytes(hub: HubProcess) -> None:
     url = f"http://127.0.0.1:{hub.port}/mcp"
     async with httpx.AsyncClient(timeout=20) as http:
-        opened = await http.post(url, headers=ACCEPT, json=initialize())
-        headers = {
-            **ACCEPT,
-            "Mcp-Session-Id": opened.headers["mcp-session-id"],
-            "MCP-Protocol-Version": VERSION,
-        }
-        initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-        await http.post(url, headers=headers, json=initialized)
+        headers = await open_session(http, url)
         cases: list[tuple[str, dict[str, Any]]] = [
             ("everything__echo", {"message": "héllo ✓"}),
             ("everything__add", {"a": 2, "b": 40}),
@@ -104,14 +110,7 @@ async def test_fast_calls_are_counted_by_outcome(hub: HubProcess) -> None:
 
     url = f"http://127.0.0.1:{hub.port}/mcp"
     async with httpx.AsyncClient(timeout=20) as http:
-        opened = await http.post(url, headers=ACCEPT, json=initialize())
-        headers = {
-            **ACCEPT,
-            "Mcp-Session-Id": opened.headers["mcp-session-id"],
-            "MCP-Protocol-Version": VERSION,
-        }
-        initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-        await http.post(url, headers=headers, json=initialized)
+        headers = await open_session(http, url)
         before = counts()
         cases = [
             ("everything__echo", {"message": "hi"}),
@@ -241,14 +240,7 @@ async def test_a_streamable_fast_call_answers_json_or_streams_what_comes_first(
     keep-alive, turn the response into an SSE stream that ends with the result."""
     url = f"http://127.0.0.1:{quick_keepalive_hub.port}/mcp"
     async with httpx.AsyncClient(timeout=20) as http:
-        opened = await http.post(url, headers=ACCEPT, json=initialize())
-        headers = {
-            **ACCEPT,
-            "Mcp-Session-Id": opened.headers["mcp-session-id"],
-            "MCP-Protocol-Version": VERSION,
-        }
-        initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-        await http.post(url, headers=headers, json=initialized)
+        headers = await open_session(http, url)
 
         quick = await http.post(url, headers=headers, json=call(1, "passthrough__cancelled", {}))
         assert quick.headers["content-type"] == "application/json"

@@ -196,4 +196,6 @@ def test_tool_calls_by_outcome(start_hub: StartHub, write_config: WriteConfig) -
     assert samples.value(count, server="a", outcome="timeout") == 1
     assert samples.value(count, server="a", outcome="error") == 1
     total = samples.value("mcphub_tool_call_duration_seconds_sum", server="a", outcome="timeout")
-    assert total is not None and 0.2 <= total < 5
+    # uvloop's clock counts whole milliseconds, so the 200 ms timer may fire up to 1 ms
+    # before perf_counter() (what the metric measures) says 200 ms have passed.
+    assert total is not None and 0.199 <= total < 5

@@ -270,9 +270,14 @@ def observe_tool_call(server: str, outcome: ToolCallOutcome | str, seconds: floa
     """Count one tool call to *server* and record how long it took."""
     if not isinstance(outcome, ToolCallOutcome):
         outcome = ToolCallOutcome(outcome)
+    _observe_tool_call(server, outcome.value, seconds)
+
+
+def _observe_tool_call(server: str, outcome: str, seconds: float) -> None:
+    """Observe one call; a server not configured counts as :data:`UNKNOWN_SERVER`."""
     if _known_servers is not None and server not in _known_servers:
         server = UNKNOWN_SERVER
-    _tool_calls(server, outcome.value).observe(seconds)
+    _tool_calls(server, outcome).observe(seconds)
 
 
 async def measure_tool_call(server: str, call: Awaitable[_Result]) -> _Result:
@@ -294,10 +299,8 @@ def tool_call_answered(server: str, start: float, result: Mapping[str, Any]) -> 
     """Observe a tool call to *server* started at *start* (``perf_counter``) that answered
     *result*: what :func:`measure_tool_call` does on success, without a coroutine around the
     call (the transport's fast path calls it inline)."""
-    if _known_servers is not None and server not in _known_servers:
-        server = UNKNOWN_SERVER
     outcome = _TOOL_ERROR if result.get("isError") is True else _SUCCESS
-    _tool_calls(server, outcome).observe(time.perf_counter() - start)
+    _observe_tool_call(server, outcome, time.perf_counter() - start)
 
 
 #: The quantiles the dashboard shows.

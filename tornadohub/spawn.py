@@ -116,13 +116,10 @@ async def spawn_server(resolved: ResolvedServer) -> asyncio.subprocess.Process:
                 preexec_fn=_die_with_parent,
             )
             watched_until_reaped(process)
-    except OSError as exc:
+    except BaseException as exc:
         os.close(read_end)
-        if exc.filename is None:  # uvloop's spawn leaves it out; asyncio's names the program
-            exc.filename = resolved.command
-        raise
-    except BaseException:
-        os.close(read_end)
+        if isinstance(exc, OSError) and exc.filename is None:
+            exc.filename = resolved.command  # uvloop's spawn leaves it out; asyncio's names it
         raise
     finally:
         os.close(write_end)

@@ -21,6 +21,11 @@ one node at a time across the cluster (:func:`refresh_early` wraps the SDK's flo
 with rotating refresh tokens a second refresh would replay a spent token and the
 authorization server would revoke the whole family. When the shared store cannot be
 reached the node carries on with its own copy and refreshes on its own.
+
+A refresh the authorization server refuses for good (400 or 401) ends that token set: the
+node forgets it, and in cluster mode the refusal is stored as the next revision, so that
+neither a reconnect nor another node sends the spent refresh token again; the server then
+asks for an authorization.
 """
 
 from __future__ import annotations
@@ -54,6 +59,9 @@ log = logging.getLogger("tornadohub.oauth")
 CLIENT_NAME = "MCP Hub"
 #: Refresh this long before expiry (at most half the token's lifetime).
 REFRESH_MARGIN_SECONDS = 30.0
+#: Token-endpoint statuses that refuse a refresh for good (RFC 6749 §5.2: ``invalid_grant``,
+#: ``invalid_client``): sending the same refresh token again can only be refused again.
+REFUSED_REFRESH_STATUSES = frozenset({400, 401})
 
 
 class RefreshNotSharedError(HubError):
@@ -151,23 +159,25 @@ class ServerTokenStorage:
         return entry if isinstance(entry, dict) else {}
 
     async def get_tokens(self) -> OAuthToken | None:
-        tokens = await self._shared_tokens()
-        if tokens is None:
+        shared, tokens = await self._shared_tokens()
+        if not shared:
             tokens = await asyncio.to_thread(lambda: self._entry().get("tokens"))
         return stored_token(tokens) if isinstance(tokens, dict) else None
 
-    async def _shared_tokens(self) -> dict[str, Any] | None:
+    async def _shared_tokens(self) -> tuple[bool, dict[str, Any] | None]:
+        """Whether the cluster holds a record for this server, and its token set (None:
+        the refresh token was refused, so this node's older copy must not be used either)."""
         shared = self.store.shared
         if shared is None:
-            return None
+            return False, None
         try:
             found = await shared.load(self.key)
         except HubError as exc:
             log.warning("Shared tokens of %s unavailable, using this node's: %s", self.key, exc)
-            return None
+            return False, None
         if found is None:
-            return None
-        return self.take_shared(*found)
+            return False, None
+        return True, self.take_shared(*found)
 
     def take_shared(self, rev: int, record: dict[str, Any]) -> dict[str, Any] | None:
         """Hold the shared *record* of revision *rev*; its token set."""
@@ -190,8 +200,9 @@ class ServerTokenStorage:
                 log.warning("Could not share the new tokens of %s: %s", self.key, exc)
         await self.keep(data)
 
-    async def keep(self, data: dict[str, Any]) -> None:
-        """Write a token set (as :func:`token_data` makes it) to this node's file."""
+    async def keep(self, data: dict[str, Any] | None) -> None:
+        """Write a token set (as :func:`token_data` makes it) to this node's file; None
+        forgets it (its refresh token was refused: a reconnect must not send it again)."""
         await asyncio.to_thread(self.store.update, self.key, tokens=data)
 
     async def get_discovery(self) -> dict[str, Any]:
@@ -305,7 +316,16 @@ def refresh_early(provider: OAuthClientProvider, storage: ServerTokenStorage) ->
         await storage.set_discovery(context.oauth_metadata, context.protected_resource_metadata)
         await save(tokens)  # after: in cluster mode the metadata is shared with the tokens
 
+    handle_refresh_response = provider._handle_refresh_response
+
+    async def refresh_handled(response: httpx2.Response) -> bool:
+        refreshed = await handle_refresh_response(response)
+        if not refreshed and response.status_code in REFUSED_REFRESH_STATUSES:
+            await storage.keep(None)  # the SDK forgot them; the file must too
+        return refreshed
+
     provider._initialize = initialize  # type: ignore[method-assign]
+    provider._handle_refresh_response = refresh_handled  # type: ignore[method-assign]
     storage.set_tokens = set_tokens  # type: ignore[method-assign]
     if storage.store.shared is not None:
         _refresh_across_nodes(provider, storage)
@@ -336,6 +356,10 @@ def _refresh_across_nodes(provider: OAuthClientProvider, storage: ServerTokenSto
             context.client_info = own
         async with httpx2.AsyncClient(timeout=30) as http:
             response = await http.send(request)
+        if response.status_code in REFUSED_REFRESH_STATUSES:
+            # Stored as the next revision: no node sends this refresh token again.
+            log.warning("Token refresh of %s refused: %d", storage.key, response.status_code)
+            return {"tokens": None, "clientInfo": client, "discovery": discovery}
         if response.status_code != 200:
             raise HubError(f"Token refresh failed: {response.status_code}", code="OAUTH_ERROR")
         fresh = OAuthToken.model_validate_json(response.content)
@@ -363,7 +387,10 @@ def _refresh_across_nodes(provider: OAuthClientProvider, storage: ServerTokenSto
             data = storage.take_shared(rev, record)
             if data is not None:
                 log.info("Tokens of %s now at shared revision %d", storage.key, rev)
-        if data is None:
+        if data is None:  # refused: the SDK's flow goes on without tokens, to authorization
+            log.info("Tokens of %s refused; authorization needed again", storage.key)
+            context.clear_tokens()
+            await storage.keep(None)
             return False
         context.current_tokens = stored_token(data)
         context.update_token_expiry(context.current_tokens)

@@ -16,6 +16,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -450,23 +451,32 @@ def test_one_oauth_refresh_for_the_whole_cluster(cluster: Cluster) -> None:
 
         # The refresh refused (revoked) once the tokens are stale: a call fails at once
         # instead of waiting inside the SDK's flow for a user, and the node asks for one.
+        # The refusal is shared: neither the node's reconnect nor another node sends the
+        # spent refresh token again.
         auth.control("revoke")
+        refreshes = auth.stats()["refresh"]
         renewed_by = time.monotonic()
         wait_until(lambda: time.monotonic() > renewed_by + ttl, timeout=ttl + 5)
-        h2 = cluster.nodes["h2"]
-        body = {"server_name": "secure", "tool": "echo", "arguments": {"message": "hi"}}
-        failed = h2.api("POST", "/api/servers/tools", body, timeout=15)
-        assert failed.json()["error"] == 'Server "secure" needs authorization again'
-        wait_until(lambda: h2.server("secure")["authorizationUrl"])
+        for node in ("h2", "h3"):
+            failed = cluster.nodes[node].api("POST", "/api/servers/tools", _ECHO_SECURE, timeout=15)
+            assert failed.json()["error"] == 'Server "secure" needs authorization again'
+            wait_until(partial(_authorization_url, cluster.nodes[node]))
+        assert auth.stats()["refresh"] == refreshes + 1
     finally:
         config["mcpServers"].pop("secure", None)
         _reload(cluster, config)
         auth.stop()
 
 
+def _authorization_url(hub: Any) -> Any:
+    return hub.server("secure")["authorizationUrl"]
+
+
+_ECHO_SECURE = {"server_name": "secure", "tool": "echo", "arguments": {"message": "hi"}}
+
+
 def _secure_echo(hub: Any) -> tuple[int, str]:
-    body = {"server_name": "secure", "tool": "echo", "arguments": {"message": "hi"}}
-    response = hub.api("POST", "/api/servers/tools", body)
+    response = hub.api("POST", "/api/servers/tools", _ECHO_SECURE)
     return int(response.status_code), response.text
 
 

@@ -697,10 +697,17 @@ class Bench:
         servers = {f"ev{i:02d}": everything_stdio(self.env) for i in range(1, 11)}
         times: dict[str, list[float]] = {MH: [], TH: []}
         rss: dict[str, list[int]] = {MH: [], TH: []}
+        # CPU seconds when ready: the hub's own, and its children's (the same servers for
+        # both hubs, so what differs between the hubs is the hub's own share).
+        hub_cpu: dict[str, list[float]] = {MH: [], TH: []}
+        children_cpu: dict[str, list[float]] = {MH: [], TH: []}
         for r in range(self.args.startup_reps):
             for kind in (MH, TH) if r % 2 == 0 else (TH, MH):
                 hub = start_hub(self.env, kind, servers, f"start{r}")
                 try:
+                    hub_cpu[kind].append(round(procs.cpu_seconds(hub.pid), 3))
+                    children = procs.descendants(hub.pid)
+                    children_cpu[kind].append(round(sum(map(procs.cpu_seconds, children)), 3))
                     times[kind].append(round(hub.ready_s, 3))
                     time.sleep(1.0)
                     rss[kind].append(procs.rss_kb(hub.pid))
@@ -712,6 +719,9 @@ class Bench:
                 "ready_s": times[kind],
                 "median_s": round(statistics.median(times[kind]), 3),
                 "hub_rss_kb_median": int(statistics.median(rss[kind])),
+                "hub_cpu_s": hub_cpu[kind],
+                "hub_cpu_median_s": round(statistics.median(hub_cpu[kind]), 3),
+                "children_cpu_median_s": round(statistics.median(children_cpu[kind]), 3),
             }
             for kind in times
         }
@@ -981,6 +991,11 @@ def report(results: dict[str, Any], command: str) -> str:
             f"≤ {STARTUP_TARGET}×",
             verdict(ratio(a, b), STARTUP_TARGET),
         )
+        for key, label in (
+            ("hub_cpu_median_s", "hub CPU to ready, 10 STDIO servers (median)"),
+            ("children_cpu_median_s", "children's CPU to ready, 10 STDIO servers (median)"),
+        ):
+            row(label, None, st.get(MH, {}).get(key), st.get(TH, {}).get(key), " s")
         mh_kb = st.get(MH, {}).get("hub_rss_kb_median")
         th_kb = st.get(TH, {}).get("hub_rss_kb_median")
         row(

@@ -179,6 +179,21 @@ class ServerTokenStorage:
             return False, None
         return True, self.take_shared(*found)
 
+    async def authorized_elsewhere(self) -> bool:
+        """Cluster mode: whether the cluster holds tokens newer than this node's (another
+        node's user authorized meanwhile)."""
+        shared = self.store.shared
+        if shared is None:
+            return False
+        try:
+            found = await shared.load(self.key)
+        except HubError:
+            return False
+        if found is None:
+            return False
+        rev, record = found
+        return rev > self.rev and isinstance(record.get("tokens"), dict)
+
     def take_shared(self, rev: int, record: dict[str, Any]) -> dict[str, Any] | None:
         """Hold the shared *record* of revision *rev*; its token set."""
         self.rev = rev

@@ -3,7 +3,9 @@ authorization URL handed out and the callback that resumes the flow, and the URL
 
 Only a connection attempt waits for the user (the upstream's owner task; start() callers
 are released as soon as the URL is published). A request of a live session never does:
-see :class:`OAuthSession`. Storage, refresh and cluster sharing are :mod:`tornadohub.oauth`.
+see :class:`OAuthSession`. In cluster mode the wait also ends when another node's user
+authorizes first (its tokens are then the cluster's: the attempt ends and the next one uses
+them). Storage, refresh and cluster sharing are :mod:`tornadohub.oauth`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ log = logging.getLogger("tornadohub.oauth")
 
 #: A token expiry in the past (the SDK reads 0 as "never expires").
 _LONG_AGO = 1.0
+#: Cluster mode: while a user is asked to authorize, how often the cluster's tokens are
+#: checked for another node's authorization (seconds).
+SHARED_TOKENS_POLL_SECONDS = 1.0
 
 
 def needs_user(response: httpx2.Response) -> bool:
@@ -78,6 +83,9 @@ class OAuthSession:
     ) -> None:
         self.name = name
         self.pending: PendingAuthorization | None = None
+        #: Cluster mode: set when another node's authorization ended this one's wait.
+        self.authorized_elsewhere = False
+        self._storage = storage
         #: Set once the connection is up (see the class docstring); never cleared, as
         #: each connection attempt has its own session.
         self.serving = False
@@ -148,11 +156,20 @@ class OAuthSession:
         await self._on_authorization_url(url)
 
     async def _callback(self) -> AuthorizationCodeResult:
+        """The user's redirect; in cluster mode, unless another node's user authorizes
+        first (the attempt then ends: :class:`~tornadohub.upstreams.core.AuthorizedElsewhere`)."""
         pending = self.pending
         if pending is None:  # pragma: no cover - the SDK always redirects first
             raise RuntimeError("no authorization in progress")
+        poll = SHARED_TOKENS_POLL_SECONDS if self._storage.store.shared is not None else None
         try:
-            return await pending.callback
+            while True:
+                done, _ = await asyncio.wait({pending.callback}, timeout=poll)
+                if done:
+                    return pending.callback.result()
+                if await self._storage.authorized_elsewhere():
+                    self.authorized_elsewhere = True
+                    raise HubError(f"{self.name} was authorized on another node")
         finally:
             self.pending = None
 

@@ -40,6 +40,7 @@ from tornadohub.placeholders import ResolvedServer, resolve_server
 from tornadohub.state import UpstreamStatus
 from tornadohub.upstreams.core import (
     AuthorizationLost,
+    AuthorizedElsewhere,
     ConnectionLost,
     LiveSession,
     UnauthorizedError,
@@ -174,6 +175,9 @@ class Upstream(Forwarding, ABC):
             self._served_since = None
             try:
                 await self._connect_and_serve()
+            except AuthorizedElsewhere:
+                log.info("%s: authorized on another node; connecting with those tokens", self.name)
+                continue  # at once, and not "disconnected": nothing failed
             except AuthorizationLost as exc:
                 self.error = str(exc)
                 self._reset()

@@ -47,6 +47,11 @@ class AuthorizationLost(Exception):
     only the user can authorize again, which a new connection asks for."""
 
 
+class AuthorizedElsewhere(Exception):
+    """Cluster mode: while this node waited for a user's authorization, another node's
+    was stored for the whole cluster; a new connection uses it."""
+
+
 @dataclass(frozen=True)
 class HubEnvironment:
     """What upstreams see of the hub: placeholder context, its port, OAuth storage."""

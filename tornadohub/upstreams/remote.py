@@ -30,7 +30,7 @@ from tornadohub.oauth_session import OAuthSession, redirect_uri_for
 from tornadohub.placeholders import ResolvedServer, predefined_variables, resolve_string
 from tornadohub.state import UpstreamStatus
 from tornadohub.upstreams.base import Upstream
-from tornadohub.upstreams.core import UnauthorizedError
+from tornadohub.upstreams.core import AuthorizedElsewhere, UnauthorizedError
 from tornadohub.upstreams.keepalive import DrainingTransport
 from tornadohub.upstreams.ordering import relay_in_order
 from tornadohub.upstreams.rawhttp import HttpRawChannel
@@ -235,7 +235,7 @@ class RemoteUpstream(Upstream):
                 session = await stack.enter_async_context(
                     super()._open_session(resolved, first_lost)
                 )
-            except UnauthorizedError:
+            except (UnauthorizedError, AuthorizedElsewhere):
                 raise
             except Exception as exc:  # includes anyio's exception groups
                 log.debug(
@@ -286,6 +286,8 @@ class RemoteUpstream(Upstream):
                             self.raw.close()
                             self.raw = None
         except Exception as exc:
+            if self.oauth is not None and self.oauth.authorized_elsewhere:
+                raise AuthorizedElsewhere from None
             if watch.unauthorized:
                 raise UnauthorizedError(f"Unauthorized: {describe_exception(exc)}") from None
             self._http_failure = watch.failure or self._http_failure

@@ -167,14 +167,7 @@ class ServerTokenStorage:
     async def _shared_tokens(self) -> tuple[bool, dict[str, Any] | None]:
         """Whether the cluster holds a record for this server, and its token set (None:
         the refresh token was refused, so this node's older copy must not be used either)."""
-        shared = self.store.shared
-        if shared is None:
-            return False, None
-        try:
-            found = await shared.load(self.key)
-        except HubError as exc:
-            log.warning("Shared tokens of %s unavailable, using this node's: %s", self.key, exc)
-            return False, None
+        found = await self._shared_record(quiet=False)
         if found is None:
             return False, None
         return True, self.take_shared(*found)
@@ -182,17 +175,24 @@ class ServerTokenStorage:
     async def authorized_elsewhere(self) -> bool:
         """Cluster mode: whether the cluster holds tokens newer than this node's (another
         node's user authorized meanwhile)."""
-        shared = self.store.shared
-        if shared is None:
-            return False
-        try:
-            found = await shared.load(self.key)
-        except HubError:
-            return False
+        found = await self._shared_record(quiet=True)
         if found is None:
             return False
         rev, record = found
         return rev > self.rev and isinstance(record.get("tokens"), dict)
+
+    async def _shared_record(self, *, quiet: bool) -> tuple[int, dict[str, Any]] | None:
+        """The cluster's record for this server; None without one (or without Redis, which
+        is logged unless *quiet*: a poll would say it every second)."""
+        shared = self.store.shared
+        if shared is None:
+            return None
+        try:
+            return await shared.load(self.key)
+        except HubError as exc:
+            if not quiet:
+                log.warning("Shared tokens of %s unavailable, using this node's: %s", self.key, exc)
+            return None
 
     def take_shared(self, rev: int, record: dict[str, Any]) -> dict[str, Any] | None:
         """Hold the shared *record* of revision *rev*; its token set."""

@@ -25,7 +25,9 @@ reached the node carries on with its own copy and refreshes on its own.
 A refresh the authorization server refuses for good (400 or 401) ends that token set: the
 node forgets it, and in cluster mode the refusal is stored as the next revision, so that
 neither a reconnect nor another node sends the spent refresh token again; the server then
-asks for an authorization.
+asks for an authorization. Tokens a node gets while Redis is out (an authorization, a
+refresh, a refusal) are offered to the cluster when Redis is back
+(:meth:`OAuthStore.share_unshared`), unless another node stored newer ones meanwhile.
 """
 
 from __future__ import annotations
@@ -84,8 +86,12 @@ class TokenSharing(Protocol):
     async def load(self, key: str) -> tuple[int, dict[str, Any]] | None:
         """The revision and token set stored for *key* (None: none)."""
 
-    async def store(self, key: str, tokens: dict[str, Any]) -> int:
-        """Store *tokens* for *key* as a new revision (a new authorization); its number."""
+    async def store(
+        self, key: str, tokens: dict[str, Any], *, after: int | None = None
+    ) -> int | None:
+        """Store *tokens* for *key* as a new revision; its number. A new authorization
+        replaces whatever is stored (*after* None); a set made from revision *after* is
+        stored only while no other revision is (None: another one is)."""
 
     async def refresh(
         self,
@@ -110,6 +116,10 @@ class OAuthStore:
         self._lock = threading.Lock()
         #: Cluster mode: where the token sets are shared (None: this file only).
         self.shared: TokenSharing | None = None
+        #: Cluster mode: token sets made while the cluster could not take them (Redis was
+        #: out), by key: the record and the revision it was made from (None: it replaces
+        #: any), offered again by :meth:`share_unshared`.
+        self.unshared: dict[str, tuple[dict[str, Any], int | None]] = {}
 
     def read(self) -> dict[str, Any]:
         try:
@@ -129,6 +139,23 @@ class OAuthStore:
 
     def _write(self, data: dict[str, Any]) -> None:
         write_atomic(self.path, json.dumps(data, indent=2), mode=0o600)
+
+    async def share_unshared(self) -> None:
+        """Redis is back: give the cluster the token sets it missed (an authorization or a
+        refresh made meanwhile, or a refusal), unless another node stored newer ones."""
+        for key, entry in list(self.unshared.items()):
+            if self.shared is None:
+                return
+            record, after = entry
+            try:
+                rev = await self.shared.store(key, record, after=after)
+            except HubError as exc:
+                log.warning("Tokens of %s still not shared: %s", key, exc)
+                continue
+            if self.unshared.get(key) is entry:  # not replaced by a newer set meanwhile
+                del self.unshared[key]
+            if rev is not None:
+                log.info("Tokens of %s shared after the outage: revision %d", key, rev)
 
 
 @dataclass
@@ -178,8 +205,8 @@ class ServerTokenStorage:
         found = await self._shared_record(quiet=True)
         if found is None:
             return False
-        rev, record = found
-        return rev > self.rev and isinstance(record.get("tokens"), dict)
+        rev, record = found  # another revision (not only a higher one: Redis may restart empty)
+        return rev != self.rev and isinstance(record.get("tokens"), dict)
 
     async def _shared_record(self, *, quiet: bool) -> tuple[int, dict[str, Any]] | None:
         """The cluster's record for this server; None without one (or without Redis, which
@@ -209,10 +236,15 @@ class ServerTokenStorage:
         if shared is not None:
             record = {"tokens": data, "clientInfo": self._client, "discovery": self._discovery}
             try:
-                self.rev = await shared.store(self.key, record)
-                self.shared_client, self.shared_discovery = self._client, self._discovery
+                stored = await shared.store(self.key, record)
             except HubError as exc:
                 log.warning("Could not share the new tokens of %s: %s", self.key, exc)
+                self.store.unshared[self.key] = (record, None)
+            else:
+                self.store.unshared.pop(self.key, None)
+                if stored is not None:
+                    self.rev = stored
+                self.shared_client, self.shared_discovery = self._client, self._discovery
         await self.keep(data)
 
     async def keep(self, data: dict[str, Any] | None) -> None:
@@ -393,6 +425,7 @@ def _refresh_across_nodes(provider: OAuthClientProvider, storage: ServerTokenSto
             rev, record = await shared.refresh(storage.key, stale_rev=storage.rev, refresh=refresh)
         except RefreshNotSharedError as exc:  # refreshing again would replay a spent token
             log.warning("Keeping the refreshed tokens of %s on this node: %s", storage.key, exc)
+            storage.store.unshared[storage.key] = (exc.record, storage.rev)
             tokens = exc.record.get("tokens")
             data = tokens if isinstance(tokens, dict) else None
         except Exception as exc:  # the SDK's flow goes on as a single hub's would

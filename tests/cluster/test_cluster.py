@@ -465,6 +465,43 @@ def test_one_oauth_refresh_for_the_whole_cluster(cluster: Cluster) -> None:
         auth.stop()
 
 
+def test_an_authorization_during_a_redis_outage_reaches_every_node(cluster: Cluster) -> None:
+    """Every node asks for an authorization; Redis goes away; the user authorizes on h1,
+    which cannot share the tokens then. When Redis is back (empty) h1 shares them, and h2
+    and h3 stop asking and connect with them: one authorization for the cluster."""
+    from tests.oauth.test_oauth import AuthServer, to_loopback, user_approves
+
+    auth = AuthServer()
+    config = json.loads(cluster.config.read_text())
+    try:
+        config["mcpServers"]["secure"] = {"url": auth.mcp_url}
+        _reload(cluster, config)
+        for node in cluster.ids:
+            cluster.nodes[node].wait_status("secure", "unauthorized")
+        cluster.redis.stop(signal.SIGTERM)
+        wait_until(lambda: _breakers(cluster) == {2}, timeout=10)
+        h1 = cluster.nodes["h1"]
+        location = user_approves(h1.server("secure")["authorizationUrl"], h1)
+        assert httpx.get(to_loopback(location), timeout=60).status_code == 200
+        h1.wait_status("secure", "connected")
+        for node in ("h2", "h3"):
+            assert cluster.nodes[node].server("secure")["status"] == "unauthorized"
+
+        cluster.redis.start()  # empty, on the same port
+        wait_until(lambda: _breakers(cluster) == {0}, timeout=15)
+        for node in ("h2", "h3"):
+            assert (
+                cluster.nodes[node].wait_status("secure", "connected")["authorizationUrl"] is None
+            )
+            assert _secure_echo(cluster.nodes[node])[0] == 200
+        assert auth.stats()["authorize"] == 1
+    finally:
+        config["mcpServers"].pop("secure", None)
+        _reload(cluster, config)
+        auth.stop()
+    cluster.wait_members(set(cluster.ids))
+
+
 def _authorization_url(hub: Any) -> Any:
     return hub.server("secure")["authorizationUrl"]
 

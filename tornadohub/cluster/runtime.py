@@ -19,6 +19,7 @@ None of it runs on a correctly routed request: the hub's hot path reads no Redis
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +67,7 @@ class ClusterRuntime:
         self.hops = HopClient(self.node.hop_signer)
         self.router: SessionRouter | None = None
         self._remove_leader_listener = self.node.leader.add_listener(self._on_leader)
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------- lifecycle
     async def start(self, local: HubConfig) -> tuple[HubConfig, frozenset[str]]:
@@ -104,6 +106,8 @@ class ClusterRuntime:
         await self.node.drain()
 
     async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
         self.hub.shared = None
         if self.hub.oauth_store is not None:
             self.hub.oauth_store.shared = None
@@ -129,6 +133,10 @@ class ClusterRuntime:
 
     def _on_rejoin(self) -> None:
         self.config.on_rejoin()
+        if self.hub.oauth_store is not None and self.hub.oauth_store.unshared:
+            task = asyncio.create_task(self.hub.oauth_store.share_unshared())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def _on_leader(self, leading: bool) -> None:
         if leading:

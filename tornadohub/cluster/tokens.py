@@ -277,10 +277,15 @@ class SharedUpstreamTokens:
         record = await self.tokens.get(key)
         return None if record is None else (record.rev, record.tokens)
 
-    async def store(self, key: str, tokens: dict[str, Any]) -> int:
-        """A new authorization replaces whatever is stored."""
+    async def store(
+        self, key: str, tokens: dict[str, Any], *, after: int | None = None
+    ) -> int | None:
+        """A new authorization replaces whatever is stored (*after* None); a set made from
+        revision *after* only that one, or nothing (Redis restarted empty)."""
         for _ in range(self.STORE_ATTEMPTS):
             current = await self.tokens.get(key)
+            if after is not None and current is not None and current.rev != after:
+                return None  # another node stored newer tokens: those stand
             stored = await self.tokens.put(
                 key, tokens, expected_rev=0 if current is None else current.rev
             )

@@ -25,8 +25,8 @@ reached the node carries on with its own copy and refreshes on its own.
 A refresh the authorization server refuses for good (400 or 401) ends that token set: the
 node forgets it, and in cluster mode the refusal is stored as the next revision, so that
 neither a reconnect nor another node sends the spent refresh token again; the server then
-asks for an authorization. Tokens a node gets while Redis is out (an authorization, a
-refresh, a refusal) are offered to the cluster when Redis is back
+asks for an authorization. Tokens a node gets while Redis is out (an authorization or a
+refresh) are offered to the cluster when Redis is back
 (:meth:`OAuthStore.share_unshared`), unless another node stored newer ones meanwhile.
 """
 
@@ -142,7 +142,7 @@ class OAuthStore:
 
     async def share_unshared(self) -> None:
         """Redis is back: give the cluster the token sets it missed (an authorization or a
-        refresh made meanwhile, or a refusal), unless another node stored newer ones."""
+        refresh made meanwhile), unless another node stored newer ones."""
         for key, entry in list(self.unshared.items()):
             if self.shared is None:
                 return
@@ -200,8 +200,8 @@ class ServerTokenStorage:
         return True, self.take_shared(*found)
 
     async def authorized_elsewhere(self) -> bool:
-        """Cluster mode: whether the cluster holds tokens newer than this node's (another
-        node's user authorized meanwhile)."""
+        """Cluster mode: whether the cluster holds other tokens than those this node loaded
+        (another node's user authorized meanwhile)."""
         found = await self._shared_record(quiet=True)
         if found is None:
             return False

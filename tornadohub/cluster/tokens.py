@@ -281,7 +281,8 @@ class SharedUpstreamTokens:
         self, key: str, tokens: dict[str, Any], *, after: int | None = None
     ) -> int | None:
         """A new authorization replaces whatever is stored (*after* None); a set made from
-        revision *after* only that one, or nothing (Redis restarted empty)."""
+        revision *after* replaces only that revision, or nothing when Redis restarted empty;
+        otherwise nothing is stored (None)."""
         for _ in range(self.STORE_ATTEMPTS):
             current = await self.tokens.get(key)
             if after is not None and current is not None and current.rev != after:

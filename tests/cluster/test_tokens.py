@@ -16,7 +16,12 @@ from tornadohub.cluster.control import Redis, RedisControl
 from tornadohub.cluster.errors import ClusterUnavailableError
 from tornadohub.cluster.keyspace import Keyspace
 from tornadohub.cluster.secret import ClusterKeys
-from tornadohub.cluster.tokens import RefreshWaitError, SharedTokens, TokenRecord
+from tornadohub.cluster.tokens import (
+    RefreshWaitError,
+    SharedTokens,
+    SharedUpstreamTokens,
+    TokenRecord,
+)
 from tornadohub.metrics import RedisOp
 from tornadohub.oauth import RefreshNotSharedError
 
@@ -148,6 +153,23 @@ async def test_a_stale_writer_cannot_overwrite(
     assert await node.put(UPSTREAM, {"access_token": "late"}, expected_rev=0) is None
     current = await node.get(UPSTREAM)
     assert current is not None and current.tokens == FIRST
+
+
+async def test_tokens_kept_through_an_outage_never_replace_newer_ones(
+    control: Make, keyspace: Keyspace, cluster_keys: ClusterKeys
+) -> None:
+    """What a node could not share during an outage (made from revision *after*) is stored
+    when it is still what the cluster holds, or when Redis came back empty; not over
+    tokens another node stored meanwhile. A new authorization replaces anything."""
+    sharing = SharedUpstreamTokens(shared(control, keyspace, cluster_keys, "h1"))
+    assert await sharing.store(UPSTREAM, {"tokens": FIRST}, after=5) == 1  # Redis came back empty
+    refreshed = {"tokens": {"access_token": "AT-2", "refresh_token": "RT-2"}}
+    assert await sharing.store(UPSTREAM, refreshed, after=1) == 2
+    assert await sharing.store(UPSTREAM, {"tokens": {"access_token": "late"}}, after=1) is None
+    assert await sharing.load(UPSTREAM) == (2, refreshed)
+    authorized = {"tokens": {"access_token": "AT-new"}}
+    assert await sharing.store(UPSTREAM, authorized) == 3
+    assert await sharing.load(UPSTREAM) == (3, authorized)
 
 
 async def test_a_failed_refresh_releases_the_lock(

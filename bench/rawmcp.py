@@ -252,14 +252,17 @@ class LegacySession:
         pieces: AsyncIterator[bytes] = (
             self.stream.iter_chunks() if chunked else _raw_pieces(self.stream.reader)
         )
-        buffer = ""
+        # Bytes throughout, each event cut out once: the client's own parsing is part of
+        # every latency measured here, so it must cost as little as a real client's (a
+        # page of 1,000 tools cost this loop ~2.5 ms more as str than as bytes).
+        buffer = b""
         try:
             async for piece in pieces:
-                buffer += piece.decode()
-                if "\n\n" not in buffer:
-                    continue
-                *events, buffer = buffer.replace("\r\n", "\n").split("\n\n")
-                for event in events:
+                buffer = buffer + piece if buffer else piece
+                if b"\r" in buffer:
+                    buffer = buffer.replace(b"\r\n", b"\n")
+                while (cut := buffer.find(b"\n\n")) >= 0:
+                    event, buffer = buffer[:cut], buffer[cut + 2 :]
                     self._dispatch(event, got_endpoint)
         except (OSError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass
@@ -270,22 +273,22 @@ class LegacySession:
             if not got_endpoint.done():
                 got_endpoint.set_exception(McpCallError("SSE stream closed before endpoint"))
 
-    def _dispatch(self, event: str, got_endpoint: asyncio.Future[str]) -> None:
-        name = "message"
-        data: list[str] = []
-        for line in event.split("\n"):
-            if line.startswith("event:"):
+    def _dispatch(self, event: bytes, got_endpoint: asyncio.Future[str]) -> None:
+        name = b"message"
+        data: list[bytes] = []
+        for line in event.split(b"\n"):
+            if line.startswith(b"data:"):
+                data.append(line[5:])
+            elif line.startswith(b"event:"):
                 name = line[6:].strip()
-            elif line.startswith("data:"):
-                data.append(line[5:].lstrip())
         if not data:
             return
-        if name == "endpoint":
+        if name == b"endpoint":
             if not got_endpoint.done():
-                got_endpoint.set_result(data[0])
+                got_endpoint.set_result(data[0].strip().decode())
             return
         try:
-            message = json.loads("\n".join(data))
+            message = json.loads(data[0] if len(data) == 1 else b"\n".join(data))
         except ValueError:
             return
         rid = message.get("id") if isinstance(message, dict) else None

@@ -289,7 +289,7 @@ async def measure_tool_call(server: str, call: Awaitable[_Result]) -> _Result:
     try:
         result = await call
     except Exception as exc:
-        observe_tool_call(server, tool_call_outcome(error=exc), time.perf_counter() - start)
+        tool_call_failed(server, start, exc)
         raise
     tool_call_answered(server, start, result)
     return result
@@ -301,6 +301,12 @@ def tool_call_answered(server: str, start: float, result: Mapping[str, Any]) -> 
     call (the transport's fast path calls it inline)."""
     outcome = _TOOL_ERROR if result.get("isError") is True else _SUCCESS
     _observe_tool_call(server, outcome, time.perf_counter() - start)
+
+
+def tool_call_failed(server: str, start: float, error: BaseException) -> None:
+    """Observe a tool call to *server* started at *start* that raised *error* (what
+    :func:`measure_tool_call` does on failure)."""
+    observe_tool_call(server, tool_call_outcome(error=error), time.perf_counter() - start)
 
 
 #: The quantiles the dashboard shows.

@@ -215,8 +215,7 @@ class FastPath:
             try:
                 result = await self._forward(call)
             except Exception as exc:
-                outcome = metrics.tool_call_outcome(error=exc)
-                metrics.observe_tool_call(name, outcome, time.perf_counter() - start)
+                metrics.tool_call_failed(name, start, exc)
                 if not isinstance(exc, UpstreamError | HubError):  # the hub stopping, too
                     raise
                 result = {"content": [{"type": "text", "text": exc.message}], "isError": True}

@@ -179,7 +179,7 @@ class SharedTokens:
                     RedisOp.tokens, lambda redis: self._put(keys=keys, args=args, client=redis)
                 )
             except ClusterUnavailableError:
-                if not self.control.available or time.monotonic() >= until:
+                if not self._may_retry(until):
                     raise
                 await asyncio.sleep(self.poll_interval)
                 continue
@@ -224,7 +224,7 @@ class SharedTokens:
                         await self._unlock_quietly(lock_key, me)
             except ClusterUnavailableError as exc:
                 # Before any refresh ran (after one, RefreshNotSharedError): try again.
-                if not self.control.available or time.monotonic() >= deadline:
+                if not self._may_retry(deadline):
                     raise
                 log.info("Refresh of the tokens of %s goes on after: %s", upstream, exc)
             if time.monotonic() >= deadline:
@@ -252,6 +252,11 @@ class SharedTokens:
         if stored is None:  # only a writer without the lock could do this
             raise RefreshNotSharedError(tokens, f"the tokens of {upstream} changed meanwhile")
         return TokenRecord(stored, tokens)
+
+    def _may_retry(self, until: float) -> bool:
+        """Whether a failed Redis call may be tried again: a closed breaker (one failure,
+        not an outage) and the ``time.monotonic()`` bound *until* not reached."""
+        return self.control.available and time.monotonic() < until
 
     async def _unlock_quietly(self, lock_key: str, me: str) -> None:
         """Release the lock if it is still ours; one that cannot be released lapses."""

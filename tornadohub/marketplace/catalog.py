@@ -15,9 +15,10 @@ retried for :attr:`Marketplace.retry_after` seconds). Only with no catalog at al
 request fail, with ``MARKETPLACE_ERROR "Failed to fetch marketplace registry"``.
 
 Nothing here imports tornado; all outbound HTTP goes through a short-lived
-``httpx.AsyncClient`` created and closed by the call that needs it. httpx itself is
-imported by that call, not with this module: the hub builds its marketplace on the way
-to ``ready`` and fetches nothing until asked (see :mod:`tornadohub.spawn` on start time).
+``httpx.AsyncClient`` created and closed by the call that needs it, and every ``GET``
+through :meth:`Marketplace._get`. httpx itself is imported by those two, not with this
+module: the hub builds its marketplace on the way to ``ready`` and fetches nothing until
+asked (see :mod:`tornadohub.spawn` on start time).
 """
 
 from __future__ import annotations
@@ -81,35 +82,6 @@ class _FetchError(Exception):
     def __init__(self, url: str, reason: str) -> None:
         super().__init__(reason)
         self.url = url
-
-
-# --------------------------------------------------------------------------- #
-# Querying (pure)
-# --------------------------------------------------------------------------- #
-
-
-# --------------------------------------------------------------------------- #
-# READMEs
-# --------------------------------------------------------------------------- #
-
-
-# --------------------------------------------------------------------------- #
-# The official MCP Registry's server.json -> RegistryServer
-# --------------------------------------------------------------------------- #
-
-
-# --------------------------------------------------------------------------- #
-# The cached, merged catalog
-# --------------------------------------------------------------------------- #
-
-
-def _describe(exc: Exception) -> str:
-    import httpx
-
-    if isinstance(exc, httpx.HTTPStatusError):
-        return f"HTTP {exc.response.status_code} {exc.response.reason_phrase}".strip()
-    text = str(exc)
-    return text or type(exc).__name__
 
 
 class Marketplace:
@@ -207,12 +179,10 @@ class Marketplace:
         urls = readme_urls(text_of(server.get("url")), self.readme_base_url)
         if not urls:
             return None
-        import httpx
-
         try:
             content = await self._fetch_readme(urls)
-        except (httpx.HTTPError, httpx.InvalidURL, _FetchError) as exc:
-            log.warning("Could not fetch README for %s: %s", mcp_id, _describe(exc))
+        except _FetchError as exc:
+            log.warning("Could not fetch README for %s: %s", mcp_id, exc)
             stale = cached.get("content") if cached else None
             return stale if isinstance(stale, str) else None
         self._docs[mcp_id] = {"content": content, "lastFetchedAt": now_ms}
@@ -339,15 +309,26 @@ class Marketplace:
                     servers.append(entry)
         return {**base, "totalServers": len(servers), "servers": servers}
 
-    async def _get_json(self, client: httpx.AsyncClient, url: str, **params: str) -> Any:
+    @staticmethod
+    async def _get(
+        client: httpx.AsyncClient, url: str, *, accept: str | None = None, **params: str
+    ) -> httpx.Response:
+        """``GET url``; a network failure or a bad URL raises :class:`_FetchError`."""
         import httpx
 
+        headers = {"Accept": accept} if accept else None
         try:
-            response = await client.get(url, params=params or None)
-            response.raise_for_status()
-            return response.json()
+            return await client.get(url, params=params or None, headers=headers)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise _FetchError(url, _describe(exc)) from exc
+            raise _FetchError(url, str(exc) or type(exc).__name__) from exc
+
+    async def _get_json(self, client: httpx.AsyncClient, url: str, **params: str) -> Any:
+        response = await self._get(client, url, **params)
+        if not response.is_success:
+            reason = f"HTTP {response.status_code} {response.reason_phrase}".strip()
+            raise _FetchError(url, reason)
+        try:
+            return response.json()
         except ValueError as exc:
             raise _FetchError(url, f"Invalid JSON: {exc}") from exc
 
@@ -394,7 +375,7 @@ class Marketplace:
         """The first README found; None when every candidate is a 404 (or other 4xx)."""
         async with self._client() as client:
             for url in urls:
-                response = await client.get(url, headers={"Accept": "text/plain, */*"})
+                response = await self._get(client, url, accept="text/plain, */*")
                 if response.status_code == 200:
                     return response.text
                 if response.status_code >= 500:

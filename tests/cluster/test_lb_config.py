@@ -122,7 +122,7 @@ async def served_by(client: httpx.AsyncClient, method: str, path: str, **kwargs:
 async def test_sessions_go_to_the_node_in_their_prefix(client: httpx.AsyncClient) -> None:
     for node in NODES:
         header = {"Mcp-Session-Id": f"{node}.1abcd.c2VhbGVk"}
-        for path in ("/mcp", "/servers/github/mcp"):
+        for path in ("/mcp", "/MCP/", "/servers/github/mcp", "/profiles/dev/mcp/"):
             seen = {await served_by(client, "POST", path, headers=header) for _ in range(6)}
             assert seen == {node}
         assert await served_by(client, "GET", "/mcp", headers=header) == node

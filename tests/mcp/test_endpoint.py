@@ -413,6 +413,29 @@ async def test_legacy_wire_announces_endpoint_and_accepts_posts(hub: HubProcess)
             assert reply["id"] == 1 and reply["result"]["serverInfo"]["version"] == "1.0.0"
 
 
+@pytest.mark.parametrize("path", ["/mcp/", "/MCP", "/Servers/everything/MCP/"])
+async def test_express_spellings_of_the_endpoint_work_as_with_mcp_hub(
+    hub: HubProcess, path: str
+) -> None:
+    """mcp-hub's Express routes tolerate case and a trailing slash (``GET /mcp/`` is its SSE
+    stream); a client configured with such a URL keeps working on every transport."""
+    base = f"http://127.0.0.1:{hub.port}"
+    echo = "everything__echo" if path.lower().startswith("/mcp") else "echo"
+    async with handshake(base + path) as session:
+        answer = await session.call_tool(echo, {"message": path})
+        assert answer.content[0].text == f"Echo: {path}"  # type: ignore[union-attr]
+    async with sse_client(base + path) as (read, write):
+        async with ClientSession(read, write) as session:
+            with anyio.fail_after(10):
+                await session.initialize()
+                answer = await session.call_tool(echo, {"message": "legacy"})
+            assert answer.content[0].text == "Echo: legacy"  # type: ignore[union-attr]
+    for messages in ("/messages/", "/MESSAGES"):
+        unknown = raw_post(f"{base}{messages}?sessionId=abc", {"jsonrpc": "2.0", "method": "x"})
+        assert unknown.status_code == 404
+        assert unknown.json()["error"]["message"] == "Session not found: abc"
+
+
 # ------------------------------------------------------------- 2026-07-28
 async def test_modern_client_discovers_lists_calls_and_listens(url: str) -> None:
     async with Client(url) as client:

@@ -70,12 +70,13 @@ def test_sigterm_lets_the_call_in_flight_finish(
     body = assert_stopping_envelope(refused)
     assert body["error"] == "Hub is shutting down" and body["data"] == {}
     assert_stopping_envelope(hub.api("GET", "/api/servers"))
-    new_session = hub.client.post(
-        "/mcp",
-        json=INITIALIZE,
-        headers={"Accept": "application/json, text/event-stream"},
-    )
-    assert_stopping_envelope(new_session)
+    for endpoint in ("/mcp", "/MCP/", "/servers/a/mcp", "/profiles/any/mcp", "/messages/"):
+        new_session = hub.client.post(
+            endpoint,
+            json=INITIALIZE,
+            headers={"Accept": "application/json, text/event-stream"},
+        )
+        assert_stopping_envelope(new_session)
     assert hub.client.get("/healthz").status_code == 200  # liveness holds to the end
 
     done = call.result()

@@ -106,7 +106,7 @@ def render_nginx(
         "    client_max_body_size 64m;",
         "",
         "    # MCP: sessions to their owner, everything else round-robin.",
-        "    location ~ ^(/mcp|/servers/[^/]+/mcp|/messages)$ {",
+        "    location ~* ^(/mcp|/(servers|profiles)/[^/]+/mcp|/messages)/?$ {",
         "        proxy_pass http://$hub_pool;",
         PROXY_COMMON,
         "    }",

@@ -1,6 +1,7 @@
 """Route tables: each module ends with ``default_handlers``; this concatenates them.
 
-Routes match case-insensitively and tolerate a trailing slash, as Express does.
+Routes match case-insensitively and tolerate a trailing slash, as Express does: mcp-hub
+serves ``/mcp/``, ``/MCP`` and ``/messages/`` too, and clients configured so must keep working.
 """
 
 from typing import Any
@@ -44,8 +45,9 @@ default_handlers: list[tuple[str, Any]] = [
         stats,
         install,
         ui,
+        mcp,
     )
     for pattern, handler in module.default_handlers
-] + mcp.default_handlers  # MCP routes match exactly (case-sensitive, no trailing slash)
+]
 
 __all__ = ["NotFoundHandler", "default_handlers"]

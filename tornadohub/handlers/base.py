@@ -58,7 +58,7 @@ _HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LA
 
 #: The requests :class:`StoppingHandler` answers while the hub stops: every ``/api`` route
 #: and the MCP endpoint. Probes and ``/metrics`` stay open to the end.
-WORK_PATHS = re.compile(r"(?i:/api(/.*)?)|/mcp|/servers/[^/]+/mcp|/messages")
+WORK_PATHS = re.compile(r"(?i)/api(/.*)?|(/mcp|/(servers|profiles)/[^/]+/mcp|/messages)/?")
 
 __all__ = ["MAX_BODY_BYTES", "APIHandler", "HubHandler"]
 

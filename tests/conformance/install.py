@@ -8,7 +8,10 @@
 * ``@modelcontextprotocol/conformance@0.1.16`` (2025 wire) and ``@0.2.0-alpha.12``
   (``--spec-version 2026-07-28``), each in its own prefix;
 * ``@modelcontextprotocol/inspector@0.15.0`` (its ``--cli`` mode);
-* ``@modelcontextprotocol/sdk@1.32.2``, the TypeScript SDK, whose client ``ts_client.mjs`` runs.
+* ``@modelcontextprotocol/sdk@1.32.2``, the TypeScript SDK, whose client ``ts_client.mjs`` runs;
+* ``@anthropic-ai/claude-code@2.1.332``, Claude Code (``tests/clients/test_claude_code.py``): its
+  ``bin/claude.exe`` is a native binary run directly, not with Node, which the package's
+  postinstall copies from the platform's optional dependency (a stub until then).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ class Package:
     folder: str  # prefix directory under CACHE
     spec: str  # what npm installs
     name: str  # the package's directory under node_modules
-    entry: str  # the file run with node (or the node binary itself)
+    entry: str  # the file run with node (or the node binary itself, or Claude Code's binary)
 
     @property
     def path(self) -> Path:
@@ -67,7 +70,13 @@ TS_SDK = Package(
     "@modelcontextprotocol/sdk",
     "package.json",
 )
-TOOLS = (CONFORMANCE_2025, CONFORMANCE_2026, INSPECTOR, TS_SDK)
+CLAUDE_CODE = Package(
+    "claude-code-2.1.332",
+    "@anthropic-ai/claude-code@2.1.332",
+    "@anthropic-ai/claude-code",
+    "bin/claude.exe",
+)
+TOOLS = (CONFORMANCE_2025, CONFORMANCE_2026, INSPECTOR, TS_SDK, CLAUDE_CODE)
 
 
 def system_node() -> Path | None:

@@ -148,7 +148,7 @@ class Forwarding(CapabilityLists):
                 raise UpstreamError(
                     self._redact(f"MCP error {exc.code}: {exc.message}"),
                     code=exc.code,
-                    data={"server": self.name, **context, "originalError": {"code": exc.code}},
+                    data={"server": self.name, **context, "originalError": original_error(exc)},
                     upstream_data=exc.error.data,
                 ) from None
             except (anyio.ClosedResourceError, anyio.BrokenResourceError):
@@ -197,3 +197,13 @@ class Forwarding(CapabilityLists):
 
     def _mcp_param_headers(self, tool: str, arguments: Mapping[str, Any]) -> dict[str, str]:
         return self._param_headers.headers(self.capabilities["tools"], tool, arguments)
+
+
+def original_error(exc: MCPError) -> dict[str, Any]:
+    """mcp-hub's ``originalError``: its SDK error's own fields, in their order (``data`` only
+    when the server sent some), e.g. ``{"code": -32602, "name": "McpError"}``."""
+    original: dict[str, Any] = {"code": exc.code}
+    if exc.error.data is not None:
+        original["data"] = exc.error.data
+    original["name"] = "McpError"
+    return original

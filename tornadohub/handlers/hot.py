@@ -334,7 +334,7 @@ class HotRequest(httputil.HTTPMessageDelegate):
         return True
 
     def _mcp_error(self, error: McpRequestError) -> None:
-        headers = {**error.headers, "Content-Type": JSON_TYPE}
+        headers = {**error.headers, "Content-Type": error.content_type}
         self._reply(error.status, error.body(), headers)
 
     # --------------------------------------------------------- ResponseWriter

@@ -137,7 +137,7 @@ class McpBaseHandler(HubHandler):
             error = McpRequestError(status_code, "Internal server error", code=INTERNAL_ERROR)
         for name, value in error.headers.items():
             self.set_header(name, value)
-        return "application/json", error.body()
+        return error.content_type, error.body()
 
 
 class McpHandler(McpBaseHandler):

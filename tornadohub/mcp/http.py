@@ -30,6 +30,8 @@ SESSION_HEADER: Final = "mcp-session-id"
 
 
 LEGACY_ERROR: Final = -32000  # what mcp-hub (the TS SDK) answers on /messages
+#: and the type it answers with there (Express's ``res.json``)
+LEGACY_JSON_TYPE: Final = "application/json; charset=utf-8"
 
 
 JSON_TYPE: Final = "application/json"
@@ -58,8 +60,10 @@ class McpRequestError(Exception):
         request_id: RequestId | None = None,
         data: Any = None,
         headers: Mapping[str, str] | None = None,
+        content_type: str = JSON_TYPE,
     ) -> None:
         super().__init__(message)
+        self.content_type = content_type
         self.status = status
         self.message = message
         self.code = code
@@ -79,6 +83,11 @@ class McpRequestError(Exception):
             request_id=request_id,
             data=rejection.data,
         )
+
+    @classmethod
+    def legacy(cls, status: int, message: str) -> McpRequestError:
+        """A refusal on ``/messages`` (legacy SSE), as mcp-hub words and types it."""
+        return cls(status, message, code=LEGACY_ERROR, content_type=LEGACY_JSON_TYPE)
 
     def body(self) -> bytes:
         error: dict[str, Any] = {"code": self.code, "message": self.message}

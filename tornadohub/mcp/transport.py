@@ -61,7 +61,6 @@ from mcp_types.version import (
 )
 
 from tornadohub.mcp.http import (
-    LEGACY_ERROR,
     SESSION_HEADER,
     SSE_HEADERS,
     HttpRequest,
@@ -162,14 +161,14 @@ class McpTransport:
         """``POST /messages?sessionId=``: one message into a legacy session, 202."""
         session_id = request.query.get("sessionId") or request.query.get("session_id")
         if not session_id:
-            raise McpRequestError(400, "Missing sessionId parameter", code=LEGACY_ERROR)
+            raise McpRequestError.legacy(400, "Missing sessionId parameter")
         if self.elsewhere is not None and await self._served_elsewhere(
             None, session_id, request, writer
         ):
             return
         session = self.service.session(session_id)
         if session is None or not session.legacy or session.owner != request.principal:
-            raise McpRequestError(404, f"Session not found: {session_id}", code=LEGACY_ERROR)
+            raise McpRequestError.legacy(404, f"Session not found: {session_id}")
         check_size(request, self.config.max_body)
         message = jsonrpc_message(parse_json(request.body))
         metadata = (

@@ -137,7 +137,12 @@ class Upstream(Forwarding, ABC):
                 await asyncio.wait({owner}, timeout=STOP_SECONDS)
         if self._owner is owner:
             self._owner = None
+        # a server disabled since it was loaded keeps the load-time stamps of contract §3.2
+        idle = owner is None and disable and self.status is UpstreamStatus.disabled
+        stamps = (self.started_at, self.last_started)
         self._reset()
+        if idle:
+            self.started_at, self.last_started = stamps
         self.error = None if self.entry.error is None else self.entry.error
         self._set_status(UpstreamStatus.disabled if disable else UpstreamStatus.disconnected)
 

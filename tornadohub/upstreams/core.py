@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 import anyio
 from mcp import ClientSession
 
+from tornadohub.clock import iso_now
 from tornadohub.config import ServerEntry
 from tornadohub.oauth import OAuthStore
 from tornadohub.options import ConnectPolicy
@@ -50,6 +51,10 @@ class AuthorizationLost(Exception):
 class AuthorizedElsewhere(Exception):
     """Cluster mode: while this node waited for a user's authorization, another node's
     was stored for the whole cluster; a new connection uses it."""
+
+
+#: statuses whose ServerInfo shows an uptime (mcp-hub: ``connected`` and ``disabled``)
+_TIMED = (UpstreamStatus.connected, UpstreamStatus.disabled)
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,11 @@ class UpstreamCore:
         self.authorization_url: str | None = None
         self.started_at: float | None = None
         self.last_started: str | None = None
+        if entry.disabled:
+            # mcp-hub 4.2.1 stamps a server disabled by its config when it is loaded, so
+            # such a server reports a lastStarted and a growing uptime (contract §3.2)
+            self.started_at = time.monotonic()
+            self.last_started = iso_now()
         self.protocol_version: str | None = None
         self._conn: LiveSession | None = None
         self._owner: asyncio.Task[None] | None = None
@@ -166,7 +176,7 @@ class UpstreamCore:
         """The contract's ServerInfo object, in mcp-hub's key order."""
         config = self.entry.config
         uptime = 0
-        if self.status is UpstreamStatus.connected and self.started_at is not None:
+        if self.status in _TIMED and self.started_at is not None:
             uptime = int(time.monotonic() - self.started_at)
         return {
             "name": self.name,

@@ -11,7 +11,10 @@
 * ``@modelcontextprotocol/sdk@1.32.2``, the TypeScript SDK, whose client ``ts_client.mjs`` runs;
 * ``@anthropic-ai/claude-code@2.1.332``, Claude Code (``tests/clients/test_claude_code.py``): its
   ``bin/claude.exe`` is a native binary run directly, not with Node, which the package's
-  postinstall copies from the platform's optional dependency (a stub until then).
+  postinstall copies from the platform's optional dependency (a stub until then);
+* ``@modelcontextprotocol/server-everything@2026.8.31`` and ``server-memory@2026.8.31``, the
+  reference servers mcp-hub 4.2.1's REST answers were captured with (``tests/golden/``), which
+  ``tests/api/test_golden_replay.py`` replays against our hub.
 """
 
 from __future__ import annotations
@@ -76,7 +79,27 @@ CLAUDE_CODE = Package(
     "@anthropic-ai/claude-code",
     "bin/claude.exe",
 )
-TOOLS = (CONFORMANCE_2025, CONFORMANCE_2026, INSPECTOR, TS_SDK, CLAUDE_CODE)
+SERVER_EVERYTHING = Package(
+    "server-everything-2026.8.31",
+    "@modelcontextprotocol/server-everything@2026.8.31",
+    "@modelcontextprotocol/server-everything",
+    "dist/index.js",
+)
+SERVER_MEMORY = Package(
+    "server-memory-2026.8.31",
+    "@modelcontextprotocol/server-memory@2026.8.31",
+    "@modelcontextprotocol/server-memory",
+    "dist/index.js",
+)
+TOOLS = (
+    CONFORMANCE_2025,
+    CONFORMANCE_2026,
+    INSPECTOR,
+    TS_SDK,
+    CLAUDE_CODE,
+    SERVER_EVERYTHING,
+    SERVER_MEMORY,
+)
 
 
 def system_node() -> Path | None:

@@ -108,6 +108,11 @@ class HubCore:
         self._dev_watchers: dict[str, tuple[tuple[str, tuple[str, ...]], Watcher]] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._shutdown_timer: asyncio.TimerHandle | None = None
+        #: This hub's writes of its workspace entry, and the ``workspaces_updated`` sent:
+        #: a write the workspace watcher missed (made before it watched) is announced
+        #: once it has made its first pass (``ConfigReload._workspace_caught_up``).
+        self._workspace_writes = 0
+        self._workspace_announced = 0
         #: The calls in flight, which a graceful stop waits for.
         self.calls = WorkGate(lambda: self.accepting_work, options.shutdown_timeout)
         self._shut_down = False

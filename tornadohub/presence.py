@@ -77,4 +77,9 @@ class Presence(HubCore):
 
     def _update_workspace(self, **fields: Any) -> None:
         if self.workspace is not None:
-            self._spawn(asyncio.to_thread(self.workspace.update, **fields), "workspace-update")
+            self._spawn(self._write_workspace(fields), "workspace-update")
+
+    async def _write_workspace(self, fields: dict[str, Any]) -> None:
+        if self.workspace is not None:
+            await asyncio.to_thread(self.workspace.update, **fields)
+            self._workspace_writes += 1

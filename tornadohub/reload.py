@@ -23,6 +23,7 @@ from tornadohub.state import HubState, UpstreamStatus
 from tornadohub.upstreams.supervisor import Supervisor, connect_failure
 from tornadohub.watch import (
     DEFAULT_DEV_GLOBS,
+    Watcher,
     config_watcher,
     dev_watcher,
     file_watcher,
@@ -183,6 +184,15 @@ class ConfigReload(HubCore):
             watcher = file_watcher(self.workspace.path, self._workspace_changed)
             self._watchers.append(watcher)
             watcher.start()
+            self._spawn(self._workspace_caught_up(watcher), "workspace-caught-up")
+
+    async def _workspace_caught_up(self, watcher: Watcher) -> None:
+        """Announce our own entry writes the watcher could not see (made before it
+        watched: an ``/api/events`` client that connected while the hub was starting),
+        as mcp-hub's watcher, started before any client can connect, sees them."""
+        await watcher.settled()
+        if self._workspace_writes and not self._workspace_announced:
+            await self._workspace_changed(set())
 
     async def _start_watchers(self) -> None:
         """Start the config watcher (``--watch``), then wait until every watcher is ready."""
@@ -198,6 +208,7 @@ class ConfigReload(HubCore):
         await asyncio.gather(*(w.stop() for w in watchers))
 
     async def _workspace_changed(self, _: set[Any]) -> None:
+        self._workspace_announced += 1
         workspaces = await asyncio.to_thread(self.workspaces)
         self.events.subscription_event("workspaces_updated", workspaces=workspaces)
 

@@ -97,6 +97,7 @@ class Watcher:
         self._stop = anyio.Event()
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self._settled = asyncio.Event()
 
     def start(self) -> None:
         if not self.directories:
@@ -108,6 +109,13 @@ class Watcher:
         """Until the OS watch is registered (tests rely on it, so edits are not missed)."""
         if self._task is not None:
             await self._ready.wait()
+
+    async def settled(self) -> None:
+        """Until the first pass is over: the first batch of changes handled, or the first
+        idle timeout passed. A change made before the OS watch was registered is never
+        seen; one made after it has been handled by then."""
+        if self._task is not None:
+            await self._settled.wait()
 
     async def stop(self) -> None:
         self._stop.set()
@@ -139,14 +147,15 @@ class Watcher:
             )
             async for batch in changes:
                 self._ready.set()
-                if not batch:
-                    continue
-                try:
-                    await self.on_change({Path(path) for _, path in batch})
-                except Exception:
-                    log.exception("%s: change handler failed", self.name)
+                if batch:
+                    try:
+                        await self.on_change({Path(path) for _, path in batch})
+                    except Exception:
+                        log.exception("%s: change handler failed", self.name)
+                self._settled.set()
         finally:
             self._ready.set()
+            self._settled.set()
 
 
 def config_watcher(paths: Sequence[str], on_change: OnChange) -> Watcher:

@@ -18,25 +18,25 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conformance.install import SERVER_EVERYTHING, SERVER_MEMORY
 from tests.conformance.node import require_node
-from tests.conftest import stdio_entry
-from tests.helpers import ROOT, HubProcess, free_port, wait_until
+from tests.golden_hub import (
+    CAPTURED_PORT,
+    FIXTURE,
+    everything_http,
+    golden_servers,
+    offline_marketplace,
+)
+from tests.helpers import ROOT, HubProcess
 from tests.replay import differences
 
 GOLDEN = ROOT / "tests" / "golden" / "rest"
-GUARD = ROOT / "bench" / "loopback-guard.cjs"  # binds the HTTP upstream to 127.0.0.1
-CAPTURED_PORT = "37373"
-FIXTURE = "filesystem-disabled"  # our fixture stands in for server-filesystem
 
 
 @dataclass(frozen=True)
@@ -165,71 +165,20 @@ def load_cases() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def node() -> Path:
-    return require_node()
-
-
-@pytest.fixture(scope="module")
-def everything_http(node: Path) -> Iterator[str]:
-    """server-everything over Streamable HTTP on a free loopback port (``everything-http``)."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(node), "--require", str(GUARD), str(SERVER_EVERYTHING.path), "streamableHttp"],
-        env={"PORT": str(port), "PATH": "/usr/bin:/bin"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-
-        def listening() -> bool:
-            if proc.poll() is not None:
-                raise AssertionError(f"server-everything exited with {proc.returncode}")
-            try:
-                return httpx.get(f"http://127.0.0.1:{port}/mcp", timeout=2).status_code > 0
-            except httpx.TransportError:
-                return False
-
-        wait_until(listening)
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-
-
-@pytest.fixture(scope="module")
-def hub(
-    tmp_path_factory: pytest.TempPathFactory, node: Path, everything_http: str
-) -> Iterator[HubProcess]:
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    node = require_node()
     root = tmp_path_factory.mktemp("golden")
     (root / "home").mkdir()
     config = root / "servers.json"
-    servers = {
-        "everything": {"command": str(node), "args": [str(SERVER_EVERYTHING.path), "stdio"]},
-        "memory": {
-            "command": str(node),
-            "args": [str(SERVER_MEMORY.path)],
-            "env": {"MEMORY_FILE_PATH": str(root / "memory.jsonl")},
-        },
-        "everything-http": {"url": everything_http},
-        FIXTURE: stdio_entry("everything_stdio.py", disabled=True),
-    }
-    config.write_text(json.dumps({"mcpServers": servers}))
-    # the marketplace fetch fails at once, as it did offline for the capture
-    registry = f"http://127.0.0.1:{free_port()}/registry.json"
-    process = HubProcess(
-        [str(config)],
-        home=root / "home",
-        cwd=root,
-        env={"MCP_HUB_MARKETPLACE_URL": registry, "MCP_HUB_README_BASE_URL": registry},
-    )
-    process.start()
-    process.wait_ready()
-    yield process
-    process.stop()
+    with everything_http(node) as url:
+        config.write_text(json.dumps({"mcpServers": golden_servers(root, node, url)}))
+        process = HubProcess([str(config)], home=root / "home", cwd=root, env=offline_marketplace())
+        process.start()
+        try:
+            process.wait_ready()
+            yield process
+        finally:
+            process.stop()
 
 
 def send(hub: HubProcess, request: dict[str, Any]) -> httpx.Response:

@@ -429,7 +429,8 @@ function detailPanel(ctx) {
       ['Server', info.serverInfo ? `${info.serverInfo.name || ''} ${info.serverInfo.version || ''}`.trim() : '–'],
       ['Transport', info.transportType || '–'],
       ['Config file', info.config_source || '–'],
-      ['Last started', info.lastStarted ? new Date(info.lastStarted).toLocaleString() : '–'],
+      // mcp-hub (and so the API) stamps a server disabled by its config when it loads it
+      ['Last started', info.lastStarted && info.status !== 'disabled' ? new Date(info.lastStarted).toLocaleString() : '–'],
     ].filter(Boolean);
     const url = info.status === 'unauthorized' ? safeUrl(info.authorizationUrl) : null;
     return [

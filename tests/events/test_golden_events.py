@@ -192,7 +192,7 @@ def sequence_differences(
     matcher = difflib.SequenceMatcher(
         a=[label(*event) for event in theirs], b=[label(*event) for event in mine], autojunk=False
     )
-    found = []
+    found: list[str] = []
     for tag, a1, a2, b1, b2 in matcher.get_opcodes():
         if tag == "equal":
             for (name, gold), (_, data) in zip(theirs[a1:a2], mine[b1:b2], strict=True):

@@ -44,7 +44,9 @@ def _kind(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "boolean"
-    if isinstance(value, (int, float)):
+    if isinstance(value, int):
+        return "integer"  # JSON's 42, where 42.0 would be a float: JavaScript never sends one
+    if isinstance(value, float):
         return "number"
     if isinstance(value, str):
         return "iso-time" if ISO.match(value) else "string"

@@ -272,15 +272,15 @@ class HubProcess:
         return self.proc.returncode
 
 
-class EventStream:
-    """A real ``/api/events`` client, parsed with mcphub.nvim's rules, read on a thread."""
+class EventLines:
+    """A real ``/api/events`` client read on a thread: each line, as sent, goes to
+    :meth:`_line`; :meth:`_ended` runs once the stream is over."""
 
     def __init__(self, base_url: str) -> None:
-        import queue
         import threading
 
-        self.events: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
-        self.headers: dict[str, str] = {}
+        #: The response headers, in wire order.
+        self.header_items: list[tuple[str, str]] = []
         self._connected = threading.Event()
         self._client = httpx.Client(base_url=base_url, timeout=httpx.Timeout(30, read=None))
         self._response: httpx.Response | None = None
@@ -289,24 +289,60 @@ class EventStream:
         if not self._connected.wait(20):
             raise AssertionError("could not connect to /api/events")
 
+    @property
+    def headers(self) -> dict[str, str]:
+        return dict(self.header_items)
+
     def _read(self) -> None:
         try:
             with self._client.stream("GET", "/api/events") as response:
                 self._response = response
-                self.headers = dict(response.headers)
+                self.header_items = list(response.headers.items())
                 self._connected.set()
-                name: str | None = None
                 for line in response.iter_lines():
-                    if line.startswith("event: "):
-                        name = line[len("event: ") :]
-                    elif line.startswith("data: ") and name is not None:
-                        self.events.put((name, json.loads(line[len("data: ") :])))
-                        name = None
+                    self._line(line)
         except Exception:  # closed by close(), or the hub went away: both are EOF
             pass
         finally:
             self._connected.set()
-            self.events.put(None)  # EOF: the hub ended the stream
+            self._ended()
+
+    def _line(self, line: str) -> None:
+        raise NotImplementedError
+
+    def _ended(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Disconnect now: shut the socket down so the blocked reader wakes up."""
+        stream = self._response.extensions.get("network_stream") if self._response else None
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        self._thread.join(10)
+        self._client.close()
+
+
+class EventStream(EventLines):
+    """``/api/events`` parsed with mcphub.nvim's rules."""
+
+    def __init__(self, base_url: str) -> None:
+        import queue
+
+        self.events: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
+        self._name: str | None = None
+        super().__init__(base_url)
+
+    def _line(self, line: str) -> None:
+        if line.startswith("event: "):
+            self._name = line[len("event: ") :]
+        elif line.startswith("data: ") and self._name is not None:
+            self.events.put((self._name, json.loads(line[len("data: ") :])))
+            self._name = None
+
+    def _ended(self) -> None:
+        self.events.put(None)  # EOF: the hub ended the stream
 
     def next(self, timeout: float = 20.0) -> tuple[str, dict[str, Any]] | None:
         import queue
@@ -353,16 +389,6 @@ class EventStream:
             if self.next(left) is None:
                 return
         raise AssertionError("stream did not end")
-
-    def close(self) -> None:
-        """Disconnect now: shut the socket down so the blocked reader wakes up."""
-        stream = self._response.extensions.get("network_stream") if self._response else None
-        sock = stream.get_extra_info("socket") if stream is not None else None
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        self._thread.join(10)
-        self._client.close()
 
 
 @contextlib.contextmanager

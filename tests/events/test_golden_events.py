@@ -12,24 +12,21 @@ types; the wording of our log lines is our own).
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import json
 import os
 import queue
 import re
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.conformance.node import require_node
 from tests.golden_hub import CAPTURED_PORT, everything_http, golden_servers, offline_marketplace
-from tests.helpers import ROOT, HubProcess, wait_until
+from tests.helpers import ROOT, EventLines, HubProcess, wait_until
 from tests.replay import differences
 
 GOLDEN = ROOT / "tests" / "golden" / "events"
@@ -84,33 +81,18 @@ def golden_actions() -> list[tuple[str, dict[str, Any]]]:
     return events
 
 
-class RawStream:
-    """``GET /api/events`` read line by line on a thread, every line kept as sent."""
+class RawStream(EventLines):
+    """``GET /api/events``, every line kept as sent."""
 
     def __init__(self, base_url: str) -> None:
         self.lines: queue.Queue[str | None] = queue.Queue()
-        self.headers: list[tuple[str, str]] = []
-        self._opened = threading.Event()
-        self._client = httpx.Client(base_url=base_url, timeout=httpx.Timeout(30, read=None))
-        self._response: httpx.Response | None = None
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-        if not self._opened.wait(20):
-            raise AssertionError("could not open /api/events")
+        super().__init__(base_url)
 
-    def _read(self) -> None:
-        try:
-            with self._client.stream("GET", "/api/events") as response:
-                self._response = response
-                self.headers = list(response.headers.items())
-                self._opened.set()
-                for line in response.iter_lines():
-                    self.lines.put(line)
-        except Exception:  # closed by close(), or the hub went away: both are EOF
-            pass
-        finally:
-            self._opened.set()
-            self.lines.put(None)
+    def _line(self, line: str) -> None:
+        self.lines.put(line)
+
+    def _ended(self) -> None:
+        self.lines.put(None)
 
     def frames_until(self, name: str, timeout: float = 30, **match: Any) -> list[str]:
         """Raw lines up to and including the first event *name* whose payload has *match*."""
@@ -135,15 +117,6 @@ class RawStream:
     def _blank(self, timeout: float) -> str:
         line = self.lines.get(timeout=timeout)
         return "<end of stream>" if line is None else line
-
-    def close(self) -> None:
-        stream = self._response.extensions.get("network_stream") if self._response else None
-        sock = stream.get_extra_info("socket") if stream is not None else None
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        self._thread.join(10)
-        self._client.close()
 
 
 @pytest.fixture
@@ -234,7 +207,7 @@ def test_events_match_mcp_hub(gated_hub: tuple[HubProcess, Path]) -> None:
     stream = RawStream(f"http://127.0.0.1:{hub.port}")
     try:
         found: list[str] = []
-        ours = dict((k.lower(), v) for k, v in stream.headers)
+        ours = dict((k.lower(), v) for k, v in stream.header_items)
         for name, value in golden_headers().items():
             if name in ("content-type", "cache-control", "connection", "x-accel-buffering"):
                 if ours.get(name) != value:

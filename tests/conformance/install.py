@@ -14,7 +14,8 @@
   postinstall copies from the platform's optional dependency (a stub until then);
 * ``@modelcontextprotocol/server-everything@2026.8.31`` and ``server-memory@2026.8.31``, the
   reference servers mcp-hub 4.2.1's REST answers were captured with (``tests/golden/``), which
-  ``tests/api/test_golden_replay.py`` replays against our hub.
+  ``tests/api/test_golden_replay.py`` replays against our hub;
+* ``mcp-remote@0.15.1``, the stdio bridge Claude Desktop runs for remote servers.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ TS_SDK = Package(
     "@modelcontextprotocol/sdk",
     "package.json",
 )
+MCP_REMOTE = Package("mcp-remote-0.15.1", "mcp-remote@0.15.1", "mcp-remote", "dist/proxy.js")
 CLAUDE_CODE = Package(
     "claude-code-2.1.332",
     "@anthropic-ai/claude-code@2.1.332",
@@ -99,6 +101,7 @@ TOOLS = (
     CLAUDE_CODE,
     SERVER_EVERYTHING,
     SERVER_MEMORY,
+    MCP_REMOTE,
 )
 
 

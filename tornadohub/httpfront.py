@@ -119,6 +119,10 @@ class Exchange(httputil.HTTPConnection):
     def set_max_body_size(self, max_body_size: int) -> None:
         self.max_body_size = max_body_size
 
+    def close(self) -> None:
+        """End the connection without (the rest of) a response, as ``HTTP1Connection.close``."""
+        self.front.close()
+
     def write_headers(
         self,
         start_line: httputil.RequestStartLine | httputil.ResponseStartLine,

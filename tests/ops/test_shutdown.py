@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import stdio_entry
 from tests.faults import Background
@@ -90,6 +91,32 @@ def test_sigterm_lets_the_call_in_flight_finish(
     assert str(hub.port) not in workspace_entries(hub_home)
     messages = [entry["message"] for entry in hub.log_entries()]
     assert "Waiting up to 10 s for 1 call(s) in flight" in messages
+
+
+@pytest.mark.parametrize("wire", ["httptools", "tornado"])
+def test_a_stopping_hub_drops_a_request_for_an_mcp_event_stream(
+    wire: str, start_hub: StartHub, write_config: WriteConfig
+) -> None:
+    """An EventSource gives up for good on a 503 but retries after a network error: a
+    stream's reconnect must find the hub gone, not refusing (mcp-remote's legacy SSE)."""
+    hub = start_hub(
+        write_config({"a": stdio_entry("everything_stdio.py")}),
+        extra_args=("--http-server", wire),
+    )
+    call = Background(hub, "a", "slow", seconds=3)
+    time.sleep(IN_FLIGHT_SECONDS)
+    assert hub.proc is not None
+    hub.proc.send_signal(signal.SIGTERM)
+
+    wait_until(lambda: stopping(hub), timeout=5)
+    for path in ("/mcp", "/servers/a/mcp"):
+        with pytest.raises(httpx.RemoteProtocolError, match="without sending a response"):
+            hub.client.get(path, headers={"Accept": "text/event-stream"})
+    assert_stopping_envelope(hub.client.get("/mcp", headers={"Accept": "application/json"}))
+    events = hub.client.get("/api/events", headers={"Accept": "text/event-stream"})
+    assert_stopping_envelope(events)  # mcphub.nvim's stream: the envelope, as ever
+    assert call.result().status_code == 200
+    assert hub.proc.wait(30) == 0
 
 
 def test_a_call_past_the_deadline_is_cancelled_with_a_clear_error(

@@ -319,11 +319,32 @@ class StoppingHandler(APIHandler):
 
     ``app.make_app`` routes work requests here, ahead of every route, while the hub
     refuses work. API keys are still checked first.
+
+    A ``GET`` for an MCP event stream gets no answer at all: its connection is closed. Such
+    a request is most often an EventSource reconnecting the stream the stop just ended (the
+    legacy SSE transport of mcp-remote and other TypeScript SDK clients), and an
+    EventSource gives up for good on any status but 200, while after a network error it
+    tries again, until the next hub on this port answers.
     """
 
     def prepare(self) -> None:
         self.guard()
+        request = self.request
+        if (
+            request.method == "GET"
+            and not request.path.lower().startswith("/api")
+            and "text/event-stream" in request.headers.get("Accept", "")
+        ):
+            self._drop()
         raise stopping_error()
+
+    def _drop(self) -> NoReturn:
+        connection = self.request.connection
+        assert isinstance(connection, HTTP1Connection | Exchange)
+        log.debug("Dropped GET %s: the hub is stopping", self.request.path)
+        self.set_status(503)  # what the access log and metrics record
+        connection.close()
+        raise web.Finish()
 
 
 class NotFoundHandler(APIHandler):

@@ -11,8 +11,9 @@ auto`` lets it negotiate 2026-07-28 and answer its stdio client's handshake itse
 * Every mode, one session: the handshake, lists, a tool's success and its tool error, an
   unknown tool, a resource, a prompt, the requests an upstream sends its caller mid-call
   (``passthrough``'s ``interview`` and ``roots``, over an HTTP upstream) answered on
-  mcp-remote's stdio, and ``tools/list_changed`` when ``everything`` is stopped and started
-  through the REST API; mcp-remote's keep-alive pings are answered and never reach stdio.
+  mcp-remote's stdio, log entries, progress, a subscribed resource's update, and
+  ``tools/list_changed`` when ``everything`` is stopped and started through the REST API;
+  mcp-remote's keep-alive pings are answered and never reach stdio.
 * A hub restart on the same port: mcp-remote carries on in a new session by itself.
 * API keys: the key in ``--header`` (from the environment, as desktop configs pass it) opens
   the session; without it mcp-remote stops at once with the 401, instead of waiting on a
@@ -30,7 +31,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,10 @@ from tests.hubs import running_hub
 
 REPLY_TIMEOUT = 30.0
 TOOLS_CHANGED = "notifications/tools/list_changed"
+UPDATED = "notifications/resources/updated"
+LOG = "notifications/message"
+PROGRESS = "notifications/progress"
+COUNTER = "passthrough+passthrough://counter"
 STOPPED = "everything"
 #: How long an EventSource waits before it reconnects a stream that ended (its default; the
 #: hub sends no ``retry:``).
@@ -152,8 +157,21 @@ class McpRemote:
         await self._send({"method": "notifications/initialized"})
         return opened
 
+    def of(self, method: str) -> list[dict[str, Any]]:
+        return [message for message in self.notifications if message["method"] == method]
+
     def count(self, method: str) -> int:
-        return sum(1 for message in self.notifications if message["method"] == method)
+        return len(self.of(method))
+
+    async def arrives(
+        self, method: str, after: Callable[[], Awaitable[Any]], within: float = 1.0
+    ) -> bool:
+        """Whether a notification of *method* arrives within *within* s of awaiting *after*."""
+        before = self.count(method)
+        await after()
+        with contextlib.suppress(AssertionError):
+            await self.wait(method, before + 1, timeout=within)
+        return self.count(method) > before
 
     async def wait(self, method: str, count: int, timeout: float = 20.0) -> None:
         """Until *count* notifications of *method* arrived (within *timeout* s)."""
@@ -289,6 +307,26 @@ async def test_mcp_remote_bridges_the_hub(
         assert text(roots) == "file:///work", roots
         assert remote.asked == ["elicitation/create", "sampling/createMessage", "roots/list"]
 
+        await remote.result("logging/setLevel", {"level": "debug"})
+        called = {"name": "passthrough__log", "arguments": {"level": "warning", "message": "hi"}}
+        assert text(await remote.result("tools/call", called)) == "logged"
+        await remote.wait(LOG, 2)
+        logged = [(entry["params"]["level"], entry["params"]["data"]) for entry in remote.of(LOG)]
+        assert logged[:2] == [("warning", "hi"), ("debug", "detail")], logged
+        called = {"name": "passthrough__progress", "arguments": {"steps": 2}}
+        called["_meta"] = {"progressToken": "steps"}
+        assert text(await remote.result("tools/call", called)) == "done 2"
+        await remote.wait(PROGRESS, 2)
+        reported = [
+            (entry["params"]["progressToken"], entry["params"]["progress"])
+            for entry in remote.of(PROGRESS)
+        ]
+        assert reported == [("steps", 1), ("steps", 2)], reported
+
+        await remote.result("resources/subscribe", {"uri": COUNTER})
+        await touch_until_updated(remote)
+        assert {entry["params"]["uri"] for entry in remote.of(UPDATED)} == {COUNTER}
+
         for count, status in enumerate(("disconnected", "connected"), start=1):
             await set_upstream(hub, STOPPED, status)
             await remote.wait(TOOLS_CHANGED, count)
@@ -296,6 +334,25 @@ async def test_mcp_remote_bridges_the_hub(
         assert {tool["name"] for tool in relisted["tools"]} == names
     assert remote.strays == []
     assert "Keep-alive ping failed" not in remote.output()
+
+
+async def touch_until_updated(remote: McpRemote, timeout: float = 20.0) -> None:
+    """Touch the subscribed counter until its ``resources/updated`` reaches the client.
+
+    With ``--protocol auto`` mcp-remote answers ``resources/subscribe`` itself at once and
+    subscribes (a new ``subscriptions/listen`` stream) 2 s later: a change before that is
+    not the client's to see. The upstream's own answer cannot tell (the sessions of earlier
+    clients may hold its subscription), so the client touches until an update arrives.
+    """
+    touch = {"name": "passthrough__touch", "arguments": {"uri": "passthrough://counter"}}
+    try:
+        async with asyncio.timeout(timeout):
+            while not await remote.arrives(
+                UPDATED, after=lambda: remote.result("tools/call", touch)
+            ):
+                pass
+    except TimeoutError:
+        raise AssertionError(f"no {UPDATED}:\n{remote.output()}") from None
 
 
 async def echo_until_answered(remote: McpRemote, message: str, timeout: float = 30.0) -> None:

@@ -98,20 +98,25 @@ def test_a_stopping_hub_drops_a_request_for_an_mcp_event_stream(
     wire: str, start_hub: StartHub, write_config: WriteConfig
 ) -> None:
     """An EventSource gives up for good on a 503 but retries after a network error: a
-    stream's reconnect must find the hub gone, not refusing (mcp-remote's legacy SSE)."""
-    hub = start_hub(
-        write_config({"a": stdio_entry("everything_stdio.py")}),
-        extra_args=("--http-server", wire),
-    )
+    stream's reconnect must find the hub gone, not refusing (mcp-remote's legacy SSE). Every
+    MCP endpoint, a profile's too, opens no new session."""
+    config = write_config({"a": stdio_entry("everything_stdio.py")})
+    profiled = json.loads(Path(config).read_text()) | {"profiles": {"p": {"servers": ["a"]}}}
+    Path(config).write_text(json.dumps(profiled))
+    hub = start_hub(config, extra_args=("--http-server", wire))
     call = Background(hub, "a", "slow", seconds=3)
     time.sleep(IN_FLIGHT_SECONDS)
     assert hub.proc is not None
     hub.proc.send_signal(signal.SIGTERM)
 
     wait_until(lambda: stopping(hub), timeout=5)
-    for path in ("/mcp", "/servers/a/mcp"):
+    for path in ("/mcp", "/servers/a/mcp", "/profiles/p/mcp"):
         with pytest.raises(httpx.RemoteProtocolError, match="without sending a response"):
             hub.client.get(path, headers={"Accept": "text/event-stream"})
+        new_session = hub.client.post(
+            path, json=INITIALIZE, headers={"Accept": "application/json, text/event-stream"}
+        )
+        assert_stopping_envelope(new_session)
     assert_stopping_envelope(hub.client.get("/mcp", headers={"Accept": "application/json"}))
     events = hub.client.get("/api/events", headers={"Accept": "text/event-stream"})
     assert_stopping_envelope(events)  # mcphub.nvim's stream: the envelope, as ever

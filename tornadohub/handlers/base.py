@@ -57,7 +57,8 @@ JSON_TYPE = "application/json; charset=utf-8"
 _HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
 
 #: The requests :class:`StoppingHandler` answers while the hub stops: every ``/api`` route
-#: and the MCP endpoint. Probes and ``/metrics`` stay open to the end.
+#: and the MCP endpoints (a profile's too), in any case, with a trailing slash. Probes and
+#: ``/metrics`` stay open to the end.
 WORK_PATHS = re.compile(r"(?i)/api(/.*)?|(/mcp|/(servers|profiles)/[^/]+/mcp|/messages)/?")
 
 __all__ = ["MAX_BODY_BYTES", "APIHandler", "HubHandler"]

@@ -331,21 +331,18 @@ class StoppingHandler(APIHandler):
     def prepare(self) -> None:
         self.guard()
         request = self.request
+        connection = request.connection
         if (
             request.method == "GET"
             and not request.path.lower().startswith("/api")
             and "text/event-stream" in request.headers.get("Accept", "")
+            and isinstance(connection, HTTP1Connection | Exchange)
         ):
-            self._drop()
+            log.debug("Dropped GET %s: the hub is stopping", request.path)
+            self.set_status(503)  # what the access log and metrics record
+            connection.close()
+            raise web.Finish()
         raise stopping_error()
-
-    def _drop(self) -> NoReturn:
-        connection = self.request.connection
-        assert isinstance(connection, HTTP1Connection | Exchange)
-        log.debug("Dropped GET %s: the hub is stopping", self.request.path)
-        self.set_status(503)  # what the access log and metrics record
-        connection.close()
-        raise web.Finish()
 
 
 class NotFoundHandler(APIHandler):

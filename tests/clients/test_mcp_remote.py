@@ -8,10 +8,10 @@ Streamable HTTP (``http-only``, ``http-first``), or the legacy HTTP+SSE transpor
 serves on ``GET /mcp`` plus ``POST /messages`` (``sse-only``, ``sse-first``); ``--protocol
 auto`` lets it negotiate 2026-07-28 and answer its stdio client's handshake itself.
 
-* Every mode, one session: the handshake, lists, a tool's success and its tool error, an
-  unknown tool, a resource, a prompt, the requests an upstream sends its caller mid-call
-  (``passthrough``'s ``interview`` and ``roots``, over an HTTP upstream) answered on
-  mcp-remote's stdio, log entries, progress, a subscribed resource's update, and
+* Every mode, one session: the handshake, lists, a tool's success (a 600 KB one too) and its
+  tool error, an unknown tool, a resource, a prompt, the requests an upstream sends its
+  caller mid-call (``passthrough``'s ``interview`` and ``roots``, over an HTTP upstream)
+  answered on mcp-remote's stdio, log entries, progress, a subscribed resource's update, and
   ``tools/list_changed`` when ``everything`` is stopped and started through the REST API;
   mcp-remote's keep-alive pings are answered and never reach stdio.
 * A hub restart on the same port: mcp-remote carries on in a new session by itself.
@@ -44,6 +44,8 @@ from tests.helpers import HubProcess, fixture_server
 from tests.hubs import running_hub
 
 REPLY_TIMEOUT = 30.0
+#: The longest line read from mcp-remote (one JSON-RPC message).
+MAX_LINE = 16 * 1024 * 1024
 TOOLS_CHANGED = "notifications/tools/list_changed"
 UPDATED = "notifications/resources/updated"
 LOG = "notifications/message"
@@ -235,6 +237,7 @@ async def mcp_remote(
             stderr=stderr,
             env=environment,
             start_new_session=True,
+            limit=MAX_LINE,
         )
     client = McpRemote(process, stderr_path)
     try:
@@ -286,6 +289,11 @@ async def test_mcp_remote_bridges_the_hub(
             "tools/call", {"name": "everything__echo", "arguments": {"message": "hi"}}
         )
         assert (text(echoed), echoed.get("isError", False)) == ("Echo: hi", False)
+        big = "é" * 300_000 + "\u2028"  # events far over the 64 KiB write chunks, in pieces
+        echoed = await remote.result(
+            "tools/call", {"name": "everything__echo", "arguments": {"message": big}}
+        )
+        assert text(echoed) == f"Echo: {big}"
         failed = await remote.result(
             "tools/call", {"name": "everything__fail", "arguments": {"message": "no"}}
         )

@@ -14,7 +14,7 @@ to REST, ``/api/events``, ``/mcp``, probes and every route added later):
   Without ``Origin``, a browser's ``Sec-Fetch-Site: cross-site``/``same-site`` gets 403 too
   (no-cors GETs from other pages carry no Origin).
 * Bodies are parsed only as ``application/json`` or ``*/*+json`` (415 otherwise), at most
-  :data:`MAX_BODY_BYTES` (413), without ``NaN``/``Infinity`` and at most
+  :data:`MAX_BODY_BYTES` (413), without ``NaN``/``Infinity``, lone surrogates, and at most
   :data:`MAX_JSON_DEPTH` levels deep (400); headers at most :data:`MAX_HEADER_BYTES` (431).
 * CORS headers go only to the origins of ``--allowed-origins``.
 
@@ -385,23 +385,44 @@ def _finite(text: str) -> float:
     return value
 
 
-def parse_json(body: bytes | str) -> Any:
-    """Strict JSON: no ``NaN``/``Infinity``, finite numbers, at most :data:`MAX_JSON_DEPTH` deep."""
+#: A ``\\uD800``-``\\uDFFF`` escape: the only way a JSON text can carry a surrogate code point
+#: (UTF-8 cannot encode one), so only a body with one needs the lone-surrogate check.
+_SURROGATE_ESCAPE: Final = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def parse_json(body: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Strict JSON: no ``NaN``/``Infinity``, finite numbers, at most *max_depth* deep, and
+    strings of Unicode text.
+
+    Python's parser takes ``"\\ud800"`` (a lone surrogate: valid JSON grammar, no character)
+    into a ``str`` that nothing can encode as UTF-8; the hub would fail on it later, when it
+    forwards the value upstream or writes it back (RFC 8259 section 8.2: such strings behave
+    unpredictably). Refused here, with the parse errors.
+    """
     try:
         value = json.loads(body, parse_constant=_no_constant, parse_float=_finite)
     except RecursionError:
-        raise JsonBodyError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+        raise JsonBodyError(f"JSON nested deeper than {max_depth} levels") from None
     except JsonBodyError:
         raise
     except (ValueError, UnicodeDecodeError) as exc:
         raise JsonBodyError(str(exc)) from None
-    if _depth(value) > MAX_JSON_DEPTH:
-        raise JsonBodyError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    if _depth(value, max_depth) > max_depth:
+        raise JsonBodyError(f"JSON nested deeper than {max_depth} levels")
+    if _SURROGATE_ESCAPE.search(body) is not None:
+        try:
+            json.dumps(value, ensure_ascii=False).encode()
+        except UnicodeEncodeError as exc:
+            raise JsonBodyError(
+                f"JSON string with a lone surrogate (U+{ord(exc.object[exc.start]):04X}):"
+                " not Unicode text"
+            ) from None
     return value
 
 
-def _depth(value: Any) -> int:
-    """Nesting depth, without recursion (the value may be as deep as the parser allowed)."""
+def _depth(value: Any, limit: int) -> int:
+    """Nesting depth up to just past *limit*, without recursion (the value may be as deep as
+    the parser allowed)."""
     deepest = 0
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
@@ -413,7 +434,7 @@ def _depth(value: Any) -> int:
         else:
             continue
         deepest = max(deepest, level)
-        if deepest > MAX_JSON_DEPTH:
+        if deepest > limit:
             return deepest
         stack.extend((child, level + 1) for child in children)
     return deepest

@@ -155,6 +155,22 @@ def test_preflight_from_an_unconfigured_origin(planted_hub: HubProcess) -> None:
             "positive",
         ),
         ("/api/servers/tools", b"[" * 100_000 + b"]" * 100_000, "Invalid JSON"),
+        # Lone surrogates: Python's parser takes them, no UTF-8 writer does (was a 500).
+        (
+            "/api/servers/tools",
+            b'{"server_name": "everything", "tool": "echo", "arguments": {"message": "\\ud800"}}',
+            "Invalid JSON",
+        ),
+        (
+            "/api/servers/resources",
+            b'{"server_name": "everything", "uri": "fixture://\\udc00"}',
+            "Invalid JSON",
+        ),
+        (
+            "/api/servers/prompts",
+            b'{"server_name": "everything", "prompt": "simple", "arguments": {"a": "\\uDBFF"}}',
+            "Invalid JSON",
+        ),
         ("/api/oauth/manual_callback", {"url": "http://[::1"}, "Invalid URL"),
         ("/api/marketplace/details", {"mcpId": ["x"]}, "must be a string"),
     ],

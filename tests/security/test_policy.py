@@ -182,6 +182,10 @@ def test_bad_configuration_is_refused(hosts: list[str], origins: list[str]) -> N
         b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1),
         b"1" * 5000,
         b'{"a": ',
+        b'{"a": "\\ud800"}',
+        b'["x\\uDC00"]',
+        b'{"\\udbff": 1}',
+        b'"\\udc00\\ud800"',
     ],
 )
 def test_strict_json(body: bytes) -> None:
@@ -193,6 +197,7 @@ def test_json_within_limits() -> None:
     deep = b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH
     assert parse_json(deep) is not None
     assert parse_json(b'{"timeout": 1' + b"0" * 400 + b"}")["timeout"] > 0
+    assert parse_json(b'"\\ud834\\udd1e \\\\ud800"') == "\U0001d11e \\ud800"  # a pair; no escape
 
 
 @pytest.mark.parametrize(("host", "loopback"), [("127.1", True), ("::1", True), ("0.0.0.0", False)])

@@ -276,7 +276,9 @@ class HotRequest(httputil.HTTPMessageDelegate):
         transport = self.state.transport
         headers = self.request.headers
         try:
-            decoded = pydantic_core.from_json(body)
+            # Refuses lone surrogates and nesting past ~200 levels itself; NaN too, here, so
+            # that what it refuses is what the handler's parser answers -32700.
+            decoded = pydantic_core.from_json(body, allow_inf_nan=False)
         except ValueError:
             return None
         if not isinstance(decoded, dict):

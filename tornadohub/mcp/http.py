@@ -26,6 +26,8 @@ from mcp_types import (
 )
 from pydantic import ValidationError as PydanticValidationError
 
+from tornadohub import policy
+
 SESSION_HEADER: Final = "mcp-session-id"
 
 
@@ -163,10 +165,22 @@ def accepted_types(accept: str | None) -> tuple[bool, bool]:
     )
 
 
+#: How deep a message may nest: what the fast path's parser (``pydantic_core.from_json``,
+#: ``handlers/hot.py``) takes, so both paths take the same messages; the hub's writers
+#: (``pydantic_core.to_json``) fail past 255 levels, with the envelope around the value.
+MAX_MESSAGE_DEPTH: Final = 200
+
+
 def parse_json(body: bytes) -> Any:
+    """The body as strict JSON (:func:`tornadohub.policy.parse_json`), else -32700.
+
+    What the hub could not write again (a lone surrogate, nesting past what its
+    serializer takes, ``NaN``) is refused here rather than failing later, upstream-bound
+    or on the way back, where it broke the call, the upstream's channel or the session.
+    """
     try:
-        return json.loads(body)
-    except (ValueError, RecursionError) as exc:
+        return policy.parse_json(body, max_depth=MAX_MESSAGE_DEPTH)
+    except policy.JsonBodyError as exc:
         raise McpRequestError(400, f"Parse error: {exc}", code=PARSE_ERROR) from None
 
 

@@ -336,6 +336,63 @@ def test_malformed_requests_get_json_rpc_errors(
     assert response.json()["error"]["code"] == code
 
 
+SURROGATE_CALL = (
+    b'{"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "remote__echo", '
+    b'"arguments": {"message": "\\ud800"}, "_meta": {'
+    b'"io.modelcontextprotocol/protocolVersion": "2026-07-28", '
+    b'"io.modelcontextprotocol/clientCapabilities": {}}}}'
+)
+
+
+@pytest.mark.parametrize("modern", [False, True])
+def test_lone_surrogates_are_parse_errors_and_the_upstream_stays(
+    url: str, hub: HubProcess, modern: bool
+) -> None:
+    """A lone surrogate escape is JSON grammar but no text: the hub could not write it to the
+    upstream (a 2026-07-28 call took the upstream's channel down with it; a session call got
+    an error with code 0; a legacy session died writing its answer). Refused up front."""
+    if modern:
+        headers = {"MCP-Protocol-Version": MODERN, "Mcp-Method": "tools/call"}
+        headers["Mcp-Name"] = "remote__echo"
+    else:
+        headers = {"Mcp-Session-Id": raw_session(url)}
+    refused = raw_post(url, SURROGATE_CALL, headers=headers)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"]["code"] == -32700
+    assert "surrogate" in refused.json()["error"]["message"]
+    body, call_headers = modern_call("remote__echo", {"message": "after"})
+    fine = raw_post(url, body, headers=call_headers)
+    assert fine.status_code == 200 and fine.json()["result"]["content"][0]["text"] == "Echo: after"
+    assert "disconnected" not in hub.log_text()
+
+
+def test_messages_nested_past_what_the_hub_can_write_are_parse_errors(url: str) -> None:
+    arguments = b"[" * 300 + b"]" * 300
+    body = (
+        b'{"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": '
+        b'"everything__echo", "arguments": {"message": ' + arguments + b"}}}"
+    )
+    session_id = raw_session(url)
+    response = raw_post(url, body, headers={"Mcp-Session-Id": session_id})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == -32700
+
+
+def test_a_failed_initialize_in_a_session_keeps_the_session(url: str) -> None:
+    """An ``initialize`` sent in a session is that session's request: refused, it must not
+    end the session (it was discarded as if the request had opened it)."""
+    session_id = raw_session(url)
+    headers = {"Mcp-Session-Id": session_id}
+    bad = {"jsonrpc": "2.0", "id": 2, "method": "initialize", "params": {"protocolVersion": 5}}
+    refused = raw_post(url, bad, headers=headers)
+    assert refused.status_code == 200 and refused.json()["error"]["code"] == -32602
+    call = {"jsonrpc": "2.0", "id": 3, "method": "tools/call"}
+    call["params"] = {"name": "everything__echo", "arguments": {"message": "still"}}
+    answered = raw_post(url, call, headers=headers)
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["result"]["content"][0]["text"] == "Echo: still"
+
+
 def test_oversized_body_is_refused(url: str) -> None:
     padding = "x" * (4 * 1024 * 1024 + 1)
     response = raw_post(

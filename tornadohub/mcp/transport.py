@@ -238,8 +238,14 @@ class McpTransport:
     ) -> None:
         check_post_headers(request)
         message = jsonrpc_message(parse_json(request.body))
-        opening = isinstance(message, JSONRPCRequest) and message.method == "initialize"
-        if opening and request.header(SESSION_HEADER) is None:
+        # Only an initialize without a session id opens one; sent in a session, it is that
+        # session's request, and failing must not end the session it did not open.
+        opening = (
+            isinstance(message, JSONRPCRequest)
+            and message.method == "initialize"
+            and request.header(SESSION_HEADER) is None
+        )
+        if opening:
             assert isinstance(message, JSONRPCRequest)
             session = await self._open(view, request, legacy=False, initialize=message.params)
         else:

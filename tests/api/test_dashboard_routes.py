@@ -163,6 +163,7 @@ def test_logs_keep_each_servers_stderr_and_the_hubs_lines(hub: HubProcess) -> No
         ("?limit=0", 400, "limit"),
         ("?limit=1001", 400, "limit"),
         ("?limit=ten", 400, "limit"),
+        ("?limit=%C2%B2", 400, "limit"),  # "²" is a digit to str.isdigit(), not to int()
         ("?server_name=nope", 404, None),
     ],
 )

@@ -51,7 +51,8 @@ class LogsHandler(APIHandler):
 
     def _limit(self) -> int:
         raw = self.get_query_argument("limit", str(MAX_LIMIT))
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        # ASCII digits only: str.isdigit() also takes "²" and "①", which int() refuses.
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
             raise ValidationError(
                 f"limit must be a whole number from 1 to {MAX_LIMIT}", data={"field": "limit"}
             )

@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from tornadohub import jsontext
+
 #: Request bodies above this are refused with 413, on every route (``/mcp`` included) and by
 #: the HTTP server itself (mcp-hub: 100 kB; tool arguments can be big).
 MAX_BODY_BYTES: Final = 4 * 1024 * 1024
@@ -385,19 +387,12 @@ def _finite(text: str) -> float:
     return value
 
 
-#: A ``\\uD800``-``\\uDFFF`` escape: the only way a JSON text can carry a surrogate code point
-#: (UTF-8 cannot encode one), so only a body with one needs the lone-surrogate check.
-_SURROGATE_ESCAPE: Final = re.compile(rb"\\u[dD][89a-fA-F]")
-
-
 def parse_json(body: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """Strict JSON: no ``NaN``/``Infinity``, finite numbers, at most *max_depth* deep, and
     strings of Unicode text.
 
-    Python's parser takes ``"\\ud800"`` (a lone surrogate: valid JSON grammar, no character)
-    into a ``str`` that nothing can encode as UTF-8; the hub would fail on it later, when it
-    forwards the value upstream or writes it back (RFC 8259 section 8.2: such strings behave
-    unpredictably). Refused here, with the parse errors.
+    A lone surrogate (``"\\ud800"``: JSON grammar, no character) is refused here, with the
+    parse errors: the hub could write it neither upstream nor back (:mod:`tornadohub.jsontext`).
     """
     try:
         value = json.loads(body, parse_constant=_no_constant, parse_float=_finite)
@@ -409,14 +404,8 @@ def parse_json(body: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
         raise JsonBodyError(str(exc)) from None
     if _depth(value, max_depth) > max_depth:
         raise JsonBodyError(f"JSON nested deeper than {max_depth} levels")
-    if _SURROGATE_ESCAPE.search(body) is not None:
-        try:
-            json.dumps(value, ensure_ascii=False).encode()
-        except UnicodeEncodeError as exc:
-            raise JsonBodyError(
-                f"JSON string with a lone surrogate (U+{ord(exc.object[exc.start]):04X}):"
-                " not Unicode text"
-            ) from None
+    if jsontext.may_have_surrogates(body) and jsontext.has_lone_surrogate(value):
+        raise JsonBodyError("JSON string with a lone surrogate (\\uD800-\\uDFFF): not Unicode text")
     return value
 
 

@@ -13,11 +13,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from tests.conftest import stdio_entry
 from tests.helpers import (
     HubProcess,
     alive,
     fixture_server,
+    initialize_request,
     wait_until,
 )
 
@@ -138,6 +141,34 @@ def test_garbage_on_stdout_is_skipped(start_hub: StartHub, write_config: WriteCo
     hub = start_hub(write_config({"noisy": stdio_entry("garbage_stdio.py")}))
     assert text(call(hub, "noisy", "echo", message="ok")) == "Echo: ok"
     assert "noisy wrote non-JSON-RPC output to stdout" in hub.log_text()
+    assert hub.stop() == 0
+
+
+def test_lone_surrogates_from_an_upstream_reach_clients_as_replacement_characters(
+    start_hub: StartHub, write_config: WriteConfig
+) -> None:
+    """A lone ``\\ud83d`` in an upstream's JSON (a Node server's cut emoji) used to break
+    every writer of the hub: ``/mcp`` tools/list was a 500 for all servers, a fast call
+    dropped the connection, a legacy SSE call never got its answer. Now it is U+FFFD."""
+    hub = start_hub(write_config({"cut": stdio_entry("surrogate_stdio.py")}))
+    assert text(call(hub, "cut", "cut")) == "half an emoji: \ufffd"
+    url = f"http://127.0.0.1:{hub.port}/mcp"
+    headers = {"Accept": "application/json, text/event-stream"}
+    opened = httpx.post(url, json=initialize_request("cut-test", "2025-11-25"), headers=headers)
+    headers["Mcp-Session-Id"] = opened.headers["mcp-session-id"]
+    initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    assert httpx.post(url, json=initialized, headers=headers).status_code == 202
+    tools_list = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+    listed = httpx.post(url, json=tools_list, headers=headers)
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["result"]["tools"][0]["description"] == "cuts \ufffd"
+    params = {"name": "cut__cut", "arguments": {}}
+    for meta in ({}, {"_meta": {"kernel": True}}):  # the fast path, then the SDK kernel's
+        request = {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": params | meta}
+        called = httpx.post(url, json=request, headers=headers, timeout=10)
+        assert called.status_code == 200, called.text
+        assert called.json()["result"]["content"][0]["text"] == "half an emoji: \ufffd"
+    assert "Traceback" not in hub.log_text()
     assert hub.stop() == 0
 
 

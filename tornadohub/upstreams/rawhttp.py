@@ -45,6 +45,7 @@ import mcp_types as types
 from mcp import MCPError
 from mcp.shared.dispatcher import ProgressFnT
 
+from tornadohub import jsontext
 from tornadohub.upstreams.raw import RawChannel, cancel_note, reply_result
 
 log = logging.getLogger("tornadohub.upstream")
@@ -366,7 +367,7 @@ class HttpRawChannel(RawChannel):
         if response.content_type.startswith(JSON_TYPE):
             text = await body.read_all()
             conn.reusable = response.keep_alive
-            return reply_result(json.loads(text))
+            return reply_result(jsontext.loads(text))
         if response.content_type.startswith(SSE_TYPE):
             cursor = _Cursor()
             try:
@@ -388,7 +389,7 @@ class HttpRawChannel(RawChannel):
     def _status_error(self, status: int, response: _Response, text: bytes) -> MCPError:
         if response.content_type.startswith(JSON_TYPE):
             with contextlib.suppress(ValueError):
-                message = json.loads(text)
+                message = jsontext.loads(text)
                 error = message.get("error") if isinstance(message, dict) else None
                 if isinstance(error, dict) and "result" not in message:
                     code = error.get("code")
@@ -458,7 +459,7 @@ class HttpRawChannel(RawChannel):
                 data = _event_data(event, cursor)
                 if data is None:
                     continue
-                message = json.loads(data)
+                message = jsontext.loads(data)
                 if not isinstance(message, dict):
                     continue
                 if message.get("id") == request_id and "method" not in message:

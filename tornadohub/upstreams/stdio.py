@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -24,6 +23,7 @@ import mcp_types as types
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.shared.message import SessionMessage
 
+from tornadohub import jsontext
 from tornadohub.placeholders import ResolvedServer
 from tornadohub.processes import descendants, kill_and_reap, reap_orphans, spawned
 from tornadohub.spawn import ChildStdout, spawn_server
@@ -307,7 +307,7 @@ class StdioUpstream(Upstream):
         try:
             if stripped[:1] not in (b"{", b"["):
                 raise ValueError("not JSON-RPC")  # most junk, without a JSON parse
-            decoded = json.loads(line)
+            decoded = jsontext.loads(line)  # a lone surrogate would break the hub's writers
             raw = self.raw
             if raw is not None and raw.take(decoded):
                 return None

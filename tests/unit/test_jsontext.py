@@ -1,0 +1,35 @@
+"""Lone surrogates in JSON text (``tornadohub/jsontext.py``): found, and replaced upstream-side."""
+
+from __future__ import annotations
+
+import pytest
+
+from tornadohub import jsontext
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        (b'"half \\ud83d"', "half \ufffd"),
+        (b'"\\udc00\\ud800"', "\ufffd\ufffd"),  # reversed halves are two lone ones
+        (b'"\\ud83d\\ude00"', "\U0001f600"),  # a pair is a character
+        (b'"\\\\ud800"', "\\ud800"),  # an escaped backslash, then text
+        (
+            b'{"k\\uDBFF": ["x", {"y": "\\uDFFF"}, 1, null]}',
+            {"k\ufffd": ["x", {"y": "\ufffd"}, 1, None]},
+        ),
+        ('"str \\ud800"', "str \ufffd"),
+    ],
+)
+def test_an_upstreams_lone_surrogates_become_replacement_characters(
+    text: bytes | str, value: object
+) -> None:
+    assert jsontext.loads(text) == value
+
+
+def test_values_without_lone_surrogates_are_left_alone() -> None:
+    value = {"a": ["\U0001f600", {"b": "plain"}]}
+    assert not jsontext.has_lone_surrogate(value)
+    assert jsontext.has_lone_surrogate({"a": [{"b": "\ud800"}]})
+    assert jsontext.has_lone_surrogate({"\udfff": 1})
+    assert not jsontext.may_have_surrogates(b'{"a": "\\u00e9"}')

@@ -1,0 +1,90 @@
+"""JSON text whose strings are not all Unicode text: lone surrogates.
+
+JSON's grammar lets a string carry ``\\ud800`` alone, and Python's parser makes it a
+``str`` that no UTF-8 writer takes (``pydantic_core.to_json``, ``str.encode``): the hub
+fails when it writes such a value on (RFC 8259 section 8.2 leaves their handling open).
+JavaScript strings are UTF-16, so Node servers make them whenever they cut a string
+between the two halves of an emoji, and ``JSON.stringify`` writes them as escapes.
+
+* From a client, such a body is refused (:func:`tornadohub.policy.parse_json`).
+* From an upstream, :func:`loads` parses its message and puts U+FFFD (the replacement
+  character) for each lone surrogate, as a UTF-8 encoder for the web does: one server's
+  broken text then reaches the client as text, and never breaks a list, a call or a
+  session of the hub's.
+
+Only an escape can make a surrogate (UTF-8 cannot encode one), so a message without
+``\\uD8``..``\\uDF`` is never walked. A leaf module: it imports nothing from the package.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Final
+
+#: A ``\\uD800``-``\\uDFFF`` escape (or text that looks like one after an escaped backslash).
+SURROGATE_ESCAPE: Final = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_TEXT: Final = re.compile(r"\\u[dD][89a-fA-F]")
+#: A surrogate code point in a parsed string: a pair was joined by the parser, so it is lone.
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+REPLACEMENT: Final = "\ufffd"
+
+
+def may_have_surrogates(text: bytes | str) -> bool:
+    """Whether *text* has an escape that may have made a lone surrogate."""
+    if isinstance(text, str):
+        return _SURROGATE_ESCAPE_TEXT.search(text) is not None
+    return SURROGATE_ESCAPE.search(text) is not None
+
+
+def has_lone_surrogate(value: Any) -> bool:
+    """Whether any string of the parsed *value* (keys included) holds a lone surrogate."""
+    return any(_SURROGATE.search(text) is not None for text in _strings(value))
+
+
+def loads(text: bytes | str) -> Any:
+    """``json.loads`` for an upstream's message: lone surrogates become U+FFFD."""
+    value = json.loads(text)
+    if may_have_surrogates(text) and has_lone_surrogate(value):
+        return _replaced(value)
+    return value
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string of *value*, keys included, without recursion."""
+    found: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, dict):
+            found.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def _replaced(value: Any) -> Any:
+    """*value* with U+FFFD for every surrogate of its strings (a copy, without recursion)."""
+
+    def fix(item: Any) -> Any:
+        if isinstance(item, str):
+            return _SURROGATE.sub(REPLACEMENT, item)
+        if isinstance(item, dict):
+            copy = {_SURROGATE.sub(REPLACEMENT, key): child for key, child in item.items()}
+            pending.extend((copy, key) for key in copy)
+            return copy
+        if isinstance(item, list):
+            items = list(item)
+            pending.extend((items, index) for index in range(len(items)))
+            return items
+        return item
+
+    pending: list[tuple[Any, Any]] = []
+    root = fix(value)
+    while pending:
+        container, slot = pending.pop()
+        container[slot] = fix(container[slot])
+    return root

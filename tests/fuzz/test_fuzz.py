@@ -1,8 +1,9 @@
 """A seeded fuzz pass over every route of a real hub: bad input gets a clear error, in the
 documented shape, never a hang, a traceback or lost state.
 
-One hub with real upstreams: ``everything`` and ``garbage`` (STDIO; the second prints junk
-before serving) and ``remote`` (Streamable HTTP). The marketplace points at a closed
+One hub with real upstreams: ``everything``, ``garbage`` (prints junk before serving) and
+``cut`` (its text has lone surrogates, as a Node server's can) over STDIO, and ``remote``
+(Streamable HTTP). The marketplace points at a closed
 loopback port, so its routes fail as documented without leaving the machine.
 
 * REST (:mod:`tests.fuzz.rest_cases`): every route of the route table with wrong methods,
@@ -51,6 +52,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
         servers = {
             "everything": stdio_entry("everything_stdio.py"),
             "garbage": stdio_entry("garbage_stdio.py"),
+            "cut": stdio_entry("surrogate_stdio.py"),
             "remote": {"url": remote.url},
         }
         closed = "http://127.0.0.1:9"  # the discard port: nothing listens there

@@ -378,6 +378,20 @@ def test_messages_nested_past_what_the_hub_can_write_are_parse_errors(url: str) 
     assert response.json()["error"]["code"] == -32700
 
 
+@pytest.mark.parametrize("meta", [b"", b', "_meta": {"kernel": true}'])
+def test_numbers_past_a_floats_range_are_parse_errors_on_both_paths(url: str, meta: bytes) -> None:
+    """``1e999``: the fast path (no ``_meta``) read it as infinity and wrote ``Infinity``
+    (not JSON) to the upstream; the kernel's path refused it. Both refuse it now."""
+    body = (
+        b'{"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": '
+        b'"everything__add", "arguments": {"a": 1e999, "b": 1}' + meta + b"}}"
+    )
+    session_id = raw_session(url)
+    response = raw_post(url, body, headers={"Mcp-Session-Id": session_id})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == -32700
+
+
 def test_a_failed_initialize_in_a_session_keeps_the_session(url: str) -> None:
     """An ``initialize`` sent in a session is that session's request: refused, it must not
     end the session (it was discarded as if the request had opened it)."""

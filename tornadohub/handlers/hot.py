@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import time
 from collections.abc import Awaitable, Iterator, Mapping
 from http.client import responses as HTTP_REASONS
@@ -281,7 +282,7 @@ class HotRequest(httputil.HTTPMessageDelegate):
             decoded = pydantic_core.from_json(body, allow_inf_nan=False)
         except ValueError:
             return None
-        if not isinstance(decoded, dict):
+        if not isinstance(decoded, dict) or not _finite(decoded):
             return None
         service = transport.service
         if self.handler is LegacyMessagesHandler:
@@ -388,6 +389,27 @@ class HotRequest(httputil.HTTPMessageDelegate):
 
 
 _HANDSHAKE: Final = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
+
+
+def _finite(message: dict[str, Any]) -> bool:
+    """Whether every number of *message* is finite.
+
+    ``pydantic_core.from_json`` reads a number past a float's range (``1e999``) as
+    infinity, which ``to_json`` writes upstream as ``Infinity``: not JSON (a Node server's
+    parser drops the line, and the call waits for its timeout). The handler's parser
+    refuses it (-32700), so the fast path leaves such a message to it. Walks values, not
+    bytes: a long text is one step.
+    """
+    stack: list[Any] = [message]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, float) and math.isinf(item):
+            return False
+    return True
 
 
 class _FastStream:

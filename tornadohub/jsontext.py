@@ -1,4 +1,4 @@
-"""JSON text whose strings are not all Unicode text: lone surrogates.
+"""JSON text the hub could not write again: lone surrogates, and an upstream's ``NaN``.
 
 JSON's grammar lets a string carry ``\\ud800`` alone, and Python's parser makes it a
 ``str`` that no UTF-8 writer takes (``pydantic_core.to_json``, ``str.encode``): the hub
@@ -12,6 +12,10 @@ between the two halves of an emoji, and ``JSON.stringify`` writes them as escape
   broken text then reaches the client as text, and never breaks a list, a call or a
   session of the hub's.
 
+An upstream's ``NaN``, ``Infinity`` (not JSON, but Python's ``json.dumps`` writes them) or
+``1e999`` becomes null, as ``JSON.stringify`` writes them: no answer of the hub's carries
+one (REST answered ``{"x":NaN}``, which a JSON client cannot read).
+
 Only an escape can make a surrogate (UTF-8 cannot encode one), so a message without
 ``\\uD8``..``\\uDF`` is never walked. A leaf module: it imports nothing from the package.
 """
@@ -19,6 +23,7 @@ Only an escape can make a surrogate (UTF-8 cannot encode one), so a message with
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any, Final
 
@@ -42,9 +47,25 @@ def has_lone_surrogate(value: Any) -> bool:
     return any(_SURROGATE.search(text) is not None for text in _strings(value))
 
 
+def _null(_constant: str) -> None:
+    return None
+
+
+def _float(text: str) -> float | None:
+    value = float(text)
+    return value if math.isfinite(value) else None  # 1e999
+
+
+#: Reads ``NaN``, ``Infinity``, ``-Infinity`` (Python's ``json.dumps`` writes them) and
+#: numbers past a float's range as null, which ``JSON.stringify`` writes for them: the
+#: hub's answers stay JSON.
+_UPSTREAM: Final = json.JSONDecoder(parse_constant=_null, parse_float=_float)
+
+
 def loads(text: bytes | str) -> Any:
-    """``json.loads`` for an upstream's message: lone surrogates become U+FFFD."""
-    value = json.loads(text)
+    """``json.loads`` for an upstream's message: lone surrogates become U+FFFD, ``NaN`` and
+    the infinities null."""
+    value = _UPSTREAM.decode(text.decode() if isinstance(text, bytes) else text)
     if may_have_surrogates(text) and has_lone_surrogate(value):
         return _replaced(value)
     return value

@@ -6,6 +6,7 @@ Each test starts its own hub (state is the point here) and ends with
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -150,7 +151,7 @@ def test_lone_surrogates_from_an_upstream_reach_clients_as_replacement_character
     """A lone ``\\ud83d`` in an upstream's JSON (a Node server's cut emoji) used to break
     every writer of the hub: ``/mcp`` tools/list was a 500 for all servers, a fast call
     dropped the connection, a legacy SSE call never got its answer. Now it is U+FFFD."""
-    hub = start_hub(write_config({"cut": stdio_entry("surrogate_stdio.py")}))
+    hub = start_hub(write_config({"cut": stdio_entry("odd_json_stdio.py")}))
     assert text(call(hub, "cut", "cut")) == "half an emoji: \ufffd"
     url = f"http://127.0.0.1:{hub.port}/mcp"
     headers = {"Accept": "application/json, text/event-stream"}
@@ -169,6 +170,23 @@ def test_lone_surrogates_from_an_upstream_reach_clients_as_replacement_character
         assert called.status_code == 200, called.text
         assert called.json()["result"]["content"][0]["text"] == "half an emoji: \ufffd"
     assert "Traceback" not in hub.log_text()
+    assert hub.stop() == 0
+
+
+def test_an_upstreams_nan_and_infinities_reach_clients_as_null(
+    start_hub: StartHub, write_config: WriteConfig
+) -> None:
+    """Python's ``json.dumps`` writes ``NaN``; the hub's REST answer carried it on, which
+    no JSON client can read. Now null, as ``JSON.stringify`` writes it."""
+    hub = start_hub(write_config({"odd": stdio_entry("odd_json_stdio.py")}))
+    response = call(hub, "odd", "measure")
+    assert response.status_code == 200, response.text
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} in {response.text}")
+
+    body = json.loads(response.text, parse_constant=refuse)
+    assert body["result"]["structuredContent"] == {"x": None, "y": None, "z": None, "ok": 1.5}
     assert hub.stop() == 0
 
 

@@ -52,7 +52,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
         servers = {
             "everything": stdio_entry("everything_stdio.py"),
             "garbage": stdio_entry("garbage_stdio.py"),
-            "cut": stdio_entry("surrogate_stdio.py"),
+            "cut": stdio_entry("odd_json_stdio.py"),
             "remote": {"url": remote.url},
         }
         closed = "http://127.0.0.1:9"  # the discard port: nothing listens there

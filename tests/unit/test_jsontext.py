@@ -33,3 +33,8 @@ def test_values_without_lone_surrogates_are_left_alone() -> None:
     assert jsontext.has_lone_surrogate({"a": [{"b": "\ud800"}]})
     assert jsontext.has_lone_surrogate({"\udfff": 1})
     assert not jsontext.may_have_surrogates(b'{"a": "\\u00e9"}')
+
+
+def test_an_upstreams_nan_and_infinities_become_null() -> None:
+    text = b'{"a": NaN, "b": [Infinity, -Infinity, 1e999, -1e999, 1.5, 2]}'
+    assert jsontext.loads(text) == {"a": None, "b": [None, None, None, None, 1.5, 2]}

@@ -1,11 +1,13 @@
-"""Fixture stdio MCP server whose text has lone surrogates, as a Node server's can.
+"""Fixture stdio MCP server whose JSON only a lenient parser reads, as real servers' is.
 
-Usage: ``python tests/servers/surrogate_stdio.py``. JavaScript strings are UTF-16: a
+Usage: ``python tests/servers/odd_json_stdio.py``. JavaScript strings are UTF-16: a
 server that cuts a string between the halves of an emoji and writes it with
-``JSON.stringify`` prints a lone ``\\ud83d`` escape. This server writes its JSON lines by
-hand (the Python SDK cannot write such a string), speaks the handshake era, and serves
-``fixture-surrogate`` 1.0.0 with one tool, ``cut``, whose description and every answer
-(``half an emoji: \\ud83d``) carry one. Imports only the standard library.
+``JSON.stringify`` prints a lone ``\\ud83d`` escape; Python's ``json.dumps`` writes
+``NaN`` and ``Infinity``. This server writes its JSON lines by hand (the Python SDK
+writes neither), speaks the handshake era, and serves ``fixture-odd-json`` 1.0.0 with two
+tools: ``cut``, whose description and every answer (``half an emoji: \\ud83d``) carry a
+lone surrogate, and ``measure``, whose ``structuredContent`` is
+``{"x": NaN, "y": 1e999, "z": -Infinity, "ok": 1.5}``. Imports only the standard library.
 """
 
 import json
@@ -33,11 +35,15 @@ def main() -> None:
             reply(
                 request_id,
                 f'{{"protocolVersion":{version},"capabilities":{{"tools":{{}}}},'
-                '"serverInfo":{"name":"fixture-surrogate","version":"1.0.0"}}',
+                '"serverInfo":{"name":"fixture-odd-json","version":"1.0.0"}}',
             )
         elif method == "tools/list":
-            tool = f'{{"name":"cut","description":"cuts {CUT}","inputSchema":{{"type":"object"}}}}'
-            reply(request_id, f'{{"tools":[{tool}]}}')
+            schema = '"inputSchema":{"type":"object"}'
+            cut = f'{{"name":"cut","description":"cuts {CUT}",{schema}}}'
+            reply(request_id, f'{{"tools":[{cut},{{"name":"measure",{schema}}}]}}')
+        elif method == "tools/call" and message.get("params", {}).get("name") == "measure":
+            numbers = '{"x":NaN,"y":1e999,"z":-Infinity,"ok":1.5}'
+            reply(request_id, f'{{"content":[],"structuredContent":{numbers}}}')
         elif method == "tools/call":
             reply(request_id, f'{{"content":[{{"type":"text","text":"half an emoji: {CUT}"}}]}}')
         elif method == "ping":

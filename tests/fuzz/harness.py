@@ -68,13 +68,13 @@ class LegacyStream:
         self._thread.join(10)
 
 
-def open_session(port: int) -> str:
-    """A 2025-11-25 session of the raw wire, initialized."""
+def open_session(port: int, path: str = "/mcp") -> str:
+    """A 2025-11-25 session of the raw wire at *path*, initialized."""
     headers = [("Accept", ACCEPT), ("Content-Type", "application/json")]
     opened = exchange(
         port,
         "POST",
-        "/mcp",
+        path,
         headers=headers,
         body=json.dumps(initialize_request("fuzz", HANDSHAKE)).encode(),
         stream=True,
@@ -84,7 +84,7 @@ def open_session(port: int) -> str:
     done = exchange(
         port,
         "POST",
-        "/mcp",
+        path,
         headers=[*headers, ("Mcp-Session-Id", session)],
         body=b'{"jsonrpc": "2.0", "method": "notifications/initialized"}',
     )
@@ -104,17 +104,19 @@ def sse_messages(answer: Answer) -> list[dict[str, Any]]:
 
 
 class McpRunner:
-    """Sends MCP cases on their wire and judges the answers."""
+    """Sends MCP cases on their wire to the endpoint at *path* and judges the answers (the
+    legacy wire is always ``/mcp``'s)."""
 
-    def __init__(self, hub: HubProcess) -> None:
+    def __init__(self, hub: HubProcess, path: str = "/mcp") -> None:
         self.hub = hub
         self.port = hub.port
-        self.session = open_session(self.port)
+        self.path = path
+        self.session = open_session(self.port, path)
         self.legacy = LegacyStream(self.port)
 
     def close(self) -> None:
         self.legacy.close()
-        exchange(self.port, "DELETE", "/mcp", headers=[("Mcp-Session-Id", self.session)])
+        exchange(self.port, "DELETE", self.path, headers=[("Mcp-Session-Id", self.session)])
 
     def send(self, case: McpCase) -> tuple[Answer, list[str]]:
         headers = [("Accept", ACCEPT), ("Content-Type", "application/json")]
@@ -131,7 +133,7 @@ class McpRunner:
             answer = exchange(
                 self.port,
                 case.method,
-                "/mcp",
+                self.path,
                 headers=headers,
                 body=case.body,
                 stream=case.method == "POST",

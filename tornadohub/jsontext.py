@@ -12,6 +12,10 @@ between the two halves of an emoji, and ``JSON.stringify`` writes them as escape
   broken text then reaches the client as text, and never breaks a list, a call or a
   session of the hub's.
 
+An upstream's answer nested past what the hub's writers take becomes an error answer: the
+client is told, instead of the hub failing to write it (a dropped connection, a lost legacy
+answer).
+
 An upstream's ``NaN``, ``Infinity`` (not JSON, but Python's ``json.dumps`` writes them) or
 ``1e999`` becomes null, as ``JSON.stringify`` writes them: no answer of the hub's carries
 one (REST answered ``{"x":NaN}``, which a JSON client cannot read).
@@ -62,13 +66,57 @@ def _float(text: str) -> float | None:
 _UPSTREAM: Final = json.JSONDecoder(parse_constant=_null, parse_float=_float)
 
 
+#: The deepest message the hub takes from an upstream: its writers (``pydantic_core.to_json``)
+#: fail past 255 levels, with the hub's envelope around the value.
+MAX_DEPTH: Final = 200
+INTERNAL_ERROR: Final = -32603
+
+
 def loads(text: bytes | str) -> Any:
     """``json.loads`` for an upstream's message: lone surrogates become U+FFFD, ``NaN`` and
-    the infinities null."""
-    value = _UPSTREAM.decode(text.decode() if isinstance(text, bytes) else text)
+    the infinities null; an answer nested deeper than :data:`MAX_DEPTH` becomes an error
+    answer (-32603), and any other message so deep is refused (``ValueError``)."""
+    value = _UPSTREAM.decode(text.decode("utf-8-sig") if isinstance(text, bytes) else text)
     if may_have_surrogates(text) and has_lone_surrogate(value):
-        return _replaced(value)
+        value = _replaced(value)
+    if _opens(text) > MAX_DEPTH and _deeper_than(value, MAX_DEPTH):
+        return _too_deep(value)
     return value
+
+
+def _opens(text: bytes | str) -> int:
+    """How many arrays and objects *text* may open: no deeper than that (a fast count)."""
+    if isinstance(text, str):
+        return text.count("[") + text.count("{")
+    return text.count(b"[") + text.count(b"{")
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether *value* nests deeper than *limit* (only containers are visited)."""
+    level: list[Any] = [value] if isinstance(value, dict | list) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        below: list[Any] = []
+        for item in level:
+            children = item.values() if isinstance(item, dict) else item
+            below += [child for child in children if isinstance(child, dict | list)]
+        level = below
+    return False
+
+
+def _too_deep(message: Any) -> dict[str, Any]:
+    """The error answer that stands for an answer too deep to write on; else ValueError."""
+    if (
+        isinstance(message, dict)
+        and "id" in message
+        and ("result" in message or "error" in message)
+    ):
+        error = {"code": INTERNAL_ERROR, "message": f"Answer nested deeper than {MAX_DEPTH} levels"}
+        return {"jsonrpc": "2.0", "id": message["id"], "error": error}
+    raise ValueError(f"message nested deeper than {MAX_DEPTH} levels")
 
 
 def _strings(value: Any) -> list[str]:

@@ -190,6 +190,31 @@ def test_an_upstreams_nan_and_infinities_reach_clients_as_null(
     assert hub.stop() == 0
 
 
+def test_an_upstream_answer_too_deep_to_write_on_is_an_error_answer(
+    start_hub: StartHub, write_config: WriteConfig
+) -> None:
+    """A result nested 300 levels: the hub's writers stop at 255, so a fast ``/mcp`` call
+    lost its connection, the kernel answered code 0, a legacy call got no answer. Now the
+    answer is an error (-32603) everywhere."""
+    hub = start_hub(write_config({"odd": stdio_entry("odd_json_stdio.py")}))
+    response = call(hub, "odd", "deep")
+    assert response.status_code == 500 and response.json()["code"] == -32603, response.text
+    url = f"http://127.0.0.1:{hub.port}/mcp"
+    headers = {"Accept": "application/json, text/event-stream"}
+    opened = httpx.post(url, json=initialize_request("deep-test", "2025-11-25"), headers=headers)
+    headers["Mcp-Session-Id"] = opened.headers["mcp-session-id"]
+    initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    assert httpx.post(url, json=initialized, headers=headers).status_code == 202
+    request = {"jsonrpc": "2.0", "id": 3, "method": "tools/call"}
+    request["params"] = {"name": "odd__deep", "arguments": {}}
+    called = httpx.post(url, json=request, headers=headers, timeout=10)  # the fast path
+    assert called.status_code == 200, called.text
+    result = called.json()["result"]
+    assert result["isError"] and "nested deeper than 200" in result["content"][0]["text"]
+    assert "Traceback" not in hub.log_text()
+    assert hub.stop() == 0
+
+
 def test_grandchildren_die_with_their_server(
     start_hub: StartHub, write_config: WriteConfig, tmp_path: Path
 ) -> None:

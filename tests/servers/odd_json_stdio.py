@@ -4,10 +4,11 @@ Usage: ``python tests/servers/odd_json_stdio.py``. JavaScript strings are UTF-16
 server that cuts a string between the halves of an emoji and writes it with
 ``JSON.stringify`` prints a lone ``\\ud83d`` escape; Python's ``json.dumps`` writes
 ``NaN`` and ``Infinity``. This server writes its JSON lines by hand (the Python SDK
-writes neither), speaks the handshake era, and serves ``fixture-odd-json`` 1.0.0 with two
+writes neither), speaks the handshake era, and serves ``fixture-odd-json`` 1.0.0 with three
 tools: ``cut``, whose description and every answer (``half an emoji: \\ud83d``) carry a
-lone surrogate, and ``measure``, whose ``structuredContent`` is
-``{"x": NaN, "y": 1e999, "z": -Infinity, "ok": 1.5}``. Imports only the standard library.
+lone surrogate; ``measure``, whose ``structuredContent`` is
+``{"x": NaN, "y": 1e999, "z": -Infinity, "ok": 1.5}``; and ``deep``, whose
+``structuredContent`` nests 300 levels. Imports only the standard library.
 """
 
 import json
@@ -40,10 +41,14 @@ def main() -> None:
         elif method == "tools/list":
             schema = '"inputSchema":{"type":"object"}'
             cut = f'{{"name":"cut","description":"cuts {CUT}",{schema}}}'
-            reply(request_id, f'{{"tools":[{cut},{{"name":"measure",{schema}}}]}}')
+            others = f'{{"name":"measure",{schema}}},{{"name":"deep",{schema}}}'
+            reply(request_id, f'{{"tools":[{cut},{others}]}}')
         elif method == "tools/call" and message.get("params", {}).get("name") == "measure":
             numbers = '{"x":NaN,"y":1e999,"z":-Infinity,"ok":1.5}'
             reply(request_id, f'{{"content":[],"structuredContent":{numbers}}}')
+        elif method == "tools/call" and message.get("params", {}).get("name") == "deep":
+            nested = "[" * 300 + "]" * 300
+            reply(request_id, f'{{"content":[],"structuredContent":{{"x":{nested}}}}}')
         elif method == "tools/call":
             reply(request_id, f'{{"content":[{{"type":"text","text":"half an emoji: {CUT}"}}]}}')
         elif method == "ping":

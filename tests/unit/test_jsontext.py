@@ -38,3 +38,12 @@ def test_values_without_lone_surrogates_are_left_alone() -> None:
 def test_an_upstreams_nan_and_infinities_become_null() -> None:
     text = b'{"a": NaN, "b": [Infinity, -Infinity, 1e999, -1e999, 1.5, 2]}'
     assert jsontext.loads(text) == {"a": None, "b": [None, None, None, None, 1.5, 2]}
+
+
+def test_an_upstreams_answer_too_deep_to_write_on_becomes_an_error_answer() -> None:
+    deep = b"[" * 201 + b"]" * 201
+    answer = jsontext.loads(b'{"jsonrpc": "2.0", "id": 7, "result": {"x": ' + deep + b"}}")
+    assert answer["id"] == 7 and answer["error"]["code"] == -32603
+    assert jsontext.loads(b"[" * 200 + b"]" * 200) is not None  # within the limit
+    with pytest.raises(ValueError):
+        jsontext.loads(b'{"jsonrpc": "2.0", "method": "x", "params": {"a": ' + deep + b"}}")

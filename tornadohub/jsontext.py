@@ -20,6 +20,9 @@ An upstream's ``NaN``, ``Infinity`` (not JSON, but Python's ``json.dumps`` write
 ``1e999`` becomes null, as ``JSON.stringify`` writes them: no answer of the hub's carries
 one (REST answered ``{"x":NaN}``, which a JSON client cannot read).
 
+:func:`finite` finds the infinity a lenient parser makes of ``1e999`` (the ``/mcp`` fast
+path leaves such a message to the strict parser).
+
 Only an escape can make a surrogate (UTF-8 cannot encode one), so a message without
 ``\\uD8``..``\\uDF`` is never walked. A leaf module: it imports nothing from the package.
 """
@@ -157,3 +160,23 @@ def _replaced(value: Any) -> Any:
         container, slot = pending.pop()
         container[slot] = fix(container[slot])
     return root
+
+
+def finite(value: Any) -> bool:
+    """Whether every number of *value* is finite.
+
+    ``pydantic_core.from_json`` (the ``/mcp`` fast path's parser) reads a number past a
+    float's range (``1e999``) as infinity, which ``to_json`` writes upstream as
+    ``Infinity``: not JSON (a Node server's parser drops the line, and the call waits for its
+    timeout). Walks values, not bytes: a long text is one step.
+    """
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, float) and math.isinf(item):
+            return False
+    return True

@@ -47,3 +47,9 @@ def test_an_upstreams_answer_too_deep_to_write_on_becomes_an_error_answer() -> N
     assert jsontext.loads(b"[" * 200 + b"]" * 200) is not None  # within the limit
     with pytest.raises(ValueError):
         jsontext.loads(b'{"jsonrpc": "2.0", "method": "x", "params": {"a": ' + deep + b"}}")
+
+
+def test_finite_finds_an_infinity_anywhere() -> None:
+    assert jsontext.finite({"a": [1.5, {"b": 2, "c": "Infinity"}]})
+    assert not jsontext.finite({"a": [1, {"b": float("inf")}]})
+    assert not jsontext.finite({"a": -float("inf")})

@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
 import time
 from collections.abc import Awaitable, Iterator, Mapping
 from http.client import responses as HTTP_REASONS
@@ -37,7 +36,7 @@ import tornado
 from tornado import httputil, web
 from tornado.iostream import StreamClosedError
 
-from tornadohub import metrics
+from tornadohub import jsontext, metrics
 from tornadohub.appstate import APP_STATE, AppState
 from tornadohub.clock import iso_now
 from tornadohub.cluster.hop import NODE_HEADER
@@ -277,12 +276,13 @@ class HotRequest(httputil.HTTPMessageDelegate):
         transport = self.state.transport
         headers = self.request.headers
         try:
-            # Refuses lone surrogates and nesting past ~200 levels itself; NaN too, here, so
-            # that what it refuses is what the handler's parser answers -32700.
+            # Refuses lone surrogates and nesting past ~200 levels itself; NaN too, here, and
+            # 1e999 (read as infinity) below, so that what the fast path leaves is what the
+            # handler's parser answers -32700.
             decoded = pydantic_core.from_json(body, allow_inf_nan=False)
         except ValueError:
             return None
-        if not isinstance(decoded, dict) or not _finite(decoded):
+        if not isinstance(decoded, dict) or not jsontext.finite(decoded):
             return None
         service = transport.service
         if self.handler is LegacyMessagesHandler:
@@ -389,27 +389,6 @@ class HotRequest(httputil.HTTPMessageDelegate):
 
 
 _HANDSHAKE: Final = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
-
-
-def _finite(message: dict[str, Any]) -> bool:
-    """Whether every number of *message* is finite.
-
-    ``pydantic_core.from_json`` reads a number past a float's range (``1e999``) as
-    infinity, which ``to_json`` writes upstream as ``Infinity``: not JSON (a Node server's
-    parser drops the line, and the call waits for its timeout). The handler's parser
-    refuses it (-32700), so the fast path leaves such a message to it. Walks values, not
-    bytes: a long text is one step.
-    """
-    stack: list[Any] = [message]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, float) and math.isinf(item):
-            return False
-    return True
 
 
 class _FastStream:

@@ -15,7 +15,8 @@ loopback port, so its routes fail as documented without leaving the machine.
   header cases. Answers: JSON-RPC errors with spec codes and statuses, a response for
   every request with a good id, 202 for notifications and responses, never a 5xx.
 
-Each pass runs twice: the first round opens what the hub opens once (the 2026-07-28
+Each pass runs twice (MCP: on ``/mcp``, then on ``/servers/everything/mcp``): the first
+round opens what the hub opens once (the 2026-07-28
 channels to the upstreams), the second must leave the hub's file descriptors where the
 first left them. After each round: no traceback in the hub's log, ``/api/health`` ready, a
 normal tool call works, and every server is in the state it was in before.

@@ -385,6 +385,9 @@ class HubConfig:
 
 def _os_reason(exc: OSError, path: str) -> str:
     """Node-like wording, e.g. ``EACCES: permission denied, open '<path>'``."""
+    if isinstance(exc, IsADirectoryError):
+        # Node opens a directory and fails reading it.
+        return "EISDIR: illegal operation on a directory, read"
     code = errno.errorcode.get(exc.errno or 0, "EIO")
     text = (exc.strerror or str(exc)).lower()
     return f"{code}: {text}, open '{path}'"
@@ -403,10 +406,15 @@ def _read_document(path: str) -> dict[str, Any] | None:
     try:
         document = _parse_json5(content)
     except (ValueError, RecursionError) as exc:
-        raise _file_error(path, f"JSON5: {exc}") from exc
+        raise _file_error(path, f"JSON5: {_json5_reason(exc, content)}") from exc
     if isinstance(document, dict) and "servers" in document and _js_truthy(document["servers"]):
         # VS Code style: "servers" wins; the key itself is kept.
         document = {**document, "mcpServers": document["servers"]}
+    if isinstance(document, dict) and isinstance(document.get("mcpServers"), list):
+        # JavaScript's arrays are objects keyed by index: mcp-hub accepts one, so an
+        # empty list is an empty map (and an entry's name is its index).
+        servers = document["mcpServers"]
+        document = {**document, "mcpServers": {str(i): item for i, item in enumerate(servers)}}
     if not isinstance(document, dict) or not isinstance(document.get("mcpServers"), dict):
         reason = f"Invalid config format in {path}: 'mcpServers' must be an object"
         raise _file_error(path, reason)
@@ -425,6 +433,37 @@ def _parse_json5(content: str) -> Any:
         return json.loads(content)
     except (ValueError, RecursionError):
         return json5.loads(content)
+
+
+_JSON5_END = re.compile(r"^<string>:(\d+) Unexpected end of input at column (\d+)$")
+_JSON5_CHAR = re.compile(r'^<string>:(\d+) Unexpected "(.)" at column (\d+)$', re.DOTALL)
+_JS_ESCAPES = {
+    "'": "\\'",
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+    "\0": "\\0",
+}
+
+
+def _json5_reason(exc: Exception, content: str) -> str:
+    """The JavaScript json5 package's wording (``invalid character 'j' at 1:7``,
+    ``invalid end of input at 1:22``), which users of mcp-hub know; the Python
+    package's own message for the few errors it words differently."""
+    if not content:
+        return "invalid end of input at 1:1"
+    message = str(exc)
+    if match := _JSON5_END.match(message):
+        return f"invalid end of input at {match[1]}:{match[2]}"
+    if match := _JSON5_CHAR.match(message):
+        char = match[2]
+        shown = _JS_ESCAPES.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x20 else char)
+        return f"invalid character '{shown}' at {match[1]}:{match[3]}"
+    return message
 
 
 def _file_error(path: str, reason: str) -> ConfigError:

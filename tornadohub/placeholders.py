@@ -196,9 +196,13 @@ class _Resolver:
     def _placeholder(self, body: str, depth: int) -> str:
         content = body.strip()
         if content.startswith("cmd:"):
-            command = self.resolve(content[4:], depth + 1).strip()
+            resolved = self.resolve(body.lstrip()[4:], depth + 1)
+            command = resolved.strip()
             if not command:
-                raise PlaceholderError(f"Empty command in {content}")
+                # mcp-hub's wording, which shows the placeholder with its inner ones resolved
+                raise PlaceholderError(
+                    f"cmd execution failed: Empty command in cmd: cmd:{resolved}"
+                )
             try:
                 value = self.run_cmd(command)
             except PlaceholderError:

@@ -199,7 +199,7 @@ def test_invalid_json5_raises_with_exact_prefix(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "document",
-    [{}, {"mcpServers": "x"}, {"mcpServers": None}, {"mcpServers": []}, [], 42, {"servers": 7}],
+    [{}, {"mcpServers": "x"}, {"mcpServers": None}, [], 42, {"servers": 7}],
 )
 def test_mcpservers_must_be_an_object(tmp_path: Path, document: Any) -> None:
     path = write(tmp_path, "c.json", json.dumps(document))
@@ -212,12 +212,45 @@ def test_mcpservers_must_be_an_object(tmp_path: Path, document: Any) -> None:
     assert info.value.message == expected
 
 
+def test_mcpservers_list_is_a_map_by_index(tmp_path: Path) -> None:
+    # (mcp-hub 4.2.1, observed): a JavaScript array is an object, so [] is no server
+    # and an entry's name is its index
+    assert load_config([write(tmp_path, "e.json", '{"mcpServers": []}')]).servers == {}
+    path = write(tmp_path, "c.json", {"servers": [{"command": "x", "disabled": True}]})
+    entry = load_config([path]).servers["0"]
+    assert entry.config["command"] == "x" and entry.config["config_source"] == path
+
+
 def test_unreadable_path_is_a_file_error(tmp_path: Path) -> None:
     directory = tmp_path / "dir.json"
     directory.mkdir()
     with pytest.raises(ConfigError) as info:
         load_config([str(directory)])
-    assert info.value.message.startswith(f"Failed to load config from {directory}: EISDIR")
+    # (mcp-hub 4.2.1, observed)
+    reason = "EISDIR: illegal operation on a directory, read"
+    assert info.value.message == f"Failed to load config from {directory}: {reason}"
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("", "invalid end of input at 1:1"),
+        ("   ", "invalid end of input at 1:4"),
+        ("{mcpServers: {jsonish", "invalid end of input at 1:22"),
+        ('{"a": json}', "invalid character 'j' at 1:7"),
+        ("{\n  a: 1,\n  b: @\n}", "invalid character '@' at 3:6"),
+        ("[1,,2]", "invalid character ',' at 1:4"),
+        ("{a: '\\x1'}", "invalid character '\\'' at 1:9"),
+    ],
+)
+def test_json5_errors_read_as_the_javascript_parser_words_them(
+    tmp_path: Path, content: str, reason: str
+) -> None:
+    # (mcp-hub 4.2.1, observed): mcp-hub's message for each of these documents
+    path = write(tmp_path, "bad.json", content)
+    with pytest.raises(ConfigError) as info:
+        load_config([path])
+    assert info.value.message == f"Failed to load config from {path}: JSON5: {reason}"
 
 
 # --------------------------------------------------------------------------- #

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -74,6 +75,36 @@ class _StatusWatch:
         self.failure = f"{reason}: {excerpt}" if excerpt else reason
 
 
+_CONNECT_CALL = re.compile(r"\('([^']*)', (\d+)")
+
+
+def refused(exc: BaseException) -> str | None:
+    """mcp-hub's words for a server nobody listens on, which its last transport (the
+    SSE fallback) reports: ``SSE error: TypeError: fetch failed: connect ECONNREFUSED
+    127.0.0.1:PORT``; None for any other failure."""
+    seen: set[int] = set()
+    pending = [exc]
+    where = ""
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, httpx2.RequestError) and not where:
+            with contextlib.suppress(RuntimeError):  # no request attached
+                url = current.request.url
+                where = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+        if isinstance(current, ConnectionRefusedError):
+            # asyncio names the address it tried; uvloop does not, the URL does
+            if address := _CONNECT_CALL.search(str(current)):
+                where = f"{address[1]}:{address[2]}"
+            return f"SSE error: TypeError: fetch failed: connect ECONNREFUSED {where}".rstrip()
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return None
+
+
 class RemoteUpstream(Upstream):
     """An upstream reached over HTTP. ``transportType`` is "sse" as in mcp-hub."""
 
@@ -94,7 +125,7 @@ class RemoteUpstream(Upstream):
     def describe_failure(self, exc: BaseException) -> str:
         """An HTTP error response says more than the exception it caused."""
         failure, self._http_failure = self._http_failure, None
-        return failure or describe_exception(exc)
+        return failure or refused(exc) or describe_exception(exc)
 
     def _auth(self, resolved: ResolvedServer) -> httpx2.Auth | None:
         """The OAuth provider for this server, unless it authenticates by static headers.

@@ -33,6 +33,15 @@ from tornadohub.workspace import WorkspaceCache
 log = logging.getLogger("tornadohub.hub")
 
 
+def log_entry_errors(config: HubConfig, prefix: str = "") -> None:
+    """Each invalid entry as mcp-hub logs it (its message alone, code CONFIG_ERROR, the
+    server in ``data``); mcp-hub then gives up on the whole file, we run the others."""
+    for name, entry in config.servers.items():
+        for message in entry.errors:
+            data = {"server": name}
+            log.error("%s%s", prefix, message, extra={"code": "CONFIG_ERROR", "data": data})
+
+
 SERVER_ID = "mcp-hub"
 
 
@@ -225,8 +234,7 @@ class HubCore:
             name: self._new_supervisor(entry) for name, entry in config.servers.items()
         }
         self._sync_upstreams()
-        for error in config.errors:
-            log.error("Invalid server config: %s", error, extra={"code": "CONFIG_ERROR"})
+        log_entry_errors(config)
 
     def _new_supervisor(self, entry: ServerEntry) -> Supervisor:
         return Supervisor(

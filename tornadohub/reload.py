@@ -18,7 +18,7 @@ from tornadohub.errors import (
     ConfigError,
     HubError,
 )
-from tornadohub.hub_core import HubCore
+from tornadohub.hub_core import HubCore, log_entry_errors
 from tornadohub.state import HubState, UpstreamStatus
 from tornadohub.upstreams.supervisor import Supervisor, connect_failure
 from tornadohub.watch import (
@@ -48,8 +48,7 @@ class ConfigReload(HubCore):
                 removed=[n for n in old if n not in config.servers],
                 modified=[n for n in config.servers if n in old],
             )
-            for error in config.errors:
-                log.error("Invalid server config: %s", error, extra={"code": "CONFIG_ERROR"})
+            log_entry_errors(config)
         await pending
         self.set_state(HubState.restarted, has_restarted=True)
 
@@ -65,10 +64,11 @@ class ConfigReload(HubCore):
             try:
                 new = await asyncio.to_thread(load_config, self.options.config_paths)
             except ConfigError as exc:
+                # mcp-hub's words; it keeps the running config too
                 log.error(
-                    "Config reload failed, keeping the running config: %s",
+                    "Error reloading config after change: %s",
                     exc.message,
-                    extra={"code": "CONFIG_ERROR"},
+                    extra={"code": "CONFIG_ERROR", "data": exc.data},
                 )
                 self.events.subscription_event(
                     "config_changed", isSignificant=False, error=exc.message
@@ -121,8 +121,7 @@ class ConfigReload(HubCore):
         pending = self._reconcile(
             new, added=diff.added, removed=diff.removed, modified=diff.modified, toggled=toggled
         )
-        for error in new.errors:
-            log.error("Invalid server config: %s", error, extra={"code": "CONFIG_ERROR"})
+        log_entry_errors(new, "Error reloading config after change: ")
 
         async def applied() -> None:
             await pending  # outside the lock: a later edit may supersede these intents at once

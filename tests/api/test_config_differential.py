@@ -17,7 +17,7 @@ from typing import Any
 from tests.api.test_cli import run_cli
 from tests.api.test_env_references import child_env
 from tests.conftest import stdio_entry
-from tests.helpers import HubProcess, free_port
+from tests.helpers import HubProcess, free_port, wait_until
 
 StartHub = Callable[..., HubProcess]
 WriteConfig = Callable[..., str]
@@ -100,6 +100,7 @@ def test_failed_connections_read_as_mcp_hub_words_them(
         "no-cwd": {"command": python, "cwd": str(tmp_path / "no-such-dir")},
         "header": {"url": f"http://127.0.0.1:{nobody}/mcp", "headers": {"X": "${NOHDR}"}},
         "refused": {"url": f"http://127.0.0.1:{nobody}/mcp"},
+        "mixed": {"command": python, "url": f"http://127.0.0.1:{nobody}/mcp"},
     }
     hub = start_hub(write_config(servers))
     # (mcp-hub 4.2.1, observed)
@@ -115,10 +116,16 @@ def test_failed_connections_read_as_mcp_hub_words_them(
         "refused": f"SSE error: TypeError: fetch failed: connect ECONNREFUSED 127.0.0.1:{nobody}",
     }
     listed = hub.api("GET", "/api/servers").json()["servers"]
+    mixed = "Server 'mixed' cannot mix stdio and sse fields"
     assert {s["name"]: (s["status"], s["error"]) for s in listed} == {
-        name: ("disconnected", error) for name, error in expected.items()
+        **{name: ("disconnected", error) for name, error in expected.items()},
+        "mixed": ("disconnected", mixed),  # mcp-hub exits instead (README's table)
     }
     hub.stop()
+    # (mcp-hub 4.2.1, observed) the invalid entry's message and code
+    assert [(e["type"], e["data"]) for e in hub.log_entries() if e["message"] == mixed] == [
+        ("error", {"server": "mixed"})
+    ]
     # (mcp-hub 4.2.1, observed): each failed start is an error a client shows, with
     # mcp-hub's code, message and data, once (a backoff retry only warns)
     failures = [e for e in hub.log_entries() if e.get("code") == "CONNECTION_ERROR"]
@@ -218,3 +225,33 @@ def test_a_busy_port_says_eaddrinuse_on_stderr(tmp_path: Path) -> None:
     # (mcp-hub 4.2.1, observed): the message mcphub.nvim greps for "EADDRINUSE"
     assert f"listen EADDRINUSE: address already in use 127.0.0.1:{port}" in result.stderr
     assert not (tmp_path / ".local/state/mcp-hub/workspaces.json").exists()
+
+
+def test_watched_reload_errors_are_logged_as_mcp_hub(start_hub: StartHub, tmp_path: Path) -> None:
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"mcpServers": {}}))
+    hub = start_hub("c.json", extra_args=("--watch",))
+
+    def logged(message: str) -> dict[str, Any] | None:
+        return next((e for e in hub.log_entries() if e["message"] == message), None)
+
+    # (mcp-hub 4.2.1, observed): a file that does not parse keeps the running config
+    config.write_text("{not json")
+    reason = "JSON5: invalid character 'j' at 1:6"
+    entry = wait_until(
+        lambda: logged(
+            f"Error reloading config after change: Failed to load config from c.json: {reason}"
+        )
+    )
+    assert (entry["type"], entry["code"]) == ("error", "CONFIG_ERROR")
+    assert entry["data"] == {"configPath": "c.json", "error": reason}
+    # (mcp-hub 4.2.1, observed) the message and code of an invalid entry; mcp-hub then
+    # keeps the old config, tornadohub runs the valid entries (README's table)
+    config.write_text(json.dumps({"mcpServers": {"bad": {"command": "x", "url": "http://h/"}}}))
+    message = "Error reloading config after change: Server 'bad' cannot mix stdio and sse fields"
+    entry = wait_until(lambda: logged(message))
+    assert (entry["type"], entry["code"], entry["data"]) == (
+        "error",
+        "CONFIG_ERROR",
+        {"server": "bad"},
+    )

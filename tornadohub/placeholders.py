@@ -194,9 +194,10 @@ class _Resolver:
             index = end + 1
 
     def _placeholder(self, body: str, depth: int) -> str:
-        content = body.strip()
-        if content.startswith("cmd:"):
-            resolved = self.resolve(body.lstrip()[4:], depth + 1)
+        # Nothing is trimmed but the command: as in mcp-hub, ``${ A }`` looks up " A "
+        # and ``${ cmd: x}`` is a variable too.
+        if body.startswith("cmd:"):
+            resolved = self.resolve(body[4:], depth + 1)
             command = resolved.strip()
             if not command:
                 # mcp-hub's wording, which shows the placeholder with its inner ones resolved
@@ -211,9 +212,9 @@ class _Resolver:
                 raise PlaceholderError(f"cmd execution failed: {exc}") from exc
             self.pieces.append(value)
             return value
-        name = self.resolve(content, depth + 1).strip() if "${" in content else content
+        name = self.resolve(body, depth + 1) if "${" in body else body
         if name.startswith("env:"):
-            name = name[4:].strip()
+            name = name[4:]
         return self.lookup(name, f"Variable '{name}' not found")
 
     def lookup(self, name: str, missing: str) -> str:
@@ -238,14 +239,14 @@ def _references(text: str) -> Iterator[str]:
         if end < 0:
             index = start + 2
             continue
-        content = text[start + 2 : end].strip()
+        content = text[start + 2 : end]
         index = end + 1
         if content.startswith("cmd:"):
             yield from _references(content[4:])
         elif "${" in content:
             yield from _references(content)
         else:
-            yield content[4:].strip() if content.startswith("env:") else content
+            yield content[4:] if content.startswith("env:") else content
 
 
 def _env_graph(env: Mapping[str, Any]) -> dict[str, list[str]]:

@@ -110,7 +110,6 @@ def test_predefined_variables() -> None:
 def test_plain_env_and_input_placeholders() -> None:
     context = {"A": "1", "B": "2", "input:tok": "T"}
     assert resolve_string("${A}-${env:B}-${input:tok}", context, run_cmd=no_cmd) == "1-2-T"
-    assert resolve_string("${ A }", context, run_cmd=no_cmd) == "1"
     assert resolve_string("no placeholders", context, run_cmd=no_cmd) == "no placeholders"
     assert resolve_string("${A}${A}", context, run_cmd=no_cmd) == "11"
 
@@ -150,6 +149,20 @@ def test_cmd_nested_cmd_and_shell_braces() -> None:
     fake = FakeCmd({"echo inner": "x", "printf x": "X", "echo {a,b}": "a b"})
     assert resolve_string("${cmd: printf ${cmd: echo inner}}", {}, run_cmd=fake) == "X"
     assert resolve_string("${cmd: echo {a,b}}", {}, run_cmd=fake) == "a b"
+
+
+def test_names_are_not_trimmed() -> None:
+    # (mcp-hub 4.2.1, observed): the name is what stands between the braces
+    context = {"A": "1", " A ": "spaced"}
+    assert resolve_string("${ A }", context, run_cmd=no_cmd) == "spaced"
+    for text, name in {
+        "${ B }": " B ",
+        "${env: B}": " B",
+        "${ cmd: echo x}": " cmd: echo x",
+    }.items():
+        with pytest.raises(PlaceholderError) as raised:
+            resolve_string(text, {"B": "2"}, run_cmd=no_cmd)
+        assert raised.value.message == f"Variable '{name}' not found"
 
 
 def test_empty_command() -> None:
@@ -249,7 +262,7 @@ def test_documented_example_resolves_references_between_env_entries() -> None:
     [
         {"A": "a", "B": "${A}-b", "C": "${B}-c"},
         {"C": "${B}-c", "B": "${A}-b", "A": "a"},
-        {"B": "${env:A}-b", "C": "${ B }-c", "A": "a"},
+        {"B": "${env:A}-b", "C": "${B}-c", "A": "a"},
     ],
 )
 def test_env_entries_refer_to_each_other_in_any_order(env: dict[str, str]) -> None:

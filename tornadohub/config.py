@@ -66,9 +66,7 @@ _BAD_URL = "has invalid url"
 _BAD_ENV = "has invalid environment config"
 _ENV_CYCLE = "has a circular env reference: {}"
 _BAD_HEADERS = "has invalid headers config"
-_BAD_ARGS = "has invalid args config"
 _BAD_CWD = "has invalid cwd config"
-_BAD_DISABLED = "has invalid disabled config"
 _NOT_OBJECT = "config must be an object"
 _BAD_PROTOCOL = "has invalid protocolVersion config (supported: {})"
 _DEV_STDIO_ONLY = "dev field is only supported for stdio servers"
@@ -87,11 +85,6 @@ _URL_TOKEN = "0"
 # --------------------------------------------------------------------------- #
 
 
-def _is_scalar(value: Any) -> bool:
-    """JSON scalars that mcp-hub turns into strings (str, number, bool)."""
-    return isinstance(value, str | int | float)
-
-
 def _is_bool(value: Any) -> bool:
     return isinstance(value, bool)
 
@@ -104,13 +97,10 @@ def _is_str_list(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
-def _is_env(value: Any) -> bool:
-    """``null`` and ``""`` mean "inherit", numbers and bools become strings."""
-    return isinstance(value, dict) and all(v is None or _is_scalar(v) for v in value.values())
-
-
-def _is_headers(value: Any) -> bool:
-    return isinstance(value, dict) and all(_is_scalar(v) for v in value.values())
+def _is_object(value: Any) -> bool:
+    """``env`` and ``headers``: any values, which become strings as JavaScript's
+    ``String()`` makes them (``null`` and ``""`` in ``env`` mean "inherit")."""
+    return isinstance(value, dict)
 
 
 def _is_abs_path(value: Any) -> bool:
@@ -232,11 +222,11 @@ class _ServerSchema(Schema):
 
     command = fields.Raw(allow_none=True)
     url = fields.Raw(allow_none=True)
-    env = _Checked(_is_env, _BAD_ENV, allow_none=True)
-    headers = _Checked(_is_headers, _BAD_HEADERS, allow_none=True)
-    args = _Checked(_is_str_list, _BAD_ARGS)
+    env = _Checked(_is_object, _BAD_ENV, allow_none=True)
+    headers = _Checked(_is_object, _BAD_HEADERS, allow_none=True)
+    # args and disabled take any value, as in mcp-hub: each argument becomes a string,
+    # a truthy disabled disables
     cwd = _Checked(_is_str, _BAD_CWD, allow_none=True)
-    disabled = _Checked(_is_bool, _BAD_DISABLED, allow_none=True)
     dev = fields.Nested(_DevSchema, error_messages={"null": _DEV_CWD})
     protocolVersion = _ProtocolVersion(allow_none=True)  # the config key
 
@@ -282,9 +272,7 @@ _FIELD_ORDER = (
     "url",
     "env",
     "headers",
-    "args",
     "cwd",
-    "disabled",
     "dev",
     "protocolVersion",
 )
@@ -350,8 +338,8 @@ class ServerEntry:
 
     @property
     def disabled(self) -> bool:
-        """Only a literal ``true`` disables a server."""
-        return self.config.get("disabled") is True
+        """A truthy ``disabled`` (JavaScript's rules: ``"yes"`` too, not ``0``)."""
+        return _js_truthy(self.config.get("disabled"))
 
 
 @dataclass(frozen=True)

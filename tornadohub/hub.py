@@ -146,7 +146,7 @@ class Hub(ConfigReload, Presence):
         try:
             supervisor = self._supervisor(name)
             upstream = supervisor.upstream
-            if upstream.entry.config.get("disabled") is True:
+            if upstream.entry.disabled:
                 upstream.entry = _with_config(upstream.entry, disabled=False)
             await supervisor.start()
             self._sync_dev_watchers()

@@ -13,6 +13,7 @@ escapes, entries that refer to each other) is one concern, resolved by one pure 
 from __future__ import annotations
 
 import contextlib
+import decimal
 import json
 import math
 import os
@@ -55,22 +56,35 @@ RunCmd = Callable[[str], str]
 
 
 def _js_string(value: Any) -> str:
-    """Stringify a JSON scalar the way JavaScript does (``true``, ``1``, ``1.5``)."""
+    """A JSON value as JavaScript's ``String()`` makes it, which is what mcp-hub passes
+    on (``true``, ``1``, ``1.5``, ``null``, ``1,2`` for a list, ``[object Object]``)."""
+    if value is None:
+        return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        if value.is_integer() and abs(value) < 1e21:
-            return str(int(value))
-        return repr(value)
+        return _js_number(value)
     if isinstance(value, str):
         return value
-    return json.dumps(value, separators=(",", ":"))
+    if isinstance(value, list):
+        return ",".join("" if item is None else _js_string(item) for item in value)
+    return "[object Object]"
+
+
+def _js_number(value: float) -> str:
+    """JavaScript's shortest form: plain digits from 1e-6 up to 1e21, else ``1e-7``."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    if value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    if 1e-6 <= abs(value) < 1e21:
+        return format(decimal.Decimal(repr(value)), "f")
+    mantissa, exponent = repr(value).split("e")
+    return f"{mantissa}e{'-' if exponent.startswith('-') else '+'}{exponent.lstrip('+-0')}"
 
 
 def parse_hub_env(raw: str | None) -> tuple[dict[str, str], str | None]:
@@ -86,7 +100,7 @@ def parse_hub_env(raw: str | None) -> tuple[dict[str, str], str | None]:
         return {}, f"Failed to parse MCP_HUB_ENV as JSON, ignoring it: {exc}"
     if not isinstance(parsed, dict):
         return {}, "MCP_HUB_ENV must be a JSON object, ignoring it"
-    return {key: _js_string(value) for key, value in parsed.items() if value is not None}, None
+    return {key: _js_string(value) for key, value in parsed.items()}, None
 
 
 def predefined_variables(cwd: str) -> dict[str, str]:
@@ -351,7 +365,7 @@ class _EnvScope(Mapping[str, str]):
             elif isinstance(value, str):
                 resolved = self.tracker.field(value)
             else:
-                resolved = _scalar(value, f"env value for '{name}'")
+                resolved = _js_string(value)
         finally:
             self.chain.pop()
         self.resolved[name] = resolved
@@ -433,13 +447,6 @@ class _Tracker:
         return value
 
 
-def _scalar(value: Any, what: str) -> str:
-    """Numbers and booleans pass through as strings; anything else is an error."""
-    if isinstance(value, str | int | float):
-        return _js_string(value)
-    raise PlaceholderError(f"Invalid {what}: expected a string")
-
-
 def _redact(text: str, secrets: frozenset[str]) -> str:
     for secret in sorted(secrets, key=len, reverse=True):
         text = text.replace(secret, "***")
@@ -484,7 +491,7 @@ def resolve_server(
         args: list[str] = []
         raw_args = config.get("args")
         if isinstance(raw_args, list):
-            args = [tracker.arg(a) if isinstance(a, str) else _scalar(a, "arg") for a in raw_args]
+            args = [tracker.arg(a) if isinstance(a, str) else _js_string(a) for a in raw_args]
 
         headers: dict[str, str] = {}
         raw_headers = config.get("headers")
@@ -493,7 +500,7 @@ def resolve_server(
                 if isinstance(value, str):
                     headers[key] = tracker.field(value)
                 else:
-                    headers[key] = _scalar(value, f"header '{key}'")
+                    headers[key] = _js_string(value)
         elif raw_headers is not None:
             raise PlaceholderError("Invalid headers: expected an object")
 

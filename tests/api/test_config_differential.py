@@ -255,3 +255,24 @@ def test_watched_reload_errors_are_logged_as_mcp_hub(start_hub: StartHub, tmp_pa
         "CONFIG_ERROR",
         {"server": "bad"},
     )
+
+
+def test_values_of_any_type_are_taken_as_javascript_takes_them(
+    start_hub: StartHub, write_config: WriteConfig
+) -> None:
+    env = {"O": {"a": 1}, "L": [1, None, "x"], "N": 8080}
+    script = stdio_entry("everything_stdio.py")["args"]
+    servers = {
+        "yes": stdio_entry("everything_stdio.py", disabled="yes"),
+        "zero": stdio_entry("everything_stdio.py", disabled=0),
+        "typed": stdio_entry("everything_stdio.py", env=env, args=[*script, 5, None]),
+    }
+    hub = start_hub(write_config(servers))
+    # (mcp-hub 4.2.1, observed): a truthy "disabled" disables, 0 does not; no value is
+    # an invalid entry, each becomes a string as JavaScript's String() makes it
+    assert [hub.server(name)["status"] for name in servers] == [
+        "disabled",
+        "connected",
+        "connected",
+    ]
+    assert [child_env(hub, "typed", name) for name in env] == ["[object Object]", "1,,x", "8080"]

@@ -277,15 +277,10 @@ def errors_of(tmp_path: Path, entry: Any) -> list[str]:
         ({"command": "x", "env": "A=1"}, "Server 's' has invalid environment config"),
         ({"command": "x", "env": ["A"]}, "Server 's' has invalid environment config"),
         (
-            {"command": "x", "env": {"A": {"nested": 1}}},
-            "Server 's' has invalid environment config",
-        ),
-        (
             {"command": "x", "env": {"A": "${B}", "B": "x${cmd: echo ${env:A}}"}},
             "Server 's' has a circular env reference: A -> B -> A",
         ),
         ({"url": "http://a.test", "headers": "x"}, "Server 's' has invalid headers config"),
-        ({"url": "http://a.test", "headers": {"A": None}}, "Server 's' has invalid headers config"),
         ({"url": "not a url"}, "Server 's' has invalid url"),
         ({"url": "localhost:3000"}, "Server 's' has invalid url"),
         ({"url": "http://"}, "Server 's' has invalid url"),
@@ -317,11 +312,7 @@ def errors_of(tmp_path: Path, entry: Any) -> list[str]:
         ({"command": "x", "dev": {}}, "Server 's' dev.cwd must be an absolute path"),
         ({"command": "x", "dev": True}, "Server 's' dev.cwd must be an absolute path"),
         ({"command": "x", "dev": None}, "Server 's' dev.cwd must be an absolute path"),
-        ({"command": "x", "args": ["ok", 3]}, "Server 's' has invalid args config"),
-        ({"url": "http://a.test", "args": "x"}, "Server 's' has invalid args config"),
         ({"command": "x", "cwd": ["/tmp"]}, "Server 's' has invalid cwd config"),
-        ({"command": "x", "disabled": "true"}, "Server 's' has invalid disabled config"),
-        ({"command": "x", "disabled": 1}, "Server 's' has invalid disabled config"),
         (
             {"command": "x", "protocolVersion": "2099-01-01"},
             "Server 's' has invalid protocolVersion config (supported: 2024-11-05, 2025-03-26,"
@@ -347,6 +338,11 @@ def test_validation_messages(tmp_path: Path, entry: Any, message: str) -> None:
         {"url": "http://localhost:${PORT}/mcp"},
         {"url": "https://${cmd: echo host}/x"},
         {"url": "http://127.0.0.1:3000/sse", "env": {"A": "b"}},
+        # (mcp-hub 4.2.1, observed): any value, made a string as JavaScript's String() does
+        {"command": "x", "args": ["ok", 3, None, {"a": 1}], "env": {"A": {"n": 1}, "B": [1]}},
+        {"url": "http://a.test", "args": "x", "headers": {"A": None, "B": [1, 2]}},
+        {"command": "x", "disabled": "true"},
+        {"command": "x", "disabled": 1},
     ],
 )
 def test_valid_entries(tmp_path: Path, entry: dict[str, Any]) -> None:
@@ -357,18 +353,14 @@ def test_all_errors_of_one_entry_are_collected(tmp_path: Path) -> None:
     entry = {
         "command": "x",
         "env": "bad",
-        "args": [1],
         "cwd": 3,
-        "disabled": "no",
         "dev": {"enabled": "y", "watch": "w", "cwd": "r"},
     }
     path = servers_file(tmp_path, {"s": entry})
     server = load_config([path]).servers["s"]
     assert server.errors == (
         "Server 's' has invalid environment config",
-        "Server 's' has invalid args config",
         "Server 's' has invalid cwd config",
-        "Server 's' has invalid disabled config",
         "Server 's' dev.enabled must be a boolean",
         "Server 's' dev.watch must be an array of strings",
         "Server 's' dev.cwd must be an absolute path",

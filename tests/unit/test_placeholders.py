@@ -73,8 +73,18 @@ def test_constants() -> None:
 
 
 def test_parse_hub_env_object() -> None:
-    values, warning = parse_hub_env('{"A": "x", "N": 3, "F": 1.5, "B": true, "Z": null}')
-    assert values == {"A": "x", "N": "3", "F": "1.5", "B": "true"}
+    raw = '{"A": "x", "N": 3, "F": 1.5, "B": true, "Z": null, "L": [1, 2], "O": {"k": 1}}'
+    values, warning = parse_hub_env(raw)
+    # (mcp-hub 4.2.1, observed in a child's environment)
+    assert values == {
+        "A": "x",
+        "N": "3",
+        "F": "1.5",
+        "B": "true",
+        "Z": "null",
+        "L": "1,2",
+        "O": "[object Object]",
+    }
     assert warning is None
 
 
@@ -328,6 +338,18 @@ def test_env_scalars_become_strings() -> None:
         "T": "true",
         "O": "false",
     }
+
+
+def test_any_value_becomes_a_string_as_javascript_makes_it() -> None:
+    # (mcp-hub 4.2.1, observed in the child's argv and environment and in the headers sent)
+    values = [[1, None, "a", [2, 3]], [], {"a": 1}, 1.0, 1e21, -0.0, None, 1e-7, 0.00001]
+    shown = ["1,,a,2,3", "", "[object Object]", "1", "1e+21", "0", "null", "1e-7", "0.00001"]
+    stdio = resolve({"command": "x", "args": values, "env": {"O": {"a": 1}, "R": [1, None]}})
+    assert stdio.args == shown
+    assert (stdio.env["O"], stdio.env["R"]) == ("[object Object]", "1,")
+    headers = {"N": None, "O": {"a": 1}, "L": [1, 2], "B": False}
+    remote = resolve({"url": "http://a.test/", "headers": headers})
+    assert remote.headers == {"N": "null", "O": "[object Object]", "L": "1,2", "B": "false"}
 
 
 def test_resolved_env_is_context_for_other_fields() -> None:

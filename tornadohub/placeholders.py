@@ -97,9 +97,11 @@ def parse_hub_env(raw: str | None) -> tuple[dict[str, str], str | None]:
     try:
         parsed = json.loads(raw)
     except ValueError as exc:
-        return {}, f"Failed to parse MCP_HUB_ENV as JSON, ignoring it: {exc}"
+        return {}, f"Failed to parse MCP_HUB_ENV: {exc}"  # mcp-hub's words, as below
+    if isinstance(parsed, list):  # a JavaScript array is an object keyed by index
+        parsed = {str(index): value for index, value in enumerate(parsed)}
     if not isinstance(parsed, dict):
-        return {}, "MCP_HUB_ENV must be a JSON object, ignoring it"
+        return {}, "MCP_HUB_ENV is not a valid object"
     return {key: _js_string(value) for key, value in parsed.items()}, None
 
 

@@ -78,6 +78,11 @@ class Hub(ConfigReload, Presence):
         ]
         results = await self._each(enabled, Supervisor.start)
         failed = [s.name for s, r in zip(enabled, results, strict=True) if isinstance(r, Exception)]
+        for supervisor, result in zip(enabled, results, strict=True):
+            # mcp-hub logs each server that fails to start (an invalid entry was already),
+            # as an error a client shows; not a REST start or a reload, which it does not
+            if isinstance(result, HubError) and supervisor.upstream.entry.error is None:
+                log.error("%s", result.message, extra={"code": result.code, "data": result.data})
         total = len(self.upstreams)
         log.info(
             "%d/%d servers started successfully",

@@ -101,6 +101,7 @@ def test_failed_connections_read_as_mcp_hub_words_them(
         "header": {"url": f"http://127.0.0.1:{nobody}/mcp", "headers": {"X": "${NOHDR}"}},
         "refused": {"url": f"http://127.0.0.1:{nobody}/mcp"},
         "mixed": {"command": python, "url": f"http://127.0.0.1:{nobody}/mcp"},
+        "later": {"command": str(tmp_path / "no-such-program"), "disabled": True},
     }
     hub = start_hub(write_config(servers))
     # (mcp-hub 4.2.1, observed)
@@ -120,14 +121,18 @@ def test_failed_connections_read_as_mcp_hub_words_them(
     assert {s["name"]: (s["status"], s["error"]) for s in listed} == {
         **{name: ("disconnected", error) for name, error in expected.items()},
         "mixed": ("disconnected", mixed),  # mcp-hub exits instead (README's table)
+        "later": ("disabled", None),
     }
+    started = hub.api("POST", "/api/servers/start", {"server_name": "later"})
+    assert started.json()["code"] == "CONNECTION_ERROR"
     hub.stop()
     # (mcp-hub 4.2.1, observed) the invalid entry's message and code
     assert [(e["type"], e["data"]) for e in hub.log_entries() if e["message"] == mixed] == [
         ("error", {"server": "mixed"})
     ]
-    # (mcp-hub 4.2.1, observed): each failed start is an error a client shows, with
-    # mcp-hub's code, message and data, once (a backoff retry only warns)
+    # (mcp-hub 4.2.1, observed): each server failing at start-up is logged as an error a
+    # client shows, with mcp-hub's code, message and data; a REST start (it answered
+    # 500) and the retries that follow are not
     failures = [e for e in hub.log_entries() if e.get("code") == "CONNECTION_ERROR"]
     assert sorted(
         (e["type"], e["message"], json.dumps(e["data"], sort_keys=True)) for e in failures

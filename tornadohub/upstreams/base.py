@@ -204,7 +204,7 @@ class Upstream(Forwarding, ABC):
                 break
             if self.status is not UpstreamStatus.unauthorized:
                 self._set_status(UpstreamStatus.disconnected)
-            self._log_failure()
+            log.warning("%s disconnected: %s", self.name, self.error)
             self._finish_attempt()
             if not retry:
                 break
@@ -220,22 +220,6 @@ class Upstream(Forwarding, ABC):
                 waiters.start_soon(wait_and_cancel, self._retry_now, waiters.cancel_scope)
             delay = min(max(delay * 2, self.policy.backoff_initial), self.policy.backoff_max)
         self._finish_attempt()
-
-    def _log_failure(self) -> None:
-        """An attempt someone asked for (start, REST start, reload) that failed is logged
-        as mcp-hub logs it, an error a client shows; a backoff retry or a lost connection
-        only warns, so a server that stays broken does not repeat the error."""
-        requested = self._attempt_done is not None and not self._attempt_done.done()
-        if requested and self.status is UpstreamStatus.disconnected:
-            data = {"server": self.name, "error": self.error}
-            log.error(
-                'Failed to connect to "%s" MCP server: %s',
-                self.name,
-                self.error,
-                extra={"code": "CONNECTION_ERROR", "data": data},
-            )
-        else:
-            log.warning("%s disconnected: %s", self.name, self.error)
 
     async def _connect_and_serve(self) -> None:
         # A stop must not wait for a slow ${cmd: ...}: its thread is left to finish alone.

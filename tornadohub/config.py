@@ -25,7 +25,15 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import json5
-from marshmallow import INCLUDE, Schema, ValidationError, fields, validates, validates_schema
+from marshmallow import (
+    INCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    pre_load,
+    validates,
+    validates_schema,
+)
 
 from tornadohub.errors import ConfigError
 from tornadohub.placeholders import env_cycle
@@ -67,7 +75,6 @@ _BAD_ENV = "has invalid environment config"
 _ENV_CYCLE = "has a circular env reference: {}"
 _BAD_HEADERS = "has invalid headers config"
 _BAD_CWD = "has invalid cwd config"
-_NOT_OBJECT = "config must be an object"
 _BAD_PROTOCOL = "has invalid protocolVersion config (supported: {})"
 _DEV_STDIO_ONLY = "dev field is only supported for stdio servers"
 _DEV_ENABLED = "dev.enabled must be a boolean"
@@ -218,8 +225,6 @@ class _ServerSchema(Schema):
     class Meta:
         unknown = INCLUDE
 
-    error_messages = {"type": _NOT_OBJECT}
-
     command = fields.Raw(allow_none=True)
     url = fields.Raw(allow_none=True)
     env = _Checked(_is_object, _BAD_ENV, allow_none=True)
@@ -229,6 +234,13 @@ class _ServerSchema(Schema):
     cwd = _Checked(_is_str, _BAD_CWD, allow_none=True)
     dev = fields.Nested(_DevSchema, error_messages={"null": _DEV_CWD})
     protocolVersion = _ProtocolVersion(allow_none=True)  # the config key
+
+    @pre_load
+    def _skip_falsy_dev(self, data: Any, **kwargs: Any) -> Any:
+        """mcp-hub checks ``dev`` only when it is truthy (``null``, ``false``: no dev mode)."""
+        if isinstance(data, Mapping) and "dev" in data and not _js_truthy(data["dev"]):
+            return {key: value for key, value in data.items() if key != "dev"}
+        return data
 
     @validates("env")
     def _check_env_references(self, value: Any, **kwargs: Any) -> None:
@@ -258,7 +270,7 @@ class _ServerSchema(Schema):
                 errors.append(_BAD_URL)
         else:
             errors.append(_NEITHER)
-        if "dev" in original_data and has_url and not has_command:
+        if _js_truthy(original_data.get("dev")) and has_url and not has_command:
             errors.append(_DEV_STDIO_ONLY)
         if errors:
             raise ValidationError(errors)
@@ -465,6 +477,9 @@ def _normalise(entry: Any, source: str) -> dict[str, Any]:
     """Copy an entry, stamp ``config_source`` and ``type``, default stdio ``args``."""
     config: dict[str, Any] = copy.deepcopy(entry) if isinstance(entry, dict) else {}
     config["config_source"] = source
+    for key in ("env", "headers"):
+        if isinstance(config.get(key), list):  # JavaScript's arrays are objects by index
+            config[key] = {str(index): value for index, value in enumerate(config[key])}
     if "command" in config:
         config["type"] = "stdio"
         if not isinstance(config.get("args"), list):
@@ -500,7 +515,7 @@ def _load(paths: Sequence[str], file_errors: list[str] | None) -> HubConfig:
     merged: dict[str, Any] = {}
     for name, (entry, source) in raw_entries.items():
         config = _normalise(entry, source)
-        errors = _validate_entry(name, config if isinstance(entry, dict) else entry)
+        errors = _validate_entry(name, config)  # not an object: no command nor url in it
         servers[name] = ServerEntry(name=name, config=config, errors=tuple(errors))
         merged[name] = config
     data["mcpServers"] = merged
@@ -528,7 +543,7 @@ def config_from_data(data: Mapping[str, Any], paths: Sequence[str] = ()) -> HubC
     for name, entry in servers_data.items():
         source = entry.get("config_source", "") if isinstance(entry, dict) else ""
         config = _normalise(entry, str(source))
-        errors = _validate_entry(name, config if isinstance(entry, dict) else entry)
+        errors = _validate_entry(name, config)  # not an object: no command nor url in it
         servers[name] = ServerEntry(name=name, config=config, errors=tuple(errors))
         merged[name] = config
     document["mcpServers"] = merged

@@ -275,7 +275,6 @@ def errors_of(tmp_path: Path, entry: Any) -> list[str]:
         ({"command": None}, "Server 's' missing command value"),
         ({"command": ["node"]}, "Server 's' has invalid command config"),
         ({"command": "x", "env": "A=1"}, "Server 's' has invalid environment config"),
-        ({"command": "x", "env": ["A"]}, "Server 's' has invalid environment config"),
         (
             {"command": "x", "env": {"A": "${B}", "B": "x${cmd: echo ${env:A}}"}},
             "Server 's' has a circular env reference: A -> B -> A",
@@ -311,15 +310,16 @@ def errors_of(tmp_path: Path, entry: Any) -> list[str]:
         ),
         ({"command": "x", "dev": {}}, "Server 's' dev.cwd must be an absolute path"),
         ({"command": "x", "dev": True}, "Server 's' dev.cwd must be an absolute path"),
-        ({"command": "x", "dev": None}, "Server 's' dev.cwd must be an absolute path"),
         ({"command": "x", "cwd": ["/tmp"]}, "Server 's' has invalid cwd config"),
         (
             {"command": "x", "protocolVersion": "2099-01-01"},
             "Server 's' has invalid protocolVersion config (supported: 2024-11-05, 2025-03-26,"
             " 2025-06-18, 2025-11-25, 2026-07-28)",
         ),
-        ("just a string", "Server 's' config must be an object"),
-        (None, "Server 's' config must be an object"),
+        # (mcp-hub 4.2.1, observed): neither field is found in what is not an object
+        ("just a string", "Server 's' must include either command (for stdio) or url (for sse)"),
+        (None, "Server 's' must include either command (for stdio) or url (for sse)"),
+        (["x"], "Server 's' must include either command (for stdio) or url (for sse)"),
     ],
 )
 def test_validation_messages(tmp_path: Path, entry: Any, message: str) -> None:
@@ -343,6 +343,8 @@ def test_validation_messages(tmp_path: Path, entry: Any, message: str) -> None:
         {"url": "http://a.test", "args": "x", "headers": {"A": None, "B": [1, 2]}},
         {"command": "x", "disabled": "true"},
         {"command": "x", "disabled": 1},
+        {"command": "x", "env": ["A"], "dev": None},  # an array is an object; no dev mode
+        {"url": "http://a.test", "dev": False},
     ],
 )
 def test_valid_entries(tmp_path: Path, entry: dict[str, Any]) -> None:

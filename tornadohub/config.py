@@ -136,7 +136,7 @@ def _is_valid_url(value: Any) -> bool:
     return bool(parts.scheme) and bool(host) and not any(c.isspace() for c in host)
 
 
-def _js_truthy(value: Any) -> bool:
+def js_truthy(value: Any) -> bool:
     """JavaScript truthiness: empty objects and arrays are true, 0 and "" false."""
     if isinstance(value, dict | list):
         return True
@@ -238,7 +238,7 @@ class _ServerSchema(Schema):
     @pre_load
     def _skip_falsy_dev(self, data: Any, **kwargs: Any) -> Any:
         """mcp-hub checks ``dev`` only when it is truthy (``null``, ``false``: no dev mode)."""
-        if isinstance(data, Mapping) and "dev" in data and not _js_truthy(data["dev"]):
+        if isinstance(data, Mapping) and "dev" in data and not js_truthy(data["dev"]):
             return {key: value for key, value in data.items() if key != "dev"}
         return data
 
@@ -261,7 +261,7 @@ class _ServerSchema(Schema):
             errors.append(_MIXED)
         elif has_command:
             command = original_data["command"]
-            if not _js_truthy(command):
+            if not js_truthy(command):
                 errors.append(_MISSING_COMMAND)
             elif not isinstance(command, str):
                 errors.append(_BAD_COMMAND)
@@ -270,7 +270,7 @@ class _ServerSchema(Schema):
                 errors.append(_BAD_URL)
         else:
             errors.append(_NEITHER)
-        if _js_truthy(original_data.get("dev")) and has_url and not has_command:
+        if js_truthy(original_data.get("dev")) and has_url and not has_command:
             errors.append(_DEV_STDIO_ONLY)
         if errors:
             raise ValidationError(errors)
@@ -351,7 +351,7 @@ class ServerEntry:
     @property
     def disabled(self) -> bool:
         """A truthy ``disabled`` (JavaScript's rules: ``"yes"`` too, not ``0``)."""
-        return _js_truthy(self.config.get("disabled"))
+        return js_truthy(self.config.get("disabled"))
 
 
 @dataclass(frozen=True)
@@ -407,7 +407,7 @@ def _read_document(path: str) -> dict[str, Any] | None:
         document = _parse_json5(content)
     except (ValueError, RecursionError) as exc:
         raise _file_error(path, f"JSON5: {_json5_reason(exc, content)}") from exc
-    if isinstance(document, dict) and "servers" in document and _js_truthy(document["servers"]):
+    if isinstance(document, dict) and "servers" in document and js_truthy(document["servers"]):
         # VS Code style: "servers" wins; the key itself is kept.
         document = {**document, "mcpServers": document["servers"]}
     if isinstance(document, dict) and isinstance(document.get("mcpServers"), list):

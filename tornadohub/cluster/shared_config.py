@@ -37,7 +37,7 @@ from tornadohub.cluster.errors import (
     ConfigConflictError,
 )
 from tornadohub.cluster.node import ClusterNode
-from tornadohub.config import HubConfig, config_from_data
+from tornadohub.config import HubConfig, config_from_data, js_truthy
 from tornadohub.errors import ConfigError, HubError, ValidationError
 from tornadohub.hub import Hub
 from tornadohub.metrics import ConfigApplyOutcome
@@ -86,7 +86,7 @@ class DesiredState:
     def halted(self) -> dict[str, bool]:
         """Each server: whether it is stopped or disabled."""
         return {
-            name: name in self.stopped or (isinstance(e, dict) and e.get("disabled") is True)
+            name: name in self.stopped or (isinstance(e, dict) and js_truthy(e.get("disabled")))
             for name, e in self._entries().items()
         }
 
@@ -96,7 +96,7 @@ class DesiredState:
         entry = config.get("mcpServers", {}).get(name)
         stopped = set(self.stopped)
         if isinstance(entry, dict):
-            if run and entry.get("disabled") is True:
+            if run and js_truthy(entry.get("disabled")):
                 entry["disabled"] = False
             elif disable:
                 entry["disabled"] = True

@@ -147,6 +147,11 @@ class Session:
                     )
                     self._dispatcher = dispatcher
                     self._connection = Connection.for_loop(dispatcher, session_id=self.id)
+                    if self.legacy:
+                        # mcp-hub 4.2.1's legacy endpoint answers requests sent before
+                        # the handshake (its SDK has no gate); the kernel's gate would
+                        # refuse them "Invalid request parameters". Open it at once.
+                        self._connection.initialized.set()
                     await serve_connection(
                         self.view.server,
                         dispatcher,

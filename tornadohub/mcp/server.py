@@ -62,6 +62,7 @@ from tornadohub.mcp.aggregate import (
     build_catalog,
 )
 from tornadohub.mcp.forward import MCP_ERROR_PREFIX, UpstreamCalls, UpstreamRequest, public_contents
+from tornadohub.mcp.handshake import in_mcp_hub_order
 from tornadohub.mcp.listen import LIST_CHANGED, LISTEN_EVENTS, ListenBus
 from tornadohub.mcp.relay import (
     Client,
@@ -220,6 +221,7 @@ class McpView:
             get_tool_input_schema=self.tool_input_schema,
             on_subscriptions_listen=self._listen,
         )
+        server.middleware.append(in_mcp_hub_order)
         for method, kind in (
             ("tools/list", TOOLS),
             ("resources/list", RESOURCES),

@@ -55,13 +55,13 @@ class EncodedResponse(JSONRPCResponse):
     ) -> EncodedResponse:
         """The response to *request_id*; *result_json* must be *result* as pydantic dumps it."""
         response = cls.model_construct(jsonrpc="2.0", id=request_id, result=result)
-        head = b'{"jsonrpc":"2.0","id":' + pydantic_core.to_json(request_id) + b',"result":'
-        response._wire = head + result_json + b"}"
+        tail = b',"jsonrpc":"2.0","id":' + pydantic_core.to_json(request_id) + b"}"
+        response._wire = b'{"result":' + result_json + tail  # as streams.encode orders it
         return response
 
     @property
     def wire(self) -> bytes:
-        """``model_dump_json(by_alias=True, exclude_unset=True)``, computed once per page."""
+        """What :func:`tornadohub.mcp.streams.encode` makes of it, computed once per page."""
         return self._wire
 
 

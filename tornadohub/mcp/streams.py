@@ -23,6 +23,7 @@ from mcp_types import (
     JSONRPCMessage,
     JSONRPCNotification,
     JSONRPCRequest,
+    JSONRPCResponse,
 )
 
 from tornadohub.mcp.http import (
@@ -50,13 +51,30 @@ def encode(message: JSONRPCMessage) -> bytes:
     ``onerror``), so its clients would never see e.g. ``tools/list_changed``. Nothing else
     changes: unset fields stay out, explicit values (``result: {}``, nulls inside results
     and error data) go out as they are.
+
+    Members come in mcp-hub 4.2.1's order (its SDK's, recorded in tests/golden/mcp):
+    ``result``, ``jsonrpc``, ``id`` for a response; ``method``, ``params``, ``jsonrpc``
+    for a notification; an error's ``jsonrpc``, ``id``, ``error`` and a request's are the
+    models' own order, which is already mcp-hub's.
     """
     if isinstance(message, EncodedResponse):  # a cached list page: already encoded
         return message.wire
     bare = isinstance(message, JSONRPCRequest | JSONRPCNotification) and message.params is None
+    if isinstance(message, JSONRPCResponse):
+        return _joined(message, {"result"}, {"jsonrpc", "id"})
+    if isinstance(message, JSONRPCNotification):
+        return _joined(message, {"method"} if bare else {"method", "params"}, {"jsonrpc"})
     return message.model_dump_json(
         by_alias=True, exclude_unset=True, exclude={"params"} if bare else None
     ).encode()
+
+
+def _joined(message: JSONRPCMessage, first: set[str], then: set[str]) -> bytes:
+    """*message* as one JSON object: the *first* members, then the *then* members."""
+    head = message.model_dump_json(by_alias=True, exclude_unset=True, include=first)
+    tail = message.model_dump_json(by_alias=True, exclude_unset=True, include=then)
+    members = [part[1:-1] for part in (head, tail) if part != "{}"]
+    return ("{" + ",".join(members) + "}").encode()
 
 
 def sse_frame(event: StreamEvent) -> bytes:

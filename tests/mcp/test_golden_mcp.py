@@ -230,9 +230,12 @@ UPSTREAM = re.compile(r"\$\.result\.(tools|resources|resourceTemplates|prompts)\
 RANDOM = re.compile(r"\.structuredContent\.(temperature|conditions)$|\.content\[0\]\.text$")
 
 
-def compare(golden: Any, ours: Any, uris: Uris, *, random: bool = False) -> list[str]:
-    """The differences of *ours* (a JSON-RPC message) from *golden* (its result or error);
-    with *random*, the weather values are compared by type (the text is its JSON)."""
+def compare(
+    golden: Any, ours: Any, uris: Uris, *, random: bool = False, envelope: bool = False
+) -> list[str]:
+    """The differences of *ours* (a JSON-RPC message) from *golden* (its result or error,
+    or with *envelope* the whole message); with *random*, the weather values are compared
+    by type (the text is its JSON)."""
     if random:
         weather = ours["result"]["structuredContent"]
         assert json.loads(ours["result"]["content"][0]["text"]) == weather
@@ -246,7 +249,7 @@ def compare(golden: Any, ours: Any, uris: Uris, *, random: bool = False) -> list
             mine = {**first, **{k: v for k, v in mine.items() if k not in first}}
         return theirs, mine
 
-    body = {k: v for k, v in ours.items() if k not in ("jsonrpc", "id")}
+    body = ours if envelope else {k: v for k, v in ours.items() if k not in ("jsonrpc", "id")}
     return list(differences(golden, body, "$", ports=(CAPTURED_PORT,), normalize=normalize))
 
 
@@ -417,12 +420,10 @@ async def raw_exchange(hub: HubProcess, titles: dict[str, str]) -> dict[str, lis
             case = {2: "raw tools/call", 3: "raw tools/call unknown", 4: "raw method"}.get(
                 message["id"], "raw initialize"
             )
+            # the whole message here: its members' order on the wire too
             golden = next(answers)
-            theirs = {k: v for k, v in golden.items() if k not in ("jsonrpc", "id")}
             answer = json.loads(frame.data)
-            found.setdefault(case, []).extend(compare(theirs, answer, Uris([])))
-            if answer.get("id") != message["id"] or answer.get("jsonrpc") != "2.0":
-                found[case].append(f"envelope {answer!r}")
+            found.setdefault(case, []).extend(compare(golden, answer, Uris([]), envelope=True))
     return found
 
 

@@ -198,9 +198,28 @@ async def test_sse_framing_is_mcp_hubs(hub: HubProcess) -> None:
         with anyio.fail_after(10):
             frame = await wire.frames.receive()
         assert frame is not None
-        # (mcp-hub 4.2.1, observed: `event: message`, one `data:` line, no `id:`); its
-        # members come `result`, `jsonrpc`, `id` (its SDK's order), ours `jsonrpc` first
-        assert frame.raw == 'event: message\ndata: {"jsonrpc":"2.0","id":7,"result":{}}'
+        # (mcp-hub 4.2.1, observed: `event: message`, one `data:` line, no `id:`, the
+        # members in its SDK's order)
+        assert frame.raw == 'event: message\ndata: {"result":{},"jsonrpc":"2.0","id":7}'
+
+
+async def test_list_changed_reaches_every_legacy_session(hub: HubProcess) -> None:
+    """(mcp-hub 4.2.1, observed) an upstream's tools/list_changed reaches each legacy
+    session, one that never initialized too, framed as here."""
+    changed = 'event: message\ndata: {"method":"notifications/tools/list_changed","jsonrpc":"2.0"}'
+    async with legacy_wire(base(hub)) as idle, legacy_wire(base(hub)) as wire:
+        await wire.initialize()
+        added = await text_of(wire, "github_com_x_y__add_tool", {"name": "zz"})
+        assert added == "added zz"
+        with anyio.fail_after(20):
+            frame = await idle.frames.receive()
+        assert frame is not None and frame.raw == changed
+        if not wire.notifications:  # unless it came before the call's answer
+            with anyio.fail_after(20):
+                frame = await wire.frames.receive()
+            assert frame is not None and frame.raw == changed
+        tools = [tool["name"] for tool in (await wire.request("tools/list"))["result"]["tools"]]
+        assert "github_com_x_y__zz" in tools
 
 
 async def test_upstream_dying_mid_session(hub: HubProcess) -> None:

@@ -230,8 +230,9 @@ class Session:
         self.send_notification(method, None)
 
     def send_notification(self, method: str, params: dict[str, Any] | None) -> None:
-        """Send a notification with *params* on the standalone stream."""
-        if self.initialized and not self.ended.is_set():
+        """Send a notification with *params* on the standalone stream (on a legacy SSE
+        stream even before ``notifications/initialized``, as mcp-hub 4.2.1 does)."""
+        if (self.initialized or self.legacy) and not self.ended.is_set():
             self._route(JSONRPCNotification(jsonrpc="2.0", method=method, params=params), None)
 
     def resource_updated(self, uri: str) -> None:

@@ -10,6 +10,7 @@ mcp-hub is not needed to run them.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -99,6 +100,28 @@ async def test_ids_are_sanitised_and_collisions_numbered_in_config_order(hub: Hu
         prompts = [p["name"] for p in (await wire.request("prompts/list"))["result"]["prompts"]]
         assert prompts[:2] == ["a_b__simple", "a_b__weather"]
         assert "a_b_1__simple" in prompts and "github_com_x_y__weather" in prompts
+
+
+async def test_ids_are_numbered_among_the_servers_shown(tmp_path: Path) -> None:
+    """(mcp-hub 4.2.1, observed) a disabled or failed server takes no id: `x_y` and `p_q`
+    keep theirs; a suffixed id that a config name already spells goes on counting."""
+    servers = {
+        "x.y": fixture("x.y", disabled=True),
+        "x_y": fixture("x_y"),
+        "p.q": {"command": str(tmp_path / "no-such-command")},
+        "p_q": fixture("p_q"),
+        "e_f": fixture("e_f"),
+        "e.f": fixture("e.f"),
+        "e_f_1": fixture("e_f_1"),
+    }
+    with running_hub(tmp_path, servers) as process:
+        async with legacy_wire(base(process)) as wire:
+            await wire.initialize()
+            tools = (await wire.request("tools/list"))["result"]["tools"]
+            env = [tool["name"] for tool in tools if tool["name"].endswith("__env")]
+            assert env == ["x_y__env", "p_q__env", "e_f__env", "e_f_1__env", "e_f_1_1__env"]
+            seen = [await text_of(wire, name, {"name": "WHO"}) for name in env]
+            assert seen == ["x_y", "p_q", "e_f", "e.f", "e_f_1"]
 
 
 async def test_names_holding_the_delimiter(hub: HubProcess) -> None:

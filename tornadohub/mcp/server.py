@@ -58,7 +58,6 @@ from tornadohub.mcp.aggregate import (
     Kind,
     Route,
     Source,
-    assign_server_ids,
     build_catalog,
 )
 from tornadohub.mcp.forward import MCP_ERROR_PREFIX, UpstreamCalls, UpstreamRequest, public_contents
@@ -78,6 +77,7 @@ from tornadohub.mcp.search_mode import (
 )
 from tornadohub.mcp.views import (
     SERVER_NAME,
+    public_ids,
     unprefixed_names,
     view_members,
     view_profile,
@@ -189,7 +189,7 @@ class McpView:
         """The id this view shows upstream *name* under: "" when unprefixed, None if absent."""
         if self.upstream is not None:
             return "" if name == self.upstream else None
-        return assign_server_ids(self.hub.upstreams).get(name)
+        return public_ids(self.hub).get(name)
 
     def publish_updated(self, uri: str) -> None:
         """Tell this view's listen streams that resource *uri* (as they know it) changed."""

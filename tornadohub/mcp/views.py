@@ -49,6 +49,13 @@ def view_members(hub: Hub, upstream: str | None) -> Iterator[Upstream]:
         yield member
 
 
+def public_ids(hub: Hub) -> Mapping[str, str]:
+    """Config name -> id on ``/mcp``, for the upstreams a view shows: mcp-hub 4.2.1 numbers
+    colliding ids among the connected, enabled servers only, in config order (observed:
+    with ``a.b`` disabled, ``a_b`` is ``a_b``, not ``a_b_1``)."""
+    return assign_server_ids(member.name for member in view_members(hub, None))
+
+
 def hub_surface(hub: Hub) -> Surface:
     """The filters and profiles of the hub's current config revision."""
     return hub.config.surface if hub.config is not None else EMPTY_SURFACE
@@ -70,7 +77,7 @@ def view_sources(
         rules = surface.profiles.get(profile)
         if rules is None:
             return
-    ids = assign_server_ids(hub.upstreams)
+    ids = public_ids(hub)
     namespaces = assign_namespaces(tuple(ids.values()))
     for member in view_members(hub, upstream):
         server_id = ids[member.name]

@@ -6,9 +6,11 @@ answer is compared field for field (:mod:`tests.replay`): ``initialize``, the fo
 lists (``mcp-lists.json``, complete), calls, reads, prompts, errors for unknown names,
 ``ping``, a method mcp-hub answers ``-32601``, and the raw wire exchange (headers, framing).
 
-Key order is compared where the hub writes the object; inside objects an upstream wrote
-(definitions, results), mcp-hub re-creates them in its SDK's schema order and we pass the
-server's own order through, as in the REST replay (``tests/api/test_golden_replay.py``).
+Key order is compared where the hub writes the object (the message, ``initialize``'s
+result). Inside objects an upstream wrote (definitions, results) it is not: mcp-hub
+re-creates them in its SDK's (zod) schema order, and our SDK kernel's per-version sieve
+re-creates them in its schema models' field order, which is alphabetical (the fast path
+and the list cache reproduce the kernel's bytes); keys and values are compared there.
 Differences we keep on purpose are in :data:`DELIBERATE`, each with the contract's or the
 README's reason; any other difference fails, and so does an entry no answer needs any more.
 """

@@ -245,6 +245,19 @@ async def test_list_changed_reaches_every_legacy_session(hub: HubProcess) -> Non
         assert "github_com_x_y__zz" in tools
 
 
+async def test_idle_legacy_stream_carries_keepalive_comments(tmp_path: Path) -> None:
+    """mcp-hub's legacy stream sends nothing while idle (observed for 20 s); ours a comment
+    every ``--mcp-keepalive`` seconds (README table), which SSE clients skip."""
+    servers = {"a": fixture("a")}
+    with running_hub(tmp_path, servers, extra_args=("--mcp-keepalive", "1")) as process:
+        async with legacy_wire(base(process)) as wire:
+            await wire.initialize()
+            with anyio.fail_after(10):
+                frame = await wire.frames.receive()
+            assert frame is not None and frame.raw == ": ping"
+            assert (await wire.request("ping"))["result"] == {}
+
+
 async def test_upstream_dying_mid_session(hub: HubProcess) -> None:
     async with legacy_wire(base(hub)) as wire:
         await wire.initialize()

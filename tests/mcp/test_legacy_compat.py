@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 
 from tests.conftest import stdio_entry
-from tests.helpers import HubProcess
+from tests.helpers import HubProcess, eventually
 from tests.hubs import running_hub
 from tests.mcp.legacy_wire import LegacyWire, legacy_wire
 
@@ -224,6 +225,35 @@ async def test_sse_framing_is_mcp_hubs(hub: HubProcess) -> None:
         # (mcp-hub 4.2.1, observed: `event: message`, one `data:` line, no `id:`, the
         # members in its SDK's order)
         assert frame.raw == 'event: message\ndata: {"result":{},"jsonrpc":"2.0","id":7}'
+
+
+async def test_refusals_of_messages_are_mcp_hubs_bytes(hub: HubProcess) -> None:
+    """(mcp-hub 4.2.1, observed) a POST to a session whose stream closed, or without a
+    session id: these statuses, type and exact bodies."""
+    async with legacy_wire(base(hub)) as wire:
+        await wire.initialize()
+        endpoint = wire.endpoint
+    session = endpoint.removeprefix("/messages?sessionId=")
+    async with httpx.AsyncClient(base_url=base(hub), timeout=10) as client:
+        ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+
+        async def closed() -> bool:
+            return (await client.post(endpoint, json=ping)).status_code == 404
+
+        await eventually(closed)
+        gone = await client.post(endpoint, json=ping)
+        assert gone.headers["content-type"] == "application/json; charset=utf-8"
+        assert gone.text == (
+            '{"jsonrpc":"2.0","error":{"code":-32000,"message":"Session not found: '
+            + session
+            + '"},"id":null}'
+        )
+        missing = await client.post("/messages?sessionId=", json=ping)
+        assert (missing.status_code, missing.text) == (
+            400,
+            '{"jsonrpc":"2.0","error":{"code":-32000,"message":"Missing sessionId parameter"},'
+            '"id":null}',
+        )
 
 
 async def test_list_changed_reaches_every_legacy_session(hub: HubProcess) -> None:

@@ -95,7 +95,9 @@ class McpRequestError(Exception):
         error: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.data is not None:
             error["data"] = self.data
-        return json.dumps({"jsonrpc": "2.0", "error": error, "id": self.request_id}).encode()
+        body = {"jsonrpc": "2.0", "error": error, "id": self.request_id}
+        # compact, as JSON.stringify writes it (mcp-hub's refusals, observed)
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 @dataclass(frozen=True)

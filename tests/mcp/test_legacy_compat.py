@@ -57,8 +57,8 @@ async def text_of(wire: LegacyWire, tool: str, arguments: dict[str, Any]) -> str
         ("2024-11-05", "2024-11-05"),  # (mcp-hub 4.2.1, observed)
         ("2025-03-26", "2025-03-26"),  # (mcp-hub 4.2.1, observed)
         ("2025-06-18", "2025-06-18"),  # (mcp-hub 4.2.1, observed)
-        # mcp-hub answers 2025-06-18, its latest: ours is 2025-11-25 (README "The unified
-        # MCP endpoint": both eras, 2025-11-25 and older), so a 2025-11-25 client keeps its
+        # mcp-hub answers 2025-06-18, its latest: ours is 2025-11-25 (README table and "The
+        # unified MCP endpoint": 2025-11-25 and older), so a 2025-11-25 client keeps its
         # version and an unknown one gets our latest, as contract §6 negotiates
         ("2025-11-25", "2025-11-25"),
         ("1999-01-01", "2025-11-25"),

@@ -35,9 +35,12 @@ from tornadohub.upstreams.core import AuthorizedElsewhere, UnauthorizedError
 from tornadohub.upstreams.keepalive import DrainingTransport
 from tornadohub.upstreams.ordering import relay_in_order
 from tornadohub.upstreams.rawhttp import HttpRawChannel
+from tornadohub.upstreams.sdk_patch import read_upstream_json
 from tornadohub.upstreams.wire import RawResult, build_request, describe_exception
 
 log = logging.getLogger("tornadohub.upstream")
+
+read_upstream_json()  # an HTTP upstream's messages are read as a STDIO server's lines
 
 HTTP_TIMEOUT = httpx2.Timeout(30.0, read=300.0)
 

@@ -1,0 +1,89 @@
+"""An HTTP upstream's odd JSON reaches clients as a STDIO server's does (jsontext).
+
+The upstream is ``tests/servers/odd_json_http.py``: lone surrogate escapes (a Node server
+cutting an emoji in half), ``NaN``, ``1e999`` and an answer nested 300 levels, in JSON
+bodies, in SSE responses and on the legacy transport's event stream. What the SDK's HTTP
+clients read (``initialize``, the lists, everything on the legacy transport) used to be
+parsed by pydantic alone: a lone surrogate in ``tools/list`` was a traceback in the log
+and a server "connected" with no tools (the legacy transport waited a minute for an
+answer it had dropped), and a ``NaN`` in a list reached REST answers as ``NaN``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+
+from tests.helpers import HubProcess, fixture_server
+
+StartHub = Callable[..., HubProcess]
+WriteConfig = Callable[..., str]
+
+CUT = "\ufffd"  # what a lone surrogate becomes
+
+
+def strict_json(response: httpx.Response) -> Any:
+    """The body, refusing ``NaN`` and the infinities, as a JSON client's parser does."""
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} in {response.text[:300]}")
+
+    return json.loads(response.text, parse_constant=refuse)
+
+
+@pytest.fixture(params=["json", "sse", "legacy"])
+def odd_upstream(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """A config entry for the fixture: JSON answers, SSE answers, or the legacy transport."""
+    mode = "json" if request.param == "legacy" else request.param
+    with fixture_server("odd_json_http.py", mode) as server:
+        url = server.url.removesuffix("/mcp") + "/sse" if request.param == "legacy" else server.url
+        yield {"url": url}
+
+
+async def test_an_http_upstreams_odd_json_is_read_as_a_stdio_servers(
+    start_hub: StartHub, write_config: WriteConfig, odd_upstream: dict[str, Any]
+) -> None:
+    hub = start_hub(write_config({"odd": odd_upstream}))
+    info = strict_json(hub.api("POST", "/api/servers/info", {"server_name": "odd"}))["server"]
+    assert info["status"] == "connected", info
+    tools = {tool["name"]: tool for tool in info["capabilities"]["tools"]}
+    assert sorted(tools) == ["cut", "deep", "measure"], info
+    assert tools["cut"]["description"] == f"cuts {CUT}"
+    assert tools["measure"]["inputSchema"]["default"] is None
+    assert info["capabilities"]["resources"] == [{"uri": "odd://cut", "name": f"cut {CUT}"}]
+    assert info["capabilities"]["resourceTemplates"][0]["size"] is None
+    assert (
+        strict_json(hub.api("GET", "/api/servers"))["servers"][0]["capabilities"]
+        == (info["capabilities"])
+    )
+
+    def call(tool: str) -> httpx.Response:
+        return hub.api("POST", "/api/servers/tools", {"server_name": "odd", "tool": tool})
+
+    cut = strict_json(call("cut"))
+    assert cut["result"]["content"][0]["text"] == f"half an emoji: {CUT}"
+    measured = strict_json(call("measure"))["result"]["structuredContent"]
+    assert measured == {"x": None, "y": None, "z": None, "ok": 1.5}
+    deep = call("deep")
+    assert deep.status_code == 500 and deep.json()["code"] == -32603, deep.text
+    read = hub.api("POST", "/api/servers/resources", {"server_name": "odd", "uri": "odd://cut"})
+    assert strict_json(read)["result"]["contents"][0]["text"] == f"half an emoji: {CUT}"
+
+    async with streamable_http_client(f"http://127.0.0.1:{hub.port}/mcp") as (read_s, write_s):
+        async with ClientSession(read_s, write_s) as session:
+            with anyio.fail_after(20):
+                await session.initialize()
+                listed = {tool.name: tool for tool in (await session.list_tools()).tools}
+                assert listed["odd__cut"].description == f"cuts {CUT}"
+                result = await session.call_tool("odd__measure", {})
+                assert result.structured_content == {"x": None, "y": None, "z": None, "ok": 1.5}
+
+    assert "Traceback" not in hub.log_text()
+    assert hub.stop() == 0

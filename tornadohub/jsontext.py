@@ -73,6 +73,8 @@ _UPSTREAM: Final = json.JSONDecoder(parse_constant=_null, parse_float=_float)
 #: fail past 255 levels, with the hub's envelope around the value.
 MAX_DEPTH: Final = 200
 INTERNAL_ERROR: Final = -32603
+#: The message of the error answer that stands for an answer too deep to write on.
+TOO_DEEP: Final = f"Answer nested deeper than {MAX_DEPTH} levels"
 
 
 def loads(text: bytes | str) -> Any:
@@ -117,7 +119,7 @@ def _too_deep(message: Any) -> dict[str, Any]:
         and "id" in message
         and ("result" in message or "error" in message)
     ):
-        error = {"code": INTERNAL_ERROR, "message": f"Answer nested deeper than {MAX_DEPTH} levels"}
+        error = {"code": INTERNAL_ERROR, "message": TOO_DEEP}
         return {"jsonrpc": "2.0", "id": message["id"], "error": error}
     raise ValueError(f"message nested deeper than {MAX_DEPTH} levels")
 

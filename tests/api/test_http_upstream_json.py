@@ -6,7 +6,8 @@ bodies, in SSE responses and on the legacy transport's event stream. What the SD
 clients read (``initialize``, the lists, everything on the legacy transport) used to be
 parsed by pydantic alone: a lone surrogate in ``tools/list`` was a traceback in the log
 and a server "connected" with no tools (the legacy transport waited a minute for an
-answer it had dropped), and a ``NaN`` in a list reached REST answers as ``NaN``.
+answer it had dropped), and a ``NaN`` in a list reached REST answers as ``NaN``. A list
+the hub cannot read (nested too deep to write on) is the server's error, not an empty list.
 """
 
 from __future__ import annotations
@@ -38,13 +39,22 @@ def strict_json(response: httpx.Response) -> Any:
     return json.loads(response.text, parse_constant=refuse)
 
 
+def entry(kind: str, *flags: str) -> Iterator[dict[str, Any]]:
+    """A config entry for the fixture: JSON answers, SSE answers, or the legacy transport."""
+    mode = "json" if kind == "legacy" else kind
+    with fixture_server("odd_json_http.py", mode, *flags) as server:
+        url = server.url.removesuffix("/mcp") + "/sse" if kind == "legacy" else server.url
+        yield {"url": url}
+
+
 @pytest.fixture(params=["json", "sse", "legacy"])
 def odd_upstream(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
-    """A config entry for the fixture: JSON answers, SSE answers, or the legacy transport."""
-    mode = "json" if request.param == "legacy" else request.param
-    with fixture_server("odd_json_http.py", mode) as server:
-        url = server.url.removesuffix("/mcp") + "/sse" if request.param == "legacy" else server.url
-        yield {"url": url}
+    yield from entry(request.param)
+
+
+@pytest.fixture(params=["json", "sse", "legacy"])
+def deep_list_upstream(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    yield from entry(request.param, "--deep-list")
 
 
 async def test_an_http_upstreams_odd_json_is_read_as_a_stdio_servers(
@@ -85,5 +95,17 @@ async def test_an_http_upstreams_odd_json_is_read_as_a_stdio_servers(
                 result = await session.call_tool("odd__measure", {})
                 assert result.structured_content == {"x": None, "y": None, "z": None, "ok": 1.5}
 
+    assert "Traceback" not in hub.log_text()
+    assert hub.stop() == 0
+
+
+def test_a_list_the_hub_cannot_read_is_the_servers_error(
+    start_hub: StartHub, write_config: WriteConfig, deep_list_upstream: dict[str, Any]
+) -> None:
+    """``tools/list`` nested 300 levels: it was an empty list of a "connected" server."""
+    hub = start_hub(write_config({"odd": deep_list_upstream}))
+    info = hub.wait_status("odd", "disconnected")
+    assert info["error"] == "Could not read tools/list: Answer nested deeper than 200 levels"
+    assert info["capabilities"]["tools"] == []
     assert "Traceback" not in hub.log_text()
     assert hub.stop() == 0

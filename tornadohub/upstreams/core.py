@@ -19,6 +19,7 @@ from mcp import ClientSession
 
 from tornadohub.clock import iso_now
 from tornadohub.config import ServerEntry
+from tornadohub.errors import UpstreamConnectionError
 from tornadohub.oauth import OAuthStore
 from tornadohub.options import ConnectPolicy
 from tornadohub.placeholders import ResolvedServer
@@ -46,6 +47,11 @@ class ConnectionLost(Exception):
 class AuthorizationLost(Exception):
     """A connected upstream refused the hub's tokens and they could not be refreshed:
     only the user can authorize again, which a new connection asks for."""
+
+
+class UnreadableList(UpstreamConnectionError):
+    """A capability list the hub could not read (not JSON, or nested too deep to write on):
+    the connection fails with this as its error, instead of serving an empty list."""
 
 
 class AuthorizedElsewhere(Exception):

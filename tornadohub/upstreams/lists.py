@@ -13,7 +13,8 @@ from mcp.client.subscriptions import listen as listen_upstream
 from mcp.shared.subscriptions import event_to_notification
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from tornadohub.upstreams.core import UpstreamCore, wait_and_cancel
+from tornadohub import jsontext
+from tornadohub.upstreams.core import UnreadableList, UpstreamCore, wait_and_cancel
 from tornadohub.upstreams.eras import valid_header_tools
 from tornadohub.upstreams.wire import (
     LIST_KINDS,
@@ -31,6 +32,15 @@ LISTEN_RETRY_INITIAL = 1.0
 
 
 LISTEN_RETRY_MAX = 60.0
+
+
+def _unreadable(exc: MCPError) -> bool:
+    """Whether a list failed because the hub could not read the answer (not JSON, or too
+    deep to write on), not because the server refused: mcp-hub reads any JSON text, so
+    serving ``[]`` would hide items it shows."""
+    if exc.code == types.PARSE_ERROR:
+        return True
+    return exc.code == types.INTERNAL_ERROR and exc.message == jsontext.TOO_DEEP
 
 
 class CapabilityLists(UpstreamCore):
@@ -55,6 +65,10 @@ class CapabilityLists(UpstreamCore):
                     items = list(valid_header_tools(self.name, items))
                 self.capabilities[key] = items
             except MCPError as exc:
+                if _unreadable(exc):
+                    raise UnreadableList(
+                        f"Could not read {method}: {exc.message}", data={"server": self.name}
+                    ) from None
                 log.debug("%s %s failed: %s", self.name, method, exc)
                 self.capabilities[key] = []
 
@@ -82,7 +96,12 @@ class CapabilityLists(UpstreamCore):
         if conn is None:
             return
         before = {key: self.capabilities[key] for key in self.capabilities}
-        await self._fetch_lists(conn.session, keys)
+        try:
+            await self._fetch_lists(conn.session, keys)
+        except UnreadableList as exc:  # the new connection's attempt reports it
+            log.warning("%s: %s; reconnecting", self.name, exc.message)
+            conn.lost.set()
+            return
         changed = [key for key in before if self.capabilities[key] != before[key]]
         if "resourceTemplates" in changed and "resources" not in changed:
             changed.append("resources")  # one event carries both lists

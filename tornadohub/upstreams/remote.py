@@ -31,12 +31,12 @@ from tornadohub.oauth_session import OAuthSession, redirect_uri_for
 from tornadohub.placeholders import ResolvedServer, predefined_variables, resolve_string
 from tornadohub.state import UpstreamStatus
 from tornadohub.upstreams.base import Upstream
-from tornadohub.upstreams.core import AuthorizedElsewhere, UnauthorizedError
+from tornadohub.upstreams.core import AuthorizedElsewhere, UnauthorizedError, UnreadableList
 from tornadohub.upstreams.keepalive import DrainingTransport
 from tornadohub.upstreams.ordering import relay_in_order
 from tornadohub.upstreams.rawhttp import HttpRawChannel
 from tornadohub.upstreams.sdk_patch import read_upstream_json
-from tornadohub.upstreams.wire import RawResult, build_request, describe_exception
+from tornadohub.upstreams.wire import RawResult, build_request, describe_exception, innermost
 
 log = logging.getLogger("tornadohub.upstream")
 
@@ -272,6 +272,8 @@ class RemoteUpstream(Upstream):
             except (UnauthorizedError, AuthorizedElsewhere):
                 raise
             except Exception as exc:  # includes anyio's exception groups
+                if isinstance(innermost(exc), UnreadableList):
+                    raise  # the server spoke Streamable HTTP: its answer was the problem
                 log.debug(
                     "%s: Streamable HTTP failed (%s); trying SSE",
                     self.name,

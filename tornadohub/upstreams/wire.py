@@ -101,10 +101,16 @@ def list_request(method: str, cursor: str | None) -> Any:
     return build_request(method, {"cursor": cursor} if cursor else {})
 
 
-def describe_exception(exc: BaseException) -> str:
-    """One readable line for an exception, unwrapping anyio's exception groups."""
+def innermost(exc: BaseException) -> BaseException:
+    """The first exception inside anyio's exception groups (*exc* itself if none)."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
+    return exc
+
+
+def describe_exception(exc: BaseException) -> str:
+    """One readable line for an exception, unwrapping anyio's exception groups."""
+    exc = innermost(exc)
     if isinstance(exc, TimeoutError):
         return "Connection timed out"
     if isinstance(exc, FileNotFoundError):

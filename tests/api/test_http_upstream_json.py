@@ -64,7 +64,7 @@ async def test_an_http_upstreams_odd_json_is_read_as_a_stdio_servers(
     info = strict_json(hub.api("POST", "/api/servers/info", {"server_name": "odd"}))["server"]
     assert info["status"] == "connected", info
     tools = {tool["name"]: tool for tool in info["capabilities"]["tools"]}
-    assert sorted(tools) == ["cut", "deep", "measure"], info
+    assert sorted(tools) == ["cut", "deep", "measure", "spoil"], info
     assert tools["cut"]["description"] == f"cuts {CUT}"
     assert tools["measure"]["inputSchema"]["default"] is None
     assert info["capabilities"]["resources"] == [{"uri": "odd://cut", "name": f"cut {CUT}"}]
@@ -109,3 +109,20 @@ def test_a_list_the_hub_cannot_read_is_the_servers_error(
     assert info["capabilities"]["tools"] == []
     assert "Traceback" not in hub.log_text()
     assert hub.stop() == 0
+
+
+@pytest.mark.parametrize("kind", ["sse", "legacy"])
+def test_a_changed_list_the_hub_cannot_read_is_the_servers_error(
+    start_hub: StartHub, write_config: WriteConfig, kind: str
+) -> None:
+    """``spoil`` announces a changed list that is nested 300 levels: the refresh used to
+    leave the server "connected" with no tools."""
+    for config in entry(kind):
+        hub = start_hub(write_config({"odd": config}))
+        assert hub.server("odd")["status"] == "connected"
+        spoil = hub.api("POST", "/api/servers/tools", {"server_name": "odd", "tool": "spoil"})
+        assert spoil.status_code == 200, spoil.text
+        info = hub.wait_status("odd", "disconnected")
+        assert info["error"] == "Could not read tools/list: Answer nested deeper than 200 levels"
+        assert "Traceback" not in hub.log_text()
+        assert hub.stop() == 0

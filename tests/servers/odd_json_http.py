@@ -16,6 +16,8 @@ writes ``NaN``. Its messages are written by hand (the Python SDK writes neither)
   with a lone surrogate); template ``odd://{n}`` (``"size": NaN``, its list has no
   surrogate: only the ``NaN`` is odd in it);
 * ``--deep-list``: ``tools/list`` answers a list nested 300 levels, which no hub can write on;
+  the tool ``spoil`` turns that on and sends ``notifications/tools/list_changed`` before its
+  answer (on the answer's SSE stream, or the legacy GET stream; JSON answers carry none);
 * binds 127.0.0.1; prints ``READY <url>`` once listening. Imports ``uvicorn`` (through
   ``http_server.serve_asgi``) and the standard library.
 """
@@ -51,7 +53,8 @@ def result_text(method: str, params: dict[str, Any], deep_list: bool) -> str | N
             return f'{{"tools":[{{"name":"deep",{SCHEMA},"x":{NESTED}}}]}}'
         cut = f'{{"name":"cut","description":"cuts {CUT}",{SCHEMA}}}'
         measure = '{"name":"measure","inputSchema":{"type":"object","default":NaN}}'
-        return f'{{"tools":[{cut},{measure},{{"name":"deep",{SCHEMA}}}]}}'
+        more = f'{{"name":"deep",{SCHEMA}}},{{"name":"spoil",{SCHEMA}}}'
+        return f'{{"tools":[{cut},{measure},{more}]}}'
     if method == "tools/call":
         name = params.get("name")
         if name == "measure":
@@ -59,6 +62,8 @@ def result_text(method: str, params: dict[str, Any], deep_list: bool) -> str | N
             return f'{{"content":[],"structuredContent":{numbers}}}'
         if name == "deep":
             return f'{{"content":[],"structuredContent":{{"x":{NESTED}}}}}'
+        if name == "spoil":
+            return '{"content":[{"type":"text","text":"spoilt"}]}'
         return f'{{"content":[{{"type":"text","text":"half an emoji: {CUT}"}}]}}'
     if method == "resources/list":
         return f'{{"resources":[{{"uri":"odd://cut","name":"cut {CUT}"}}]}}'
@@ -125,7 +130,8 @@ class OddJson:
             stream = self.legacy.get(query.get("session_id", ""))
             message = json.loads(await read_body(receive))
             if stream is not None and "id" in message and "method" in message:
-                await stream.send(answer(message, self.deep_list))
+                for text in self.answers(message):
+                    await stream.send(text)
             await respond(send, 202, b"text/plain", b"Accepted")
         else:
             await respond(send, 405, b"text/plain", b"Method Not Allowed")
@@ -135,13 +141,23 @@ class OddJson:
         if "id" not in message or "method" not in message:
             await respond(send, 202, b"text/plain", b"")
             return
-        text = answer(message, self.deep_list)
+        texts = self.answers(message)
         session = (b"mcp-session-id", b"odd-json-session")
         if self.sse:
-            event = f"event: message\ndata: {text}\n\n".encode()
-            await respond(send, 200, b"text/event-stream", event, session)
+            events = "".join(f"event: message\ndata: {text}\n\n" for text in texts)
+            await respond(send, 200, b"text/event-stream", events.encode(), session)
         else:
-            await respond(send, 200, b"application/json", text.encode(), session)
+            await respond(send, 200, b"application/json", texts[-1].encode(), session)
+
+    def answers(self, message: dict[str, Any]) -> list[str]:
+        """What a request is answered with: ``spoil``'s notification, then the answer."""
+        params = message.get("params")
+        if message["method"] == "tools/call" and isinstance(params, dict):
+            if params.get("name") == "spoil":
+                self.deep_list = True
+                changed = '{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}'
+                return [changed, answer(message, self.deep_list)]
+        return [answer(message, self.deep_list)]
 
     async def legacy_stream(self, send: Any) -> None:
         session_id = uuid.uuid4().hex

@@ -286,6 +286,8 @@ class Upstream(Forwarding, ABC):
                     self._conn = None
                     self._connected.clear()
                     conn.ended.set()
+        if conn is not None and conn.unreadable is not None:
+            raise conn.unreadable
         if conn is not None and conn.unauthorized:  # raised here: the transport is closed
             raise AuthorizationLost("Authorization expired: the server refused the hub's tokens")
 

@@ -101,6 +101,8 @@ class LiveSession:
     #: The upstream refused this session's tokens: its calls fail with "needs
     #: authorization" instead of waiting for a user inside the call.
     unauthorized: bool = False
+    #: A refreshed list could not be read: why the session was ended (its error).
+    unreadable: UnreadableList | None = None
 
 
 class UpstreamCore:

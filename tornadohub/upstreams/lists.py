@@ -98,8 +98,8 @@ class CapabilityLists(UpstreamCore):
         before = {key: self.capabilities[key] for key in self.capabilities}
         try:
             await self._fetch_lists(conn.session, keys)
-        except UnreadableList as exc:  # the new connection's attempt reports it
-            log.warning("%s: %s; reconnecting", self.name, exc.message)
+        except UnreadableList as exc:  # the session ends with it as its error
+            conn.unreadable = exc
             conn.lost.set()
             return
         changed = [key for key in before if self.capabilities[key] != before[key]]

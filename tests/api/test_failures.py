@@ -215,6 +215,18 @@ def test_an_upstream_answer_too_deep_to_write_on_is_an_error_answer(
     assert hub.stop() == 0
 
 
+def test_a_list_too_deep_to_write_on_is_the_servers_error(
+    start_hub: StartHub, write_config: WriteConfig
+) -> None:
+    """A ``tools/list`` nested 300 levels became an error answer, which the hub served as
+    an empty list of a "connected" server; now the server's error says why."""
+    entry = stdio_entry("odd_json_stdio.py", env={"FIXTURE_DEEP_LIST": "1"})
+    hub = start_hub(write_config({"odd": entry}))
+    info = hub.wait_status("odd", "disconnected")
+    assert info["error"] == "Could not read tools/list: Answer nested deeper than 200 levels"
+    assert hub.stop() == 0
+
+
 def test_grandchildren_die_with_their_server(
     start_hub: StartHub, write_config: WriteConfig, tmp_path: Path
 ) -> None:

@@ -8,10 +8,12 @@ writes neither), speaks the handshake era, and serves ``fixture-odd-json`` 1.0.0
 tools: ``cut``, whose description and every answer (``half an emoji: \\ud83d``) carry a
 lone surrogate; ``measure``, whose ``structuredContent`` is
 ``{"x": NaN, "y": 1e999, "z": -Infinity, "ok": 1.5}``; and ``deep``, whose
-``structuredContent`` nests 300 levels. Imports only the standard library.
+``structuredContent`` nests 300 levels. With ``FIXTURE_DEEP_LIST=1`` its ``tools/list``
+nests 300 levels too (no hub can write it on). Imports only the standard library.
 """
 
 import json
+import os
 import sys
 
 CUT = "\\ud83d"  # the escape as JSON text: the first half of U+1F600 alone
@@ -38,6 +40,8 @@ def main() -> None:
                 f'{{"protocolVersion":{version},"capabilities":{{"tools":{{}}}},'
                 '"serverInfo":{"name":"fixture-odd-json","version":"1.0.0"}}',
             )
+        elif method == "tools/list" and os.environ.get("FIXTURE_DEEP_LIST") == "1":
+            reply(request_id, '{"tools":[{"name":"deep","x":' + "[" * 300 + "]" * 300 + "}]}")
         elif method == "tools/list":
             schema = '"inputSchema":{"type":"object"}'
             cut = f'{{"name":"cut","description":"cuts {CUT}",{schema}}}'

@@ -28,10 +28,11 @@ from tornadohub.placeholders import ResolvedServer
 from tornadohub.processes import descendants, kill_and_reap, reap_orphans, spawned
 from tornadohub.spawn import ChildStdout, spawn_server
 from tornadohub.upstreams.base import Upstream
+from tornadohub.upstreams.core import UnreadableList
 from tornadohub.upstreams.diagnostics import NoiseLimiter, OutputTail
 from tornadohub.upstreams.ordering import relay_in_order
 from tornadohub.upstreams.raw import RawChannel
-from tornadohub.upstreams.wire import describe_exception
+from tornadohub.upstreams.wire import describe_exception, innermost
 
 log = logging.getLogger("tornadohub.upstream")
 
@@ -194,9 +195,13 @@ class StdioUpstream(Upstream):
         return self._with_stderr(reason)
 
     def describe_failure(self, exc: BaseException) -> str:
-        """A process that died by itself is the cause: say its exit code and stderr."""
+        """A process that died by itself is the cause: say its exit code and stderr. Not when
+        the hub ended the connection for a list it could not read (the child then exits as
+        its stdin closes)."""
         child = self.child
         died = child is not None and child.returncode is not None and not child.signalled
+        if isinstance(innermost(exc), UnreadableList):
+            died = False
         if died and describe_exception(exc) != "Connection timed out":
             return self.lost_reason()
         return self._with_stderr(describe_exception(exc))

@@ -126,3 +126,17 @@ def test_a_changed_list_the_hub_cannot_read_is_the_servers_error(
         assert info["error"] == "Could not read tools/list: Answer nested deeper than 200 levels"
         assert "Traceback" not in hub.log_text()
         assert hub.stop() == 0
+
+
+@pytest.mark.parametrize("kind", ["json", "sse"])
+def test_a_list_that_is_not_json_is_the_servers_error(
+    start_hub: StartHub, write_config: WriteConfig, kind: str
+) -> None:
+    """The SDK's client answers a parse error (-32700) for it: an empty list before."""
+    for config in entry(kind, "--broken-list"):
+        hub = start_hub(write_config({"odd": config}))
+        error = hub.wait_status("odd", "disconnected")["error"]
+        what = "JSON response" if kind == "json" else "SSE message"
+        assert error.startswith(f"Could not read tools/list: Failed to parse {what}: Invalid JSON")
+        assert "\n" not in error, error
+        assert hub.stop() == 0

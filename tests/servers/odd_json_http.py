@@ -1,6 +1,6 @@
 """Fixture MCP server over HTTP whose JSON only a lenient parser reads, as real servers' is.
 
-Usage: ``python tests/servers/odd_json_http.py PORT [json|sse] [--deep-list]``
+Usage: ``python tests/servers/odd_json_http.py PORT [json|sse] [--deep-list|--broken-list]``
 
 The HTTP twin of ``odd_json_stdio.py``: a Node server cuts a string between the halves of
 an emoji (``JSON.stringify`` writes a lone ``\\ud83d`` escape); Python's ``json.dumps``
@@ -18,6 +18,7 @@ writes ``NaN``. Its messages are written by hand (the Python SDK writes neither)
 * ``--deep-list``: ``tools/list`` answers a list nested 300 levels, which no hub can write on;
   the tool ``spoil`` turns that on and sends ``notifications/tools/list_changed`` before its
   answer (on the answer's SSE stream, or the legacy GET stream; JSON answers carry none);
+* ``--broken-list``: ``tools/list`` answers text that is not JSON;
 * binds 127.0.0.1; prints ``READY <url>`` once listening. Imports ``uvicorn`` (through
   ``http_server.serve_asgi``) and the standard library.
 """
@@ -34,13 +35,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.servers.http_server import serve_asgi
 
-USAGE = "usage: python tests/servers/odd_json_http.py PORT [json|sse] [--deep-list]"
+USAGE = "usage: python tests/servers/odd_json_http.py PORT [json|sse] [--deep-list|--broken-list]"
 CUT = "\\ud83d"  # the escape as JSON text: the first half of U+1F600 alone
 SCHEMA = '"inputSchema":{"type":"object"}'
 NESTED = "[" * 300 + "]" * 300
 
 
-def result_text(method: str, params: dict[str, Any], deep_list: bool) -> str | None:
+def result_text(method: str, params: dict[str, Any], list_kind: str) -> str | None:
     """The JSON text of the result of *method*, None when the server has no such method."""
     if method == "initialize":
         version = json.dumps(params.get("protocolVersion", "2025-06-18"))
@@ -49,7 +50,9 @@ def result_text(method: str, params: dict[str, Any], deep_list: bool) -> str | N
             '"serverInfo":{"name":"fixture-odd-json","version":"1.0.0"}}'
         )
     if method == "tools/list":
-        if deep_list:
+        if list_kind == "broken":
+            return '{"tools":[oops'
+        if list_kind == "deep":
             return f'{{"tools":[{{"name":"deep",{SCHEMA},"x":{NESTED}}}]}}'
         cut = f'{{"name":"cut","description":"cuts {CUT}",{SCHEMA}}}'
         measure = '{"name":"measure","inputSchema":{"type":"object","default":NaN}}'
@@ -76,12 +79,12 @@ def result_text(method: str, params: dict[str, Any], deep_list: bool) -> str | N
     return None
 
 
-def answer(message: dict[str, Any], deep_list: bool) -> str:
+def answer(message: dict[str, Any], list_kind: str) -> str:
     """The JSON-RPC answer to one request, as text."""
     request_id = json.dumps(message["id"])
     params = message.get("params")
     params = params if isinstance(params, dict) else {}
-    result = result_text(message["method"], params, deep_list)
+    result = result_text(message["method"], params, list_kind)
     if result is None:
         error = '{"code":-32601,"message":"Method not found"}'
         return f'{{"jsonrpc":"2.0","id":{request_id},"error":{error}}}'
@@ -106,9 +109,9 @@ async def read_body(receive: Any) -> bytes:
 class OddJson:
     """ASGI app: Streamable HTTP on /mcp, the legacy transport on /sse + /messages/."""
 
-    def __init__(self, sse: bool, deep_list: bool) -> None:
+    def __init__(self, sse: bool, list_kind: str) -> None:
         self.sse = sse
-        self.deep_list = deep_list
+        self.list_kind = list_kind
         #: The legacy transport's open GET streams, by session id.
         self.legacy: dict[str, anyio.abc.ObjectSendStream[str]] = {}
 
@@ -154,10 +157,10 @@ class OddJson:
         params = message.get("params")
         if message["method"] == "tools/call" and isinstance(params, dict):
             if params.get("name") == "spoil":
-                self.deep_list = True
+                self.list_kind = "deep"
                 changed = '{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}'
-                return [changed, answer(message, self.deep_list)]
-        return [answer(message, self.deep_list)]
+                return [changed, answer(message, self.list_kind)]
+        return [answer(message, self.list_kind)]
 
     async def legacy_stream(self, send: Any) -> None:
         session_id = uuid.uuid4().hex
@@ -177,11 +180,12 @@ class OddJson:
 
 def main() -> None:
     args = sys.argv[1:]
-    deep_list = "--deep-list" in args
-    args = [arg for arg in args if arg != "--deep-list"]
+    flags = {"--deep-list": "deep", "--broken-list": "broken"}
+    list_kinds = [flags[arg] for arg in args if arg in flags]
+    args = [arg for arg in args if arg not in flags]
     if not 1 <= len(args) <= 2 or not args[0].isdigit() or args[1:] not in ([], ["json"], ["sse"]):
         raise SystemExit(USAGE)
-    app = OddJson(sse=args[1:] == ["sse"], deep_list=deep_list)
+    app = OddJson(sse=args[1:] == ["sse"], list_kind=(list_kinds or ["odd"])[0])
     anyio.run(serve_asgi, app, int(args[0]))
 
 

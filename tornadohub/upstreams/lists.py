@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import anyio
@@ -43,6 +44,20 @@ def _unreadable(exc: MCPError) -> bool:
     return exc.code == types.INTERNAL_ERROR and exc.message == jsontext.TOO_DEEP
 
 
+#: The point of pydantic's report of text that is not JSON (the SDK quotes it whole).
+_INVALID_JSON = re.compile(r"Invalid JSON: [^\[\n]*")
+
+
+def _brief(message: str) -> str:
+    """An error message on one line: the SDK's parse error says where the JSON broke
+    ("Failed to parse JSON response: Invalid JSON: expected value at line 1 column 45")
+    without pydantic's header, excerpt and link."""
+    found = _INVALID_JSON.search(message)
+    if found is not None:
+        return f"{message.partition(':')[0]}: {found.group().strip()}"
+    return " ".join(message.split())
+
+
 class CapabilityLists(UpstreamCore):
     """The cached capability lists: fetched whole at connect, refreshed on ``list_changed``,
     and, for a 2026-07-28 upstream, kept current by its ``subscriptions/listen`` stream."""
@@ -67,7 +82,8 @@ class CapabilityLists(UpstreamCore):
             except MCPError as exc:
                 if _unreadable(exc):
                     raise UnreadableList(
-                        f"Could not read {method}: {exc.message}", data={"server": self.name}
+                        f"Could not read {method}: {_brief(exc.message)}",
+                        data={"server": self.name},
                     ) from None
                 log.debug("%s %s failed: %s", self.name, method, exc)
                 self.capabilities[key] = []

@@ -29,6 +29,7 @@ Only an escape can make a surrogate (UTF-8 cannot encode one), so a message with
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import re
@@ -72,6 +73,7 @@ _UPSTREAM: Final = json.JSONDecoder(parse_constant=_null, parse_float=_float)
 #: The deepest message the hub takes from an upstream: its writers (``pydantic_core.to_json``)
 #: fail past 255 levels, with the hub's envelope around the value.
 MAX_DEPTH: Final = 200
+_BOM: Final = codecs.BOM_UTF8
 INTERNAL_ERROR: Final = -32603
 #: The message of the error answer that stands for an answer too deep to write on.
 TOO_DEEP: Final = f"Answer nested deeper than {MAX_DEPTH} levels"
@@ -81,7 +83,10 @@ def loads(text: bytes | str) -> Any:
     """``json.loads`` for an upstream's message: lone surrogates become U+FFFD, ``NaN`` and
     the infinities null; an answer nested deeper than :data:`MAX_DEPTH` becomes an error
     answer (-32603), and any other message so deep is refused (``ValueError``)."""
-    value = _UPSTREAM.decode(text.decode("utf-8-sig") if isinstance(text, bytes) else text)
+    if isinstance(text, bytes):  # "utf-8-sig" is a Python codec: 0.7 µs more per message
+        value = _UPSTREAM.decode(text.decode("utf-8-sig" if text[:3] == _BOM else "utf-8"))
+    else:
+        value = _UPSTREAM.decode(text)
     if may_have_surrogates(text) and has_lone_surrogate(value):
         value = _replaced(value)
     if _opens(text) > MAX_DEPTH and _deeper_than(value, MAX_DEPTH):

@@ -53,3 +53,10 @@ def test_finite_finds_an_infinity_anywhere() -> None:
     assert jsontext.finite({"a": [1.5, {"b": 2, "c": "Infinity"}]})
     assert not jsontext.finite({"a": [1, {"b": float("inf")}]})
     assert not jsontext.finite({"a": -float("inf")})
+
+
+def test_utf8_text_is_read_with_or_without_a_byte_order_mark() -> None:
+    line = '{"text": "é ✓"}'.encode()
+    assert jsontext.loads(line) == jsontext.loads(b"\xef\xbb\xbf" + line) == {"text": "é ✓"}
+    with pytest.raises(ValueError):  # not UTF-8: the line is not JSON-RPC
+        jsontext.loads(b'{"text": "\xff"}')

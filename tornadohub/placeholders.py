@@ -13,7 +13,6 @@ escapes, entries that refer to each other) is one concern, resolved by one pure 
 from __future__ import annotations
 
 import contextlib
-import decimal
 import json
 import math
 import os
@@ -82,6 +81,8 @@ def _js_number(value: float) -> str:
     if value.is_integer() and abs(value) < 1e21:
         return str(int(value))
     if 1e-6 <= abs(value) < 1e21:
+        import decimal  # rare (a fraction in a config): not imported on the way to ready
+
         return format(decimal.Decimal(repr(value)), "f")
     mantissa, exponent = repr(value).split("e")
     return f"{mantissa}e{'-' if exponent.startswith('-') else '+'}{exponent.lstrip('+-0')}"

@@ -9,6 +9,7 @@ The npm servers come with the conformance tools (``python -m tests.conformance.i
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,8 +18,9 @@ from typing import Any
 import httpx
 
 from tests.conformance.install import SERVER_EVERYTHING, SERVER_MEMORY
+from tests.conformance.node import require_node
 from tests.conftest import stdio_entry
-from tests.helpers import ROOT, free_port, wait_until
+from tests.helpers import ROOT, HubProcess, free_port, wait_until
 
 GUARD = ROOT / "bench" / "loopback-guard.cjs"  # binds the HTTP upstream to 127.0.0.1
 CAPTURED_PORT = "37373"  # the port mcp-hub listened on for the captures
@@ -89,3 +91,20 @@ def offline_marketplace() -> dict[str, str]:
     captures (a closed loopback port instead of the internet)."""
     registry = f"http://127.0.0.1:{free_port()}/registry.json"
     return {"MCP_HUB_MARKETPLACE_URL": registry, "MCP_HUB_README_BASE_URL": registry}
+
+
+@contextlib.contextmanager
+def golden_hub(root: Path) -> Iterator[HubProcess]:
+    """A ready hub on the capture's servers, run in *root*; stopped on exit."""
+    node = require_node()
+    (root / "home").mkdir()
+    config = root / "servers.json"
+    with everything_http(node) as url:
+        config.write_text(json.dumps({"mcpServers": golden_servers(root, node, url)}))
+        process = HubProcess([str(config)], home=root / "home", cwd=root, env=offline_marketplace())
+        process.start()
+        try:
+            process.wait_ready()
+            yield process
+        finally:
+            process.stop()

@@ -16,26 +16,12 @@ from typing import Any
 
 from tests.api.test_cli import run_cli
 from tests.api.test_env_references import child_env
+from tests.api.test_rest import SERVER_INFO_KEYS
 from tests.conftest import stdio_entry
 from tests.helpers import HubProcess, free_port, wait_until
 
 StartHub = Callable[..., HubProcess]
 WriteConfig = Callable[..., str]
-
-SERVER_KEYS = [
-    "name",
-    "displayName",
-    "description",
-    "transportType",
-    "status",
-    "error",
-    "capabilities",
-    "uptime",
-    "lastStarted",
-    "authorizationUrl",
-    "serverInfo",
-    "config_source",
-]
 
 
 def test_placeholders_resolve_and_the_child_gets_only_the_default_environment(
@@ -180,9 +166,9 @@ def test_files_merge_in_order_with_paths_as_given(
         ("shared", "shared", "", "stdio", "sub/b.json"),
         ("alpha", "Alpha", "", "sse", "a.json5"),
     ]
-    assert all(list(s) == SERVER_KEYS for s in listed["servers"])
+    assert all(list(s) == SERVER_INFO_KEYS for s in listed["servers"])
     info = hub.api("POST", "/api/servers/info", {"server_name": "shared"}).json()
-    assert list(info) == ["server", "timestamp"] and list(info["server"]) == SERVER_KEYS
+    assert list(info) == ["server", "timestamp"] and list(info["server"]) == SERVER_INFO_KEYS
     cache = json.loads((hub_home / ".local/state/mcp-hub/workspaces.json").read_text())
     assert list(cache[str(hub.port)]) == [
         "cwd",

@@ -25,14 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conformance.node import require_node
-from tests.golden_hub import (
-    CAPTURED_PORT,
-    FIXTURE,
-    everything_http,
-    golden_servers,
-    offline_marketplace,
-)
+from tests.golden_hub import CAPTURED_PORT, FIXTURE, golden_hub
 from tests.helpers import ROOT, HubProcess
 from tests.replay import differences
 
@@ -166,19 +159,8 @@ def load_cases() -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    node = require_node()
-    root = tmp_path_factory.mktemp("golden")
-    (root / "home").mkdir()
-    config = root / "servers.json"
-    with everything_http(node) as url:
-        config.write_text(json.dumps({"mcpServers": golden_servers(root, node, url)}))
-        process = HubProcess([str(config)], home=root / "home", cwd=root, env=offline_marketplace())
-        process.start()
-        try:
-            process.wait_ready()
-            yield process
-        finally:
-            process.stop()
+    with golden_hub(tmp_path_factory.mktemp("golden")) as process:
+        yield process
 
 
 def send(hub: HubProcess, request: dict[str, Any]) -> httpx.Response:

@@ -28,8 +28,7 @@ import anyio
 import pytest
 
 from tests.api.test_golden_replay import RELAYED_TOOLS
-from tests.conformance.node import require_node
-from tests.golden_hub import CAPTURED_PORT, everything_http, golden_servers, offline_marketplace
+from tests.golden_hub import CAPTURED_PORT, golden_hub
 from tests.helpers import ROOT, HubProcess
 from tests.mcp.legacy_wire import LegacyWire, legacy_wire
 from tests.replay import differences
@@ -267,33 +266,22 @@ def without_relayed(listing: dict[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------------ the hub
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    node = require_node()
-    root = tmp_path_factory.mktemp("golden-mcp")
-    (root / "home").mkdir()
-    config = root / "servers.json"
-    with everything_http(node) as url:
-        config.write_text(json.dumps({"mcpServers": golden_servers(root, node, url)}))
-        process = HubProcess([str(config)], home=root / "home", cwd=root, env=offline_marketplace())
-        process.start()
-        try:
-            process.wait_ready()
-            # the memory the capture's REST cases had written before /mcp was recorded
-            entity = {"name": "golden", "entityType": "test"}
-            created = process.api(
-                "POST",
-                "/api/servers/tools",
-                {
-                    "server_name": "memory",
-                    "tool": "create_entities",
-                    "arguments": {
-                        "entities": [{**entity, "observations": ["captured by capture_rest.py"]}]
-                    },
+    with golden_hub(tmp_path_factory.mktemp("golden-mcp")) as process:
+        # the memory the capture's REST cases had written before /mcp was recorded
+        entity = {"name": "golden", "entityType": "test"}
+        created = process.api(
+            "POST",
+            "/api/servers/tools",
+            {
+                "server_name": "memory",
+                "tool": "create_entities",
+                "arguments": {
+                    "entities": [{**entity, "observations": ["captured by capture_rest.py"]}]
                 },
-            )
-            assert created.status_code == 200, created.text
-            yield process
-        finally:
-            process.stop()
+            },
+        )
+        assert created.status_code == 200, created.text
+        yield process
 
 
 def base(hub: HubProcess) -> str:

@@ -9,7 +9,8 @@ compared by kind only, so that a ``null`` where mcp-hub sends a time still shows
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -124,3 +125,31 @@ def differences(
 def _short(value: Any, limit: int = 160) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass(frozen=True)
+class Deliberate:
+    """Differences of one case we keep on purpose: a pattern over the difference lines."""
+
+    case: str
+    pattern: str
+    reason: str
+
+
+def unexplained(
+    found: Iterable[tuple[str, str]], deliberate: Sequence[Deliberate]
+) -> tuple[list[str], list[Deliberate]]:
+    """The (case, difference line) pairs no :class:`Deliberate` entry explains, as
+    ``"case: line"``, and the entries that explained none (stale allowlist)."""
+    unexpected: list[str] = []
+    used: set[int] = set()
+    for case, line in found:
+        matches = [
+            index
+            for index, entry in enumerate(deliberate)
+            if entry.case == case and re.search(entry.pattern, line)
+        ]
+        used.update(matches)
+        if not matches:
+            unexpected.append(f"{case}: {line}")
+    return unexpected, [entry for index, entry in enumerate(deliberate) if index not in used]

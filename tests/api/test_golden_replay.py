@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -27,18 +26,9 @@ import pytest
 
 from tests.golden_hub import CAPTURED_PORT, FIXTURE, golden_hub
 from tests.helpers import ROOT, HubProcess
-from tests.replay import differences
+from tests.replay import Deliberate, differences, unexplained
 
 GOLDEN = ROOT / "tests" / "golden" / "rest"
-
-
-@dataclass(frozen=True)
-class Deliberate:
-    """Differences of one case we keep on purpose: a pattern over the difference lines."""
-
-    case: str
-    pattern: str
-    reason: str
 
 
 README_TABLE = 'README "Where tornadohub deliberately differs from mcp-hub"'
@@ -310,20 +300,12 @@ def compare(case: dict[str, Any], response: httpx.Response, port: int) -> list[s
 def test_replay_matches_mcp_hub(hub: HubProcess) -> None:
     cases = load_cases()
     assert len(cases) == 71
-    unexpected: list[str] = []
-    used: set[int] = set()
-    for case in cases:
-        response = send(hub, case["request"])
-        for line in compare(case, response, hub.port):
-            matches = [
-                index
-                for index, entry in enumerate(DELIBERATE)
-                if entry.case == case["id"] and re.search(entry.pattern, line)
-            ]
-            used.update(matches)
-            if not matches:
-                unexpected.append(f"{case['id']}: {line}")
-    stale = [entry for index, entry in enumerate(DELIBERATE) if index not in used]
+    found = [
+        (case["id"], line)
+        for case in cases
+        for line in compare(case, send(hub, case["request"]), hub.port)
+    ]
+    unexpected, stale = unexplained(found, DELIBERATE)
     report = "\n".join(unexpected)
     assert not unexpected, f"{len(unexpected)} differences from mcp-hub 4.2.1:\n{report}"
     assert not stale, f"allowlisted differences no case shows any more: {stale}"

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,19 +30,10 @@ from tests.api.test_golden_replay import RELAYED_TOOLS
 from tests.golden_hub import CAPTURED_PORT, golden_hub
 from tests.helpers import ROOT, HubProcess
 from tests.mcp.legacy_wire import LegacyWire, legacy_wire
-from tests.replay import differences
+from tests.replay import Deliberate, differences, unexplained
 
 GOLDEN = ROOT / "tests" / "golden" / "mcp"
 README_TABLE = 'README "Where tornadohub deliberately differs from mcp-hub"'
-
-
-@dataclass(frozen=True)
-class Deliberate:
-    """Differences of one exchange we keep on purpose: a pattern over the difference lines."""
-
-    case: str
-    pattern: str
-    reason: str
 
 
 UNKNOWN_NAME = (
@@ -331,19 +321,8 @@ async def test_replay_matches_mcp_hub(hub: HubProcess) -> None:
             else:
                 found[case] = compare(golden, answer, uris, random=case == "structured")
     found.update(await raw_exchange(hub, titles))
-    unexpected: list[str] = []
-    used: set[int] = set()
-    for case, lines in found.items():
-        for line in lines:
-            matches = [
-                index
-                for index, entry in enumerate(DELIBERATE)
-                if entry.case == case and re.search(entry.pattern, line)
-            ]
-            used.update(matches)
-            if not matches:
-                unexpected.append(f"{case}: {line}")
-    stale = [entry for index, entry in enumerate(DELIBERATE) if index not in used]
+    pairs = [(case, line) for case, lines in found.items() for line in lines]
+    unexpected, stale = unexplained(pairs, DELIBERATE)
     report = "\n".join(unexpected)
     assert not unexpected, f"{len(unexpected)} differences from mcp-hub 4.2.1:\n{report}"
     assert not stale, f"allowlisted differences no answer shows any more: {stale}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import Iterable, Iterator
@@ -51,3 +52,15 @@ def running_hub(
         yield process
     finally:
         process.stop()
+
+
+async def set_upstream(hub: HubProcess, name: str, status: str) -> None:
+    """Stop (``disconnected``) or start (``connected``) upstream *name* through the REST API."""
+    action = "stop" if status == "disconnected" else "start"
+
+    def act() -> None:
+        response = hub.api("POST", f"/api/servers/{action}", {"server_name": name})
+        assert response.status_code == 200, response.text
+        hub.wait_status(name, status)
+
+    await asyncio.to_thread(act)

@@ -41,7 +41,7 @@ from tests.conformance.install import MCP_REMOTE
 from tests.conformance.node import require_node
 from tests.conftest import stdio_entry
 from tests.helpers import HubProcess, fixture_server
-from tests.hubs import running_hub
+from tests.hubs import running_hub, set_upstream
 
 REPLY_TIMEOUT = 30.0
 #: The longest line read from mcp-remote (one JSON-RPC message).
@@ -256,18 +256,6 @@ def text(result: dict[str, Any]) -> str:
     content = result["content"][0]
     assert content["type"] == "text", result
     return str(content["text"])
-
-
-async def set_upstream(hub: HubProcess, name: str, status: str) -> None:
-    """Stop (``disconnected``) or start (``connected``) upstream *name* through the REST API."""
-    action = "stop" if status == "disconnected" else "start"
-
-    def act() -> None:
-        response = hub.api("POST", f"/api/servers/{action}", {"server_name": name})
-        assert response.status_code == 200, response.text
-        hub.wait_status(name, status)
-
-    await asyncio.to_thread(act)
 
 
 @pytest.mark.parametrize(("transport", "protocol"), MODES)

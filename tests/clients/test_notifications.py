@@ -35,7 +35,7 @@ from tests.clients.agents import Agent, Called, SdkAgent, Transport, TsAgent
 from tests.conformance.node import require_node
 from tests.conftest import stdio_entry
 from tests.helpers import HubProcess, initialize_request
-from tests.hubs import running_hub
+from tests.hubs import running_hub, set_upstream
 
 TOOLS_CHANGED = "notifications/tools/list_changed"
 RESOURCES_CHANGED = "notifications/resources/list_changed"
@@ -71,18 +71,6 @@ def agent(client: str, hub: HubProcess, tmp_path: Path) -> Agent:
     if language == "ts":
         return TsAgent(require_node(), url, kind, tmp_path / "ts_agent.err")
     return SdkAgent(url, kind)
-
-
-async def set_upstream(hub: HubProcess, name: str, status: str) -> None:
-    """Stop (``disconnected``) or start (``connected``) upstream *name* through the REST API."""
-    action = "stop" if status == "disconnected" else "start"
-
-    def act() -> None:
-        response = hub.api("POST", f"/api/servers/{action}", {"server_name": name})
-        assert response.status_code == 200, response.text
-        hub.wait_status(name, status)
-
-    await asyncio.to_thread(act)
 
 
 async def expect(client: Agent, method: str, count: int) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from tests.api.test_cli import run_cli
 from tests.api.test_env_references import child_env
-from tests.api.test_rest import SERVER_INFO_KEYS
+from tests.api.test_rest import SERVER_INFO_KEYS, WORKSPACE_KEYS
 from tests.conftest import stdio_entry
 from tests.helpers import HubProcess, free_port, wait_until
 
@@ -170,17 +170,7 @@ def test_files_merge_in_order_with_paths_as_given(
     info = hub.api("POST", "/api/servers/info", {"server_name": "shared"}).json()
     assert list(info) == ["server", "timestamp"] and list(info["server"]) == SERVER_INFO_KEYS
     cache = json.loads((hub_home / ".local/state/mcp-hub/workspaces.json").read_text())
-    assert list(cache[str(hub.port)]) == [
-        "cwd",
-        "config_files",
-        "pid",
-        "port",
-        "startTime",
-        "state",
-        "activeConnections",
-        "shutdownStartedAt",
-        "shutdownDelay",
-    ]
+    assert list(cache[str(hub.port)]) == WORKSPACE_KEYS
     assert cache[str(hub.port)]["config_files"] == configs
 
 

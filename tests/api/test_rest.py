@@ -42,7 +42,8 @@ HEALTH_KEYS = {
     "mcpEndpoint",
     "workspaces",
 }
-WORKSPACE_KEYS = {
+#: A workspace cache entry's keys, in mcp-hub's order.
+WORKSPACE_KEYS = [
     "cwd",
     "config_files",
     "pid",
@@ -52,7 +53,7 @@ WORKSPACE_KEYS = {
     "activeConnections",
     "shutdownStartedAt",
     "shutdownDelay",
-}
+]
 EMPTY_CAPABILITIES: dict[str, list[Any]] = {
     "tools": [],
     "resources": [],
@@ -113,7 +114,7 @@ def test_health_shape(hub: HubProcess) -> None:
     assert health["state"] == "ready"
     assert health["workspaces"]["current"] == str(hub.port)
     entry = health["workspaces"]["allActive"][str(hub.port)]
-    assert set(entry) == WORKSPACE_KEYS
+    assert set(entry) == set(WORKSPACE_KEYS)
     assert entry["pid"] == hub.pid
     assert [s["name"] for s in health["servers"]] == [
         "everything",

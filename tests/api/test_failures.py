@@ -21,9 +21,9 @@ from tests.helpers import (
     HubProcess,
     alive,
     fixture_server,
-    initialize_request,
     wait_until,
 )
+from tests.mcp.clients import ACCEPT, raw_session
 
 StartHub = Callable[..., HubProcess]
 WriteConfig = Callable[..., str]
@@ -154,11 +154,7 @@ def test_lone_surrogates_from_an_upstream_reach_clients_as_replacement_character
     hub = start_hub(write_config({"cut": stdio_entry("odd_json_stdio.py")}))
     assert text(call(hub, "cut", "cut")) == "half an emoji: \ufffd"
     url = f"http://127.0.0.1:{hub.port}/mcp"
-    headers = {"Accept": "application/json, text/event-stream"}
-    opened = httpx.post(url, json=initialize_request("cut-test", "2025-11-25"), headers=headers)
-    headers["Mcp-Session-Id"] = opened.headers["mcp-session-id"]
-    initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-    assert httpx.post(url, json=initialized, headers=headers).status_code == 202
+    headers = {"Accept": ACCEPT, "Mcp-Session-Id": raw_session(url)}
     tools_list = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
     listed = httpx.post(url, json=tools_list, headers=headers)
     assert listed.status_code == 200, listed.text
@@ -200,11 +196,7 @@ def test_an_upstream_answer_too_deep_to_write_on_is_an_error_answer(
     response = call(hub, "odd", "deep")
     assert response.status_code == 500 and response.json()["code"] == -32603, response.text
     url = f"http://127.0.0.1:{hub.port}/mcp"
-    headers = {"Accept": "application/json, text/event-stream"}
-    opened = httpx.post(url, json=initialize_request("deep-test", "2025-11-25"), headers=headers)
-    headers["Mcp-Session-Id"] = opened.headers["mcp-session-id"]
-    initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-    assert httpx.post(url, json=initialized, headers=headers).status_code == 202
+    headers = {"Accept": ACCEPT, "Mcp-Session-Id": raw_session(url)}
     request = {"jsonrpc": "2.0", "id": 3, "method": "tools/call"}
     request["params"] = {"name": "odd__deep", "arguments": {}}
     called = httpx.post(url, json=request, headers=headers, timeout=10)  # the fast path

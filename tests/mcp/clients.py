@@ -13,11 +13,14 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from tornado import httpserver, netutil, web
 
+from tests.helpers import initialize_request
 from tornadohub.appstate import APP_STATE, AppState
 from tornadohub.handlers.mcp import default_handlers
 from tornadohub.mcp.service import McpService
 from tornadohub.mcp.transport import McpTransport
 from tornadohub.policy import policy_from
+
+ACCEPT = "application/json, text/event-stream"
 
 
 @contextlib.asynccontextmanager
@@ -90,3 +93,24 @@ def modern_post(url: str, tool: str, caps: dict[str, Any], **extra: Any) -> dict
     data = [line for line in response.text.splitlines() if line.startswith("data: ")]
     last: dict[str, Any] = json.loads(data[-1].removeprefix("data: "))
     return last
+
+
+def raw_post(url: str, body: Any, *, headers: dict[str, str] | None = None) -> httpx.Response:
+    """One JSON-RPC POST as bytes (*body* as given, or JSON-encoded), with MCP's Accept."""
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    all_headers = {"Accept": ACCEPT, "Content-Type": "application/json", **(headers or {})}
+    return httpx.post(url, content=content, headers=all_headers, timeout=10)
+
+
+def raw_session(url: str) -> str:
+    """A 2025-11-25 session opened by hand (initialize, then initialized): its id."""
+    response = raw_post(url, initialize_request("raw-test", "2025-11-25"))
+    assert response.status_code == 200, response.text
+    session_id = response.headers["mcp-session-id"]
+    notified = raw_post(
+        url,
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        headers={"Mcp-Session-Id": session_id},
+    )
+    assert notified.status_code == 202
+    return session_id

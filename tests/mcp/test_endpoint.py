@@ -30,9 +30,8 @@ from tests.helpers import (
     wait_until,
 )
 from tests.hubs import running_hub
-from tests.mcp.clients import handshake
+from tests.mcp.clients import ACCEPT, handshake, raw_post, raw_session
 
-ACCEPT = "application/json, text/event-stream"
 MODERN = "2026-07-28"
 INIT = initialize_request("raw-test", "2025-11-25")
 
@@ -82,25 +81,6 @@ async def list_all(fetch: Callable[[str | None], Awaitable[Any]], field: str) ->
 def paged(session: ClientSession, method: str) -> Callable[[str | None], Awaitable[Any]]:
     call = getattr(session, method)
     return lambda cursor: call(params=types.PaginatedRequestParams(cursor=cursor))
-
-
-def raw_post(url: str, body: Any, *, headers: dict[str, str] | None = None) -> httpx.Response:
-    content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    all_headers = {"Accept": ACCEPT, "Content-Type": "application/json", **(headers or {})}
-    return httpx.post(url, content=content, headers=all_headers, timeout=10)
-
-
-def raw_session(url: str) -> str:
-    response = raw_post(url, INIT)
-    assert response.status_code == 200, response.text
-    session_id = response.headers["mcp-session-id"]
-    notified = raw_post(
-        url,
-        {"jsonrpc": "2.0", "method": "notifications/initialized"},
-        headers={"Mcp-Session-Id": session_id},
-    )
-    assert notified.status_code == 202
-    return session_id
 
 
 def modern_call(name: str, arguments: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from tests.conformance.install import SERVER_EVERYTHING, SERVER_MEMORY
 from tests.conformance.node import require_node
 from tests.conftest import stdio_entry
-from tests.helpers import ROOT, HubProcess, free_port, wait_until
+from tests.helpers import ROOT, HubProcess, ServerProcess, free_port
 
 GUARD = ROOT / "bench" / "loopback-guard.cjs"  # binds the HTTP upstream to 127.0.0.1
 CAPTURED_PORT = "37373"  # the port mcp-hub listened on for the captures
@@ -31,31 +28,13 @@ FIXTURE = "filesystem-disabled"  # our fixture stands in for server-filesystem
 def everything_http(node: Path) -> Iterator[str]:
     """server-everything over Streamable HTTP on a free loopback port; yields its URL."""
     port = free_port()
-    proc = subprocess.Popen(
-        [str(node), "--require", str(GUARD), str(SERVER_EVERYTHING.path), "streamableHttp"],
-        env={"PORT": str(port), "PATH": "/usr/bin:/bin"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    argv = [str(node), "--require", str(GUARD), str(SERVER_EVERYTHING.path), "streamableHttp"]
+    server = ServerProcess(argv, port, env={"PORT": str(port), "PATH": "/usr/bin:/bin"})
+    server.start()
     try:
-
-        def listening() -> bool:
-            if proc.poll() is not None:
-                raise AssertionError(f"server-everything exited with {proc.returncode}")
-            try:
-                return httpx.get(f"http://127.0.0.1:{port}/mcp", timeout=2).status_code > 0
-            except httpx.TransportError:
-                return False
-
-        wait_until(listening)
-        yield f"http://127.0.0.1:{port}/mcp"
+        yield server.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        server.stop()
 
 
 def golden_servers(

@@ -82,12 +82,23 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-class ServerProcess:
-    """A fixture server listening on a loopback port."""
+def terminate(proc: subprocess.Popen[Any]) -> None:
+    """Stop *proc* by SIGTERM, by SIGKILL after 10 s, and reap it."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
 
-    def __init__(self, argv: list[str], port: int) -> None:
+
+class ServerProcess:
+    """A fixture server listening on a loopback port (*env*: its whole environment)."""
+
+    def __init__(self, argv: list[str], port: int, env: dict[str, str] | None = None) -> None:
         self.argv = argv
         self.port = port
+        self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -96,7 +107,7 @@ class ServerProcess:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            self.argv, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
 
         def listening() -> bool:
@@ -110,12 +121,7 @@ class ServerProcess:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+            terminate(self.proc)
 
 
 @contextlib.contextmanager

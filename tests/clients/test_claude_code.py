@@ -36,7 +36,7 @@ import pytest
 from tests.conformance.install import CLAUDE_CODE
 from tests.conformance.node import require_node
 from tests.conftest import stdio_entry
-from tests.helpers import HubProcess, free_port
+from tests.helpers import HubProcess, free_port, terminate
 from tests.hubs import running_hub
 
 SERVER = "everything"
@@ -182,12 +182,7 @@ class ClaudeCode:
                 if message.get("type") == "system" and message.get("subtype") == "init":
                     return dict(message)
         finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+            terminate(process)
             reader.join(10)
 
 

@@ -44,6 +44,13 @@ LIST_METHODS: Final = frozenset(
 )
 
 
+def response_wire(request_id: RequestId, result_json: bytes) -> bytes:
+    """A response's wire form from its result's JSON, members in mcp-hub 4.2.1's order
+    (``result``, ``jsonrpc``, ``id``; :func:`tornadohub.mcp.streams.encode`)."""
+    tail = b',"jsonrpc":"2.0","id":' + pydantic_core.to_json(request_id) + b"}"
+    return b'{"result":' + result_json + tail
+
+
 class EncodedResponse(JSONRPCResponse):
     """A response that carries its own wire form (a cached page); it dumps like any other."""
 
@@ -55,8 +62,7 @@ class EncodedResponse(JSONRPCResponse):
     ) -> EncodedResponse:
         """The response to *request_id*; *result_json* must be *result* as pydantic dumps it."""
         response = cls.model_construct(jsonrpc="2.0", id=request_id, result=result)
-        tail = b',"jsonrpc":"2.0","id":' + pydantic_core.to_json(request_id) + b"}"
-        response._wire = b'{"result":' + result_json + tail  # as streams.encode orders it
+        response._wire = response_wire(request_id, result_json)
         return response
 
     @property

@@ -33,7 +33,7 @@ from tornadohub.mcp.http import (
     McpRequestError,
     ResponseWriter,
 )
-from tornadohub.mcp.list_cache import EncodedResponse
+from tornadohub.mcp.list_cache import EncodedResponse, response_wire
 from tornadohub.mcp.mailbox import Closed, Idle, Mailbox, StreamEvent
 from tornadohub.mcp.sessions import Session
 
@@ -61,20 +61,15 @@ def encode(message: JSONRPCMessage) -> bytes:
         return message.wire
     bare = isinstance(message, JSONRPCRequest | JSONRPCNotification) and message.params is None
     if isinstance(message, JSONRPCResponse):
-        return _joined(message, {"result"}, {"jsonrpc", "id"})
+        dumped = message.model_dump_json(by_alias=True, exclude_unset=True, include={"result"})
+        return response_wire(message.id, dumped[len('{"result":') : -1].encode())
     if isinstance(message, JSONRPCNotification):
-        return _joined(message, {"method"} if bare else {"method", "params"}, {"jsonrpc"})
+        members = {"method"} if bare else {"method", "params"}
+        dumped = message.model_dump_json(by_alias=True, exclude_unset=True, include=members)
+        return (dumped[:-1] + ',"jsonrpc":"2.0"}').encode()
     return message.model_dump_json(
         by_alias=True, exclude_unset=True, exclude={"params"} if bare else None
     ).encode()
-
-
-def _joined(message: JSONRPCMessage, first: set[str], then: set[str]) -> bytes:
-    """*message* as one JSON object: the *first* members, then the *then* members."""
-    head = message.model_dump_json(by_alias=True, exclude_unset=True, include=first)
-    tail = message.model_dump_json(by_alias=True, exclude_unset=True, include=then)
-    members = [part[1:-1] for part in (head, tail) if part != "{}"]
-    return ("{" + ",".join(members) + "}").encode()
 
 
 def sse_frame(event: StreamEvent) -> bytes:

@@ -77,8 +77,11 @@ class Hub(ConfigReload, Presence):
             if not s.upstream.disabled and s.name not in stopped
         ]
         results = await self._each(enabled, Supervisor.start)
-        failed = [s.name for s, r in zip(enabled, results, strict=True) if isinstance(r, Exception)]
+        failed: list[str] = []
         for supervisor, result in zip(enabled, results, strict=True):
+            if not isinstance(result, Exception):
+                continue
+            failed.append(supervisor.name)
             # mcp-hub logs each server that fails to start (an invalid entry was already),
             # as an error a client shows; not a REST start or a reload, which it does not
             if isinstance(result, HubError) and supervisor.upstream.entry.error is None:

@@ -61,6 +61,10 @@ _HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LA
 #: ``/metrics`` stay open to the end.
 WORK_PATHS = re.compile(r"(?i)/api(/.*)?|(/mcp|/(servers|profiles)/[^/]+/mcp|/messages)/?")
 
+#: The connection classes of both HTTP layers (Tornado's and ``httpfront``'s): each can
+#: bound an unread body and close without an answer.
+WireConnection = HTTP1Connection | Exchange
+
 __all__ = ["MAX_BODY_BYTES", "APIHandler", "HubHandler"]
 
 
@@ -213,7 +217,7 @@ class HubHandler(web.RequestHandler):
             if not self._headers_written:
                 self.set_header("Connection", "close")
             connection = self.request.connection
-            if isinstance(connection, HTTP1Connection | Exchange):
+            if isinstance(connection, WireConnection):
                 connection.set_max_body_size(UNREAD_BODY_LIMIT)
         return super().finish(chunk)
 
@@ -336,7 +340,7 @@ class StoppingHandler(APIHandler):
             request.method == "GET"
             and not request.path.lower().startswith("/api")
             and "text/event-stream" in request.headers.get("Accept", "")
-            and isinstance(connection, HTTP1Connection | Exchange)
+            and isinstance(connection, WireConnection)
         ):
             log.debug("Dropped GET %s: the hub is stopping", request.path)
             self.set_status(503)  # what the access log and metrics record

@@ -89,9 +89,15 @@ def loads(text: bytes | str) -> Any:
         value = _UPSTREAM.decode(text)
     if may_have_surrogates(text) and has_lone_surrogate(value):
         value = _replaced(value)
-    if _opens(text) > MAX_DEPTH and _deeper_than(value, MAX_DEPTH):
+    if nested_deeper(text, value, MAX_DEPTH):
         return _too_deep(value)
     return value
+
+
+def nested_deeper(text: bytes | str, value: Any, limit: int) -> bool:
+    """Whether *value*, parsed from *text*, nests deeper than *limit*: *text*'s brackets
+    are counted first (no deeper than that), the value walked only when they could be."""
+    return _opens(text) > limit and _deeper_than(value, limit)
 
 
 def _opens(text: bytes | str) -> int:

@@ -402,31 +402,11 @@ def parse_json(body: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
         raise
     except (ValueError, UnicodeDecodeError) as exc:
         raise JsonBodyError(str(exc)) from None
-    if _depth(value, max_depth) > max_depth:
+    if jsontext.nested_deeper(body, value, max_depth):
         raise JsonBodyError(f"JSON nested deeper than {max_depth} levels")
     if jsontext.may_have_surrogates(body) and jsontext.has_lone_surrogate(value):
         raise JsonBodyError("JSON string with a lone surrogate (\\uD800-\\uDFFF): not Unicode text")
     return value
-
-
-def _depth(value: Any, limit: int) -> int:
-    """Nesting depth up to just past *limit*, without recursion (the value may be as deep as
-    the parser allowed)."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict):
-            children: Iterable[Any] = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, level)
-        if deepest > limit:
-            return deepest
-        stack.extend((child, level + 1) for child in children)
-    return deepest
 
 
 def policy_from(

@@ -36,7 +36,7 @@ from marshmallow import (
 )
 
 from tornadohub.errors import ConfigError
-from tornadohub.placeholders import env_cycle
+from tornadohub.placeholders import env_cycle, keyed_by_index
 from tornadohub.surface import Surface, parse_surface
 
 __all__ = [
@@ -413,8 +413,7 @@ def _read_document(path: str) -> dict[str, Any] | None:
     if isinstance(document, dict) and isinstance(document.get("mcpServers"), list):
         # JavaScript's arrays are objects keyed by index: mcp-hub accepts one, so an
         # empty list is an empty map (and an entry's name is its index).
-        servers = document["mcpServers"]
-        document = {**document, "mcpServers": {str(i): item for i, item in enumerate(servers)}}
+        document = {**document, "mcpServers": keyed_by_index(document["mcpServers"])}
     if not isinstance(document, dict) or not isinstance(document.get("mcpServers"), dict):
         reason = f"Invalid config format in {path}: 'mcpServers' must be an object"
         raise _file_error(path, reason)
@@ -479,7 +478,7 @@ def _normalise(entry: Any, source: str) -> dict[str, Any]:
     config["config_source"] = source
     for key in ("env", "headers"):
         if isinstance(config.get(key), list):  # JavaScript's arrays are objects by index
-            config[key] = {str(index): value for index, value in enumerate(config[key])}
+            config[key] = keyed_by_index(config[key])
     if "command" in config:
         config["type"] = "stdio"
         if not isinstance(config.get("args"), list):

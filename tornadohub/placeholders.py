@@ -88,6 +88,11 @@ def _js_number(value: float) -> str:
     return f"{mantissa}e{'-' if exponent.startswith('-') else '+'}{exponent.lstrip('+-0')}"
 
 
+def keyed_by_index(items: list[Any]) -> dict[str, Any]:
+    """A list as JavaScript sees it where an object is expected: keyed by index."""
+    return {str(index): item for index, item in enumerate(items)}
+
+
 def parse_hub_env(raw: str | None) -> tuple[dict[str, str], str | None]:
     """Parse ``MCP_HUB_ENV``; a bad value is a warning, never fatal (as in mcp-hub).
 
@@ -100,7 +105,7 @@ def parse_hub_env(raw: str | None) -> tuple[dict[str, str], str | None]:
     except ValueError as exc:
         return {}, f"Failed to parse MCP_HUB_ENV: {exc}"  # mcp-hub's words, as below
     if isinstance(parsed, list):  # a JavaScript array is an object keyed by index
-        parsed = {str(index): value for index, value in enumerate(parsed)}
+        parsed = keyed_by_index(parsed)
     if not isinstance(parsed, dict):
         return {}, "MCP_HUB_ENV is not a valid object"
     return {key: _js_string(value) for key, value in parsed.items()}, None

@@ -128,6 +128,30 @@ def test_a_changed_list_the_hub_cannot_read_is_the_servers_error(
         assert hub.stop() == 0
 
 
+def test_a_refresh_that_meets_an_unreadable_list_answers_with_its_error(
+    start_hub: StartHub, write_config: WriteConfig
+) -> None:
+    """Over JSON answers ``spoil`` spoils the list without announcing it: a refresh used to
+    answer "ok" with the server as it was, then the server went down behind it."""
+    deep = "Could not read tools/list: Answer nested deeper than 200 levels"
+    for config in entry("json"):
+        hub = start_hub(write_config({"odd": config}))
+        hub.api("POST", "/api/servers/tools", {"server_name": "odd", "tool": "spoil"})
+        refresh = hub.api("POST", "/api/servers/refresh", {"server_name": "odd"})
+        assert refresh.status_code == 500, refresh.text
+        assert refresh.json()["code"] == "CONNECTION_ERROR"
+        assert refresh.json()["error"] == deep
+        assert refresh.json()["data"] == {"server": "odd"}
+        assert hub.wait_status("odd", "disconnected")["error"] == deep
+        assert hub.stop() == 0
+    for config in entry("json"):
+        hub = start_hub(write_config({"odd": config}))
+        hub.api("POST", "/api/servers/tools", {"server_name": "odd", "tool": "spoil"})
+        servers = hub.api("GET", "/api/refresh").json()["servers"]
+        assert servers == [{"name": "odd", "status": "error", "error": deep}]
+        assert hub.stop() == 0
+
+
 @pytest.mark.parametrize("kind", ["json", "sse"])
 def test_a_list_that_is_not_json_is_the_servers_error(
     start_hub: StartHub, write_config: WriteConfig, kind: str

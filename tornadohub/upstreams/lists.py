@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from typing import Any
@@ -107,17 +108,20 @@ class CapabilityLists(UpstreamCore):
         return items
 
     async def refresh(self, keys: tuple[str, ...] | None = None) -> None:
-        """Re-fetch the capability lists without reconnecting."""
+        """Re-fetch the capability lists without reconnecting.
+
+        A list the hub cannot read ends the session with that error, and raises it: a
+        REST refresh answers with it instead of the server as it was before."""
         conn = self._conn
         if conn is None:
             return
         before = {key: self.capabilities[key] for key in self.capabilities}
         try:
             await self._fetch_lists(conn.session, keys)
-        except UnreadableList as exc:  # the session ends with it as its error
+        except UnreadableList as exc:
             conn.unreadable = exc
             conn.lost.set()
-            return
+            raise
         changed = [key for key in before if self.capabilities[key] != before[key]]
         if "resourceTemplates" in changed and "resources" not in changed:
             changed.append("resources")  # one event carries both lists
@@ -182,17 +186,21 @@ class CapabilityLists(UpstreamCore):
         self._listen_uris_changed.set()
         return {}
 
+    async def _refresh_on_change(self, keys: tuple[str, ...]) -> None:
+        with contextlib.suppress(UnreadableList):  # the session already ends with it
+            await self.refresh(keys)
+
     async def _on_message(self, message: Any) -> None:
         """Upstream notifications: list changes refresh the cache; logs go to the hub log."""
         if isinstance(message, Exception):
             log.warning("%s sent an unreadable message: %s", self.name, message)
             return
         if isinstance(message, types.ToolListChangedNotification):
-            await self.refresh(("tools",))
+            await self._refresh_on_change(("tools",))
         elif isinstance(message, types.ResourceListChangedNotification):
-            await self.refresh(("resources", "resourceTemplates"))
+            await self._refresh_on_change(("resources", "resourceTemplates"))
         elif isinstance(message, types.PromptListChangedNotification):
-            await self.refresh(("prompts",))
+            await self._refresh_on_change(("prompts",))
         elif isinstance(message, types.LoggingMessageNotification):
             params = message.params
             log.debug('["%s" server %s log]: %s', self.name, params.level, params.data)

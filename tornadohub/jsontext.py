@@ -75,6 +75,7 @@ _UPSTREAM: Final = json.JSONDecoder(parse_constant=_null, parse_float=_float)
 MAX_DEPTH: Final = 200
 _BOM: Final = codecs.BOM_UTF8
 INTERNAL_ERROR: Final = -32603
+PARSE_ERROR: Final = -32700
 #: The message of the error answer that stands for an answer too deep to write on.
 TOO_DEEP: Final = f"Answer nested deeper than {MAX_DEPTH} levels"
 
@@ -133,6 +134,61 @@ def _too_deep(message: Any) -> dict[str, Any]:
         error = {"code": INTERNAL_ERROR, "message": TOO_DEEP}
         return {"jsonrpc": "2.0", "id": message["id"], "error": error}
     raise ValueError(f"message nested deeper than {MAX_DEPTH} levels")
+
+
+#: Whitespace between JSON tokens (matches the empty string too).
+_BLANK: Final = re.compile(r"[ \t\n\r]*")
+_PLAIN: Final = json.JSONDecoder()
+
+
+def _past_blanks(text: str, position: int) -> int:
+    found = _BLANK.match(text, position)
+    assert found is not None  # the pattern matches the empty string
+    return found.end()
+
+
+def broken_answer_id(text: bytes | str) -> int | str | None:
+    """The id of an answer that is not JSON, when its top level reads far enough to show
+    one: ``{"jsonrpc":"2.0","id":3,"result":{"tools":[oops`` is an answer to request 3.
+
+    The members are read in order until one does not parse; the text counts as an answer
+    when an ``id`` was read and a ``result`` or ``error`` member was reached, and no
+    ``method`` (a server's own request is never taken for one). The request then gets a
+    parse error at once, instead of waiting for its timeout.
+    """
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    position = _past_blanks(text, 0)
+    if text[position : position + 1] != "{":
+        return None
+    answer_id: Any = None
+    keys: set[str] = set()
+    while True:
+        try:
+            key, position = _PLAIN.raw_decode(text, _past_blanks(text, position + 1))
+            position = _past_blanks(text, position)
+            if not isinstance(key, str) or text[position : position + 1] != ":":
+                break
+            keys.add(key)
+            value, position = _PLAIN.raw_decode(text, _past_blanks(text, position + 1))
+        except (ValueError, RecursionError):
+            break
+        if key == "id":
+            answer_id = value
+        position = _past_blanks(text, position)
+        if text[position : position + 1] != ",":
+            break
+    if "method" in keys or not keys & {"result", "error"}:
+        return None
+    if isinstance(answer_id, int | str) and not isinstance(answer_id, bool):
+        return answer_id
+    return None
+
+
+def parse_error_answer(answer_id: int | str, message: str) -> dict[str, Any]:
+    """The error answer (-32700) that stands for an answer that is not JSON."""
+    error = {"code": PARSE_ERROR, "message": message}
+    return {"jsonrpc": "2.0", "id": answer_id, "error": error}
 
 
 def _strings(value: Any) -> list[str]:

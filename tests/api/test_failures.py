@@ -219,6 +219,39 @@ def test_a_list_too_deep_to_write_on_is_the_servers_error(
     assert hub.stop() == 0
 
 
+def test_an_upstream_answer_that_is_not_json_is_a_parse_error_at_once(
+    start_hub: StartHub, write_config: WriteConfig
+) -> None:
+    """``{"jsonrpc":"2.0","id":N,"result":{"content":[oops}`` on stdout: the line was junk,
+    and the request waited for its timeout (a call five minutes, a list one and then an
+    empty list). Its top level shows the id: the request gets a parse error (-32700)."""
+    hub = start_hub(write_config({"odd": stdio_entry("odd_json_stdio.py")}))
+    response = call(hub, "odd", "broken")
+    assert response.status_code == 500, response.text
+    assert response.json()["code"] == -32700, response.text
+    parse_error = "Failed to parse JSON response: Expecting value: line 1 column "
+    assert response.json()["error"].startswith(f"MCP error -32700: {parse_error}")
+    url = f"http://127.0.0.1:{hub.port}/mcp"
+    headers = {"Accept": ACCEPT, "Mcp-Session-Id": raw_session(url)}
+    params = {"name": "odd__broken", "arguments": {}}
+    for meta in ({}, {"_meta": {"kernel": True}}):  # the fast path, then the SDK kernel's
+        request = {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": params | meta}
+        called = httpx.post(url, json=request, headers=headers, timeout=10)
+        assert called.status_code == 200, called.text
+        result = called.json()["result"]
+        assert result["isError"], result
+        assert result["content"][0]["text"].startswith(f"MCP error -32700: {parse_error}")
+    assert "odd wrote non-JSON-RPC output to stdout" in hub.log_text()
+    assert text(call(hub, "odd", "cut")) == "half an emoji: \ufffd"  # the session lives on
+    assert "Traceback" not in hub.log_text()
+    assert hub.stop() == 0
+    entry = stdio_entry("odd_json_stdio.py", env={"FIXTURE_BROKEN_LIST": "1"})
+    hub = start_hub(write_config({"odd": entry}))
+    info = hub.wait_status("odd", "disconnected")
+    assert info["error"].startswith(f"Could not read tools/list: {parse_error}"), info
+    assert hub.stop() == 0
+
+
 def test_grandchildren_die_with_their_server(
     start_hub: StartHub, write_config: WriteConfig, tmp_path: Path
 ) -> None:

@@ -125,7 +125,7 @@ class OddJson:
         if path == "/mcp" and method == "POST":
             await self.streamable(await read_body(receive), send)
         elif path == "/sse" and method == "GET":
-            await self.legacy_stream(send)
+            await self.legacy_stream(receive, send)
         elif path == "/messages/" and method == "POST":
             query = dict(
                 part.split("=", 1) for part in scope["query_string"].decode().split("&") if part
@@ -162,7 +162,8 @@ class OddJson:
                 return [changed, answer(message, self.list_kind)]
         return [answer(message, self.list_kind)]
 
-    async def legacy_stream(self, send: Any) -> None:
+    async def legacy_stream(self, receive: Any, send: Any) -> None:
+        """The GET stream, until the client goes (a server stopping waits for it to end)."""
         session_id = uuid.uuid4().hex
         outbox, inbox = anyio.create_memory_object_stream[str](16)
         self.legacy[session_id] = outbox
@@ -170,10 +171,18 @@ class OddJson:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         endpoint = f"event: endpoint\ndata: /messages/?session_id={session_id}\n\n"
         await send({"type": "http.response.body", "body": endpoint.encode(), "more_body": True})
-        try:
+
+        async def relay() -> None:
             async for text in inbox:
                 event = f"event: message\ndata: {text}\n\n".encode()
                 await send({"type": "http.response.body", "body": event, "more_body": True})
+
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(relay)
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                group.cancel_scope.cancel()
         finally:
             self.legacy.pop(session_id, None)
 

@@ -8,8 +8,10 @@ writes neither), speaks the handshake era, and serves ``fixture-odd-json`` 1.0.0
 tools: ``cut``, whose description and every answer (``half an emoji: \\ud83d``) carry a
 lone surrogate; ``measure``, whose ``structuredContent`` is
 ``{"x": NaN, "y": 1e999, "z": -Infinity, "ok": 1.5}``; and ``deep``, whose
-``structuredContent`` nests 300 levels. With ``FIXTURE_DEEP_LIST=1`` its ``tools/list``
-nests 300 levels too (no hub can write it on). Imports only the standard library.
+``structuredContent`` nests 300 levels; and ``broken``, whose answer is not JSON
+(``{"jsonrpc":"2.0","id":N,"result":{"content":[oops}``). With ``FIXTURE_DEEP_LIST=1`` its
+``tools/list`` nests 300 levels too (no hub can write it on); with ``FIXTURE_BROKEN_LIST=1``
+it is not JSON. Imports only the standard library.
 """
 
 import json
@@ -42,10 +44,13 @@ def main() -> None:
             )
         elif method == "tools/list" and os.environ.get("FIXTURE_DEEP_LIST") == "1":
             reply(request_id, '{"tools":[{"name":"deep","x":' + "[" * 300 + "]" * 300 + "}]}")
+        elif method == "tools/list" and os.environ.get("FIXTURE_BROKEN_LIST") == "1":
+            reply(request_id, '{"tools":[oops}')
         elif method == "tools/list":
             schema = '"inputSchema":{"type":"object"}'
             cut = f'{{"name":"cut","description":"cuts {CUT}",{schema}}}'
             others = f'{{"name":"measure",{schema}}},{{"name":"deep",{schema}}}'
+            others += f',{{"name":"broken",{schema}}}'
             reply(request_id, f'{{"tools":[{cut},{others}]}}')
         elif method == "tools/call" and message.get("params", {}).get("name") == "measure":
             numbers = '{"x":NaN,"y":1e999,"z":-Infinity,"ok":1.5}'
@@ -53,6 +58,8 @@ def main() -> None:
         elif method == "tools/call" and message.get("params", {}).get("name") == "deep":
             nested = "[" * 300 + "]" * 300
             reply(request_id, f'{{"content":[],"structuredContent":{{"x":{nested}}}}}')
+        elif method == "tools/call" and message.get("params", {}).get("name") == "broken":
+            reply(request_id, '{"content":[oops}')
         elif method == "tools/call":
             reply(request_id, f'{{"content":[{{"type":"text","text":"half an emoji: {CUT}"}}]}}')
         elif method == "ping":

@@ -60,3 +60,36 @@ def test_utf8_text_is_read_with_or_without_a_byte_order_mark() -> None:
     assert jsontext.loads(line) == jsontext.loads(b"\xef\xbb\xbf" + line) == {"text": "é ✓"}
     with pytest.raises(ValueError):  # not UTF-8: the line is not JSON-RPC
         jsontext.loads(b'{"text": "\xff"}')
+
+
+@pytest.mark.parametrize(
+    ("text", "answer_id"),
+    [
+        (b'{"jsonrpc":"2.0","id":3,"result":{"tools":[oops}', 3),
+        (b'  { "id" : "hub-7" , "error": {bad', "hub-7"),
+        (b'{"id":2,"result":{"a":1}, junk', 2),  # the members parse; what follows does not
+        (b'{"id":4,"result":' + b"[" * 5000, 4),  # too deep to parse, not to read the id
+        (b'{"result":{bad, "id":3}', None),  # the id comes after what breaks
+        (b'{"jsonrpc":"2.0","id":1,"method":"x","params":{bad', None),  # a request
+        (b'{"id":1,"method":"x","result":{bad', None),
+        (b'{"id":5,"params":{bad', None),  # neither result nor error reached
+        (b'{"id":true,"result":x', None),
+        (b'{"id":1.5,"result":x', None),
+        (b'{"id":6,"result"', None),
+        (b"[{", None),
+        (b"junk", None),
+        (b"", None),
+        (b"\xff{", None),
+    ],
+)
+def test_a_broken_answer_shows_its_id_when_its_top_level_reads_that_far(
+    text: bytes, answer_id: int | str | None
+) -> None:
+    assert jsontext.broken_answer_id(text) == answer_id
+    if answer_id is not None:
+        answer = jsontext.parse_error_answer(answer_id, "Failed")
+        assert answer == {
+            "jsonrpc": "2.0",
+            "id": answer_id,
+            "error": {"code": -32700, "message": "Failed"},
+        }

@@ -96,10 +96,27 @@ class _UpstreamMessages:
         return getattr(types.jsonrpc_message_adapter, name)
 
 
-class _Types(ModuleType):
-    """``mcp_types`` as ``mcp.client.sse`` sees it: its adapter is :class:`_UpstreamMessages`."""
+class _LegacyMessages(_UpstreamMessages):
+    """The legacy transport's reader: an answer that is not JSON is a parse error for its
+    request. The SDK's Streamable HTTP client does that itself (it knows which request a
+    body answers); on the legacy event stream the SDK drops the message, and its request
+    waited for the timeout (a minute for a list, then an empty one)."""
 
-    jsonrpc_message_adapter = _UpstreamMessages()
+    def validate_json(self, data: str | bytes, /, **_: Any) -> types.JSONRPCMessage:
+        try:
+            return super().validate_json(data)
+        except ValueError as exc:
+            answer_id = jsontext.broken_answer_id(data)
+            if answer_id is None:
+                raise
+            answer = jsontext.parse_error_answer(answer_id, f"Failed to parse SSE message: {exc}")
+            return types.jsonrpc_message_adapter.validate_python(answer, by_name=False)
+
+
+class _Types(ModuleType):
+    """``mcp_types`` as ``mcp.client.sse`` sees it: its adapter is :class:`_LegacyMessages`."""
+
+    jsonrpc_message_adapter = _LegacyMessages()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(types, name)
@@ -110,5 +127,5 @@ def read_upstream_json() -> None:
     (idempotent). Both look the adapter up at each message, so replacing the name their
     module sees is enough; the SDK's server side (the hub's own endpoints) keeps its
     strict parser, so a client's lone surrogate is still refused there."""
-    setattr(streamable_http, "jsonrpc_message_adapter", _Types.jsonrpc_message_adapter)  # noqa: B010
+    setattr(streamable_http, "jsonrpc_message_adapter", _UpstreamMessages())  # noqa: B010
     setattr(sse, "types", _Types(types.__name__))  # noqa: B010

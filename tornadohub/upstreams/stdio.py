@@ -305,14 +305,27 @@ class StdioUpstream(Upstream):
             await sink.aclose()
 
     def _parse_line(self, line: bytes) -> SessionMessage | None:
-        """One stdout line: a message for the SDK session, or None (a raw reply, or junk)."""
+        """One stdout line: a message for the SDK session, or None (a raw reply, or junk).
+
+        An answer that is not JSON (``{"jsonrpc":"2.0","id":3,"result":{oops``) is
+        logged as junk and becomes a parse error for its request, which would otherwise
+        wait for its timeout (minutes, for a call)."""
         stripped = line.lstrip()
         if not stripped:
             return None
         try:
             if stripped[:1] not in (b"{", b"["):
                 raise ValueError("not JSON-RPC")  # most junk, without a JSON parse
-            decoded = jsontext.loads(line)  # a lone surrogate would break the hub's writers
+            try:
+                decoded = jsontext.loads(line)  # a lone surrogate would break the hub's writers
+            except (ValueError, RecursionError) as exc:
+                answer_id = jsontext.broken_answer_id(line)
+                if answer_id is None:
+                    raise
+                self._note_junk(line)
+                decoded = jsontext.parse_error_answer(
+                    answer_id, f"Failed to parse JSON response: {exc}"
+                )
             raw = self.raw
             if raw is not None and raw.take(decoded):
                 return None
@@ -323,16 +336,20 @@ class StdioUpstream(Upstream):
                 types.jsonrpc_message_adapter.validate_python(decoded, by_name=False)
             )
         except (ValueError, RecursionError):
-            admitted, suppressed = self._junk.admit()
-            self._report_junk(suppressed)
-            if admitted:
-                text = self._redact(line[:200].decode("utf-8", "replace"))
-                log.warning("%s wrote non-JSON-RPC output to stdout: %s", self.name, text)
-            elif self._junk_report is None:  # the count is due when the window ends
-                self._junk_report = asyncio.get_running_loop().call_later(
-                    self._junk.seconds_left(), self._junk_window_ended
-                )
+            self._note_junk(line)
             return None
+
+    def _note_junk(self, line: bytes) -> None:
+        """Log a line that is not JSON-RPC, within the junk limit (a count when over it)."""
+        admitted, suppressed = self._junk.admit()
+        self._report_junk(suppressed)
+        if admitted:
+            text = self._redact(line[:200].decode("utf-8", "replace"))
+            log.warning("%s wrote non-JSON-RPC output to stdout: %s", self.name, text)
+        elif self._junk_report is None:  # the count is due when the window ends
+            self._junk_report = asyncio.get_running_loop().call_later(
+                self._junk.seconds_left(), self._junk_window_ended
+            )
 
     def _junk_window_ended(self) -> None:
         self._junk_report = None

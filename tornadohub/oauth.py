@@ -20,7 +20,8 @@ and stores an upstream's tokens there first (the file stays a copy), and a refre
 one node at a time across the cluster (:func:`refresh_early` wraps the SDK's flow), because
 with rotating refresh tokens a second refresh would replay a spent token and the
 authorization server would revoke the whole family. When the shared store cannot be
-reached the node carries on with its own copy and refreshes on its own.
+reached the node carries on with its own copy, and refreshes on its own only a token
+that has expired (one due for its early refresh is still used: :class:`_SharedRefreshContext`).
 
 A refresh the authorization server refuses for good (400 or 401) ends that token set: the
 node forgets it, and in cluster mode the refusal is stored as the next revision, so that
@@ -98,10 +99,13 @@ class TokenSharing(Protocol):
         key: str,
         *,
         stale_rev: int,
+        held: str | None,
         refresh: Callable[[dict[str, Any] | None], Awaitable[dict[str, Any]]],
     ) -> tuple[int, dict[str, Any]]:
-        """Tokens newer than revision *stale_rev*: another node's, or *refresh*'s result
-        (given the newest stored set), run on one node at a time across the cluster.
+        """Tokens newer than revision *stale_rev* (or a set other than the one whose access
+        token is *held*: Redis came back empty and counts from 1 again): another node's, or
+        *refresh*'s result (given the newest stored set), run on one node at a time across
+        the cluster.
 
         Raises :class:`RefreshNotSharedError` when *refresh* ran but its result could not
         be stored.
@@ -327,10 +331,55 @@ class _EarlyRefreshContext(OAuthContext):
     (under the provider's lock: concurrent calls cause one refresh) instead of a call
     failing with 401 first."""
 
+    #: When the token really expires (``token_expiry_time`` is earlier: the refresh is due).
+    real_expiry_time: float | None = None
+
     def update_token_expiry(self, token: OAuthToken) -> None:
         super().update_token_expiry(token)
+        self.real_expiry_time = self.token_expiry_time
         if self.token_expiry_time is not None and token.expires_in:
             self.token_expiry_time -= min(REFRESH_MARGIN_SECONDS, token.expires_in / 2)
+
+    def clear_tokens(self) -> None:
+        super().clear_tokens()
+        self.real_expiry_time = None
+
+    def refresh_due(self) -> bool:
+        """Whether the hub refreshes before the next request (the early rule)."""
+        return not OAuthContext.is_token_valid(self)
+
+
+class _SharedRefreshContext(_EarlyRefreshContext):
+    """Cluster mode: only the shared refresh runs ahead of expiry, and the SDK's own flow
+    refreshes a token only when it has really expired (Redis out: as a single node would).
+
+    The SDK checks the token a moment after the hub's shared refresh did: with the early
+    rule it could find it due in between, or after a shared refresh that failed for a
+    moment, and refresh on its own with a refresh token another node had already spent;
+    refused, the node forgot its tokens and asked for a new authorization."""
+
+    def is_token_valid(self) -> bool:
+        expiry = self.real_expiry_time
+        return bool(
+            self.current_tokens
+            and self.current_tokens.access_token
+            and (not expiry or time.time() <= expiry - _IN_FLIGHT_SECONDS)
+        )
+
+
+#: The SDK's own refresh in cluster mode comes this long before the token expires, so
+#: that a request sent with it does not expire on the way.
+_IN_FLIGHT_SECONDS = 1.0
+#: A token expiry in the past (the SDK reads 0 as "never expires").
+_LONG_AGO = 1.0
+
+
+def expire_now(context: OAuthContext) -> None:
+    """Count the current token as expired (refused before its time): the next request
+    refreshes it first."""
+    context.token_expiry_time = _LONG_AGO
+    if isinstance(context, _EarlyRefreshContext):
+        context.real_expiry_time = _LONG_AGO
 
 
 def refresh_early(provider: OAuthClientProvider, storage: ServerTokenStorage) -> None:
@@ -382,6 +431,8 @@ def _refresh_across_nodes(provider: OAuthClientProvider, storage: ServerTokenSto
     """Cluster mode: an expired token is refreshed by one node for all (see the module
     docstring) before the SDK's own flow sees it, which then finds a valid token."""
     context = provider.context
+    assert isinstance(context, _EarlyRefreshContext)  # refresh_early's
+    context.__class__ = _SharedRefreshContext
     flow = provider._auth_flow
 
     async def refresh(current: dict[str, Any] | None) -> dict[str, Any]:
@@ -422,7 +473,10 @@ def _refresh_across_nodes(provider: OAuthClientProvider, storage: ServerTokenSto
         if shared is None:
             return False
         try:
-            rev, record = await shared.refresh(storage.key, stale_rev=storage.rev, refresh=refresh)
+            held = context.current_tokens.access_token if context.current_tokens else None
+            rev, record = await shared.refresh(
+                storage.key, stale_rev=storage.rev, held=held, refresh=refresh
+            )
         except RefreshNotSharedError as exc:  # refreshing again would replay a spent token
             log.warning("Keeping the refreshed tokens of %s on this node: %s", storage.key, exc)
             storage.store.unshared[storage.key] = (exc.record, storage.rev)
@@ -456,7 +510,7 @@ def _refresh_across_nodes(provider: OAuthClientProvider, storage: ServerTokenSto
             if not provider._initialized:
                 await provider._initialize()
             for _ in range(2):  # the newest stored set may have expired too: refresh that
-                if context.is_token_valid() or not refreshable() or not await shared_refresh():
+                if not context.refresh_due() or not refreshable() or not await shared_refresh():
                     break
         inner = flow(request)
         try:

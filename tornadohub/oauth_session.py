@@ -24,12 +24,10 @@ from mcp.shared.auth import OAuthClientMetadata
 from pydantic import AnyUrl
 
 from tornadohub.errors import HubError, ValidationError
-from tornadohub.oauth import CLIENT_NAME, ServerTokenStorage, refresh_early
+from tornadohub.oauth import CLIENT_NAME, ServerTokenStorage, expire_now, refresh_early
 
 log = logging.getLogger("tornadohub.oauth")
 
-#: A token expiry in the past (the SDK reads 0 as "never expires").
-_LONG_AGO = 1.0
 #: Cluster mode: while a user is asked to authorize, how often the cluster's tokens are
 #: checked for another node's authorization (seconds).
 SHARED_TOKENS_POLL_SECONDS = 1.0
@@ -140,7 +138,7 @@ class OAuthSession:
                     # Refused before its time (revoked, or the server's clock): refresh
                     # first, as mcp-hub does, then send the request once more.
                     may_refresh = False
-                    context.token_expiry_time = _LONG_AGO
+                    expire_now(context)
                     continue
                 log.warning("%s refused the hub's tokens: authorize it again", self.name)
                 self.refused = True

@@ -502,6 +502,54 @@ def test_an_authorization_during_a_redis_outage_reaches_every_node(cluster: Clus
     cluster.wait_members(set(cluster.ids))
 
 
+def test_tokens_due_during_a_redis_outage_serve_until_they_expire(cluster: Cluster) -> None:
+    """Tokens come due for their early refresh while Redis is out: each node used to
+    refresh on its own, and with rotating refresh tokens all but the first were refused
+    (those nodes asked for a new authorization). A token due is still valid: the nodes
+    keep using it, and once Redis is back one node refreshes it for all."""
+    from tests.oauth.test_oauth import AuthServer, to_loopback, user_approves
+
+    ttl = 30  # due 15 s after issue on h1, up to ~17 s on nodes that loaded it later
+    auth = AuthServer()
+    config = json.loads(cluster.config.read_text())
+    try:
+        auth.control("ttl", {"seconds": ttl})
+        config["mcpServers"]["secure"] = {"url": auth.mcp_url}
+        _reload(cluster, config)
+        for node in cluster.ids:
+            cluster.nodes[node].wait_status("secure", "unauthorized")
+        h1 = cluster.nodes["h1"]
+        location = user_approves(h1.server("secure")["authorizationUrl"], h1)
+        issued = time.monotonic()
+        assert httpx.get(to_loopback(location), timeout=60).status_code == 200
+        for node in cluster.ids:
+            cluster.nodes[node].wait_status("secure", "connected")
+        assert time.monotonic() - issued < 8, "the nodes connected too late to tell"
+        rejected = auth.stats()["mcp_401"]
+
+        cluster.redis.stop(signal.SIGTERM)
+        wait_until(lambda: _breakers(cluster) == {2}, timeout=10)
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            while time.monotonic() < issued + ttl / 2 + 4:  # due on every node by now
+                calls = list(pool.map(_secure_echo, (cluster.nodes[n] for n in cluster.ids)))
+                assert [status for status, _ in calls] == [200] * 3, calls
+            assert auth.stats()["refresh"] == 0, "a node refreshed on its own"
+
+            cluster.redis.start()  # empty, on the same port
+            wait_until(lambda: _breakers(cluster) == {0}, timeout=15)
+            for _ in range(5):  # each node's next call refreshes (one node) or takes the new set
+                calls = list(pool.map(_secure_echo, (cluster.nodes[n] for n in cluster.ids)))
+                assert [status for status, _ in calls] == [200] * 3, calls
+        assert time.monotonic() < issued + ttl - 2, "too slow to tell"
+        assert auth.stats()["refresh"] == 1
+        assert auth.stats()["mcp_401"] == rejected  # no node presented an expired token
+    finally:
+        config["mcpServers"].pop("secure", None)
+        _reload(cluster, config)
+        auth.stop()
+    cluster.wait_members(set(cluster.ids))
+
+
 def _authorization_url(hub: Any) -> Any:
     return hub.server("secure")["authorizationUrl"]
 

@@ -172,6 +172,33 @@ async def test_tokens_kept_through_an_outage_never_replace_newer_ones(
     assert await sharing.load(UPSTREAM) == (3, authorized)
 
 
+async def test_a_set_other_than_the_one_held_is_taken_whatever_its_revision(
+    control: Make, keyspace: Keyspace, cluster_keys: ClusterKeys
+) -> None:
+    """Redis came back empty and h1 refreshed: its set is revision 1, the revision h2
+    held before the outage. h2 takes it instead of refreshing once more (which, with a
+    server that rotates refresh tokens, spends the set h1 just stored)."""
+    h1, h2 = (SharedUpstreamTokens(shared(control, keyspace, cluster_keys, n)) for n in "12")
+    refreshed = {"tokens": {"access_token": "AT-2", "refresh_token": "RT-2"}}
+    assert await h1.store(UPSTREAM, refreshed, after=1) == 1  # revision 1 again
+
+    async def must_not_run(_: dict[str, Any] | None) -> dict[str, Any]:
+        raise AssertionError("refreshed again")
+
+    assert await h2.refresh(UPSTREAM, stale_rev=1, held="AT-1", refresh=must_not_run) == (
+        1,
+        refreshed,
+    )
+    # The set held is no reason to take it: it is refreshed (here by h2).
+    again = {"tokens": {"access_token": "AT-3", "refresh_token": "RT-3"}}
+
+    async def rotate(current: dict[str, Any] | None) -> dict[str, Any]:
+        assert current == refreshed
+        return again
+
+    assert await h2.refresh(UPSTREAM, stale_rev=1, held="AT-2", refresh=rotate) == (2, again)
+
+
 async def test_a_failed_refresh_releases_the_lock(
     control: Make, keyspace: Keyspace, cluster_keys: ClusterKeys
 ) -> None:

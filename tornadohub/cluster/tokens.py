@@ -193,8 +193,10 @@ class SharedTokens:
         stale_rev: int,
         refresh: Callable[[TokenRecord | None], Awaitable[dict[str, Any]]],
         wait: float | None = None,
+        newer: Callable[[TokenRecord], bool] | None = None,
     ) -> TokenRecord:
-        """Tokens newer than *stale_rev*: another node's fresh ones, or ours from *refresh*.
+        """Tokens newer than *stale_rev* (or, given, those *newer* accepts): another node's
+        fresh ones, or ours from *refresh*.
 
         *refresh* gets the current record (None: none stored) and returns the new token
         set; it runs on one node at a time across the cluster. Raises
@@ -204,6 +206,11 @@ class SharedTokens:
         own, as a single node would), and :class:`~tornadohub.oauth.RefreshNotSharedError`
         when the refresh ran but its tokens could not be stored.
         """
+
+        def later(record: TokenRecord) -> bool:
+            return record.rev > stale_rev
+
+        newer = newer or later
         deadline = time.monotonic() + (self.lock_ttl * 1.5 if wait is None else wait)
         lock_key = self.keyspace.oauth_lock(upstream)
         me = f"{self.node_id}:{base64.urlsafe_b64encode(os.urandom(9)).decode()}"
@@ -211,7 +218,7 @@ class SharedTokens:
         while True:
             try:
                 current = await self.get(upstream)
-                if current is not None and current.rev > stale_rev:
+                if current is not None and newer(current):
                     return current
                 taken = await self.control.call(
                     RedisOp.lock,
@@ -219,7 +226,7 @@ class SharedTokens:
                 )
                 if taken:
                     try:
-                        return await self._refresh_locked(upstream, stale_rev, refresh)
+                        return await self._refresh_locked(upstream, newer, refresh)
                     finally:
                         await self._unlock_quietly(lock_key, me)
             except ClusterUnavailableError as exc:
@@ -234,12 +241,12 @@ class SharedTokens:
     async def _refresh_locked(
         self,
         upstream: str,
-        stale_rev: int,
+        newer: Callable[[TokenRecord], bool],
         refresh: Callable[[TokenRecord | None], Awaitable[dict[str, Any]]],
     ) -> TokenRecord:
         locked_until = time.monotonic() + self.lock_ttl * 0.8
         current = await self.get(upstream)
-        if current is not None and current.rev > stale_rev:
+        if current is not None and newer(current):
             return current  # refreshed by the node that held the lock before us
         # Leave a margin: past the lock's lifetime another node could start refreshing.
         async with asyncio.timeout(max(0.0, locked_until - time.monotonic())):
@@ -304,10 +311,18 @@ class SharedUpstreamTokens:
         key: str,
         *,
         stale_rev: int,
+        held: str | None,
         refresh: Callable[[dict[str, Any] | None], Awaitable[dict[str, Any]]],
     ) -> tuple[int, dict[str, Any]]:
         async def run(current: TokenRecord | None) -> dict[str, Any]:
             return await refresh(None if current is None else current.tokens)
 
-        record = await self.tokens.refresh(key, stale_rev=stale_rev, refresh=run)
+        def newer(record: TokenRecord) -> bool:
+            """A later revision, or a set other than the one held (Redis came back empty:
+            another node's refresh is revision 1 again, and the held refresh token spent)."""
+            tokens = record.tokens.get("tokens")
+            access = tokens.get("access_token") if isinstance(tokens, dict) else None
+            return record.rev > stale_rev or (held is not None and access != held)
+
+        record = await self.tokens.refresh(key, stale_rev=stale_rev, refresh=run, newer=newer)
         return record.rev, record.tokens

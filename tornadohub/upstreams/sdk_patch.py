@@ -88,9 +88,13 @@ class _UpstreamMessages:
     def validate_json(self, data: str | bytes, /, **_: Any) -> types.JSONRPCMessage:
         try:
             value = jsontext.loads(data)
-        except (ValueError, RecursionError):  # not JSON: the SDK's own error, as before
-            return types.jsonrpc_message_adapter.validate_json(data, by_name=False)
+        except (ValueError, RecursionError):
+            return self.not_json(data)
         return types.jsonrpc_message_adapter.validate_python(value, by_name=False)
+
+    def not_json(self, data: str | bytes) -> types.JSONRPCMessage:
+        """A message that is not JSON: the SDK's own error, as before."""
+        return types.jsonrpc_message_adapter.validate_json(data, by_name=False)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(types.jsonrpc_message_adapter, name)
@@ -102,9 +106,9 @@ class _LegacyMessages(_UpstreamMessages):
     body answers); on the legacy event stream the SDK drops the message, and its request
     waited for the timeout (a minute for a list, then an empty one)."""
 
-    def validate_json(self, data: str | bytes, /, **_: Any) -> types.JSONRPCMessage:
+    def not_json(self, data: str | bytes) -> types.JSONRPCMessage:
         try:
-            return super().validate_json(data)
+            return super().not_json(data)
         except ValueError as exc:
             answer_id = jsontext.broken_answer_id(data)
             if answer_id is None:

@@ -250,6 +250,16 @@ def test_an_upstream_answer_that_is_not_json_is_a_parse_error_at_once(
     info = hub.wait_status("odd", "disconnected")
     assert info["error"].startswith(f"Could not read tools/list: {parse_error}"), info
     assert hub.stop() == 0
+    # "error": "boom" is no JSON-RPC answer: the SDK dropped it, the server waited a minute
+    # for its list, then served it empty. Now the hub says at once that it cannot read it.
+    entry = stdio_entry("odd_json_stdio.py", env={"FIXTURE_MISSHAPEN_LIST": "1"})
+    hub = start_hub(write_config({"odd": entry}), wait=False)
+    hub.wait_ready(timeout=20)  # the minute the list waited would fail this
+    info = hub.wait_status("odd", "disconnected")
+    misshapen = "Could not read tools/list: Invalid JSON-RPC response from the server"
+    assert info["error"] == misshapen, info
+    assert "odd wrote non-JSON-RPC output to stdout" in hub.log_text()
+    assert hub.stop() == 0
 
 
 def test_grandchildren_die_with_their_server(

@@ -128,6 +128,20 @@ def test_a_changed_list_the_hub_cannot_read_is_the_servers_error(
         assert hub.stop() == 0
 
 
+@pytest.mark.parametrize("kind", ["json", "sse", "legacy"])
+def test_a_list_that_is_no_json_rpc_answer_is_the_servers_error(
+    start_hub: StartHub, write_config: WriteConfig, kind: str
+) -> None:
+    """``"error": "boom"``: the SDK's HTTP client called it a parse error with pydantic's
+    report; on the legacy transport it dropped it, and the list waited a minute."""
+    for config in entry(kind, "--misshapen-list"):
+        hub = start_hub(write_config({"odd": config}), wait=False)
+        hub.wait_ready(timeout=20)  # the minute the legacy list waited would fail this
+        error = hub.wait_status("odd", "disconnected")["error"]
+        assert error == "Could not read tools/list: Invalid JSON-RPC response from the server"
+        assert hub.stop() == 0
+
+
 def test_a_refresh_that_meets_an_unreadable_list_answers_with_its_error(
     start_hub: StartHub, write_config: WriteConfig
 ) -> None:

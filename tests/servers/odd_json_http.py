@@ -1,6 +1,7 @@
 """Fixture MCP server over HTTP whose JSON only a lenient parser reads, as real servers' is.
 
-Usage: ``python tests/servers/odd_json_http.py PORT [json|sse] [--deep-list|--broken-list]``
+Usage: ``python tests/servers/odd_json_http.py PORT [json|sse] [--LIST]``, where ``--LIST`` is
+``--deep-list``, ``--broken-list`` or ``--misshapen-list``.
 
 The HTTP twin of ``odd_json_stdio.py``: a Node server cuts a string between the halves of
 an emoji (``JSON.stringify`` writes a lone ``\\ud83d`` escape); Python's ``json.dumps``
@@ -19,6 +20,8 @@ writes ``NaN``. Its messages are written by hand (the Python SDK writes neither)
   the tool ``spoil`` turns that on and sends ``notifications/tools/list_changed`` before its
   answer (on the answer's SSE stream, or the legacy GET stream; JSON answers carry none);
 * ``--broken-list``: ``tools/list`` answers text that is not JSON;
+* ``--misshapen-list``: ``tools/list`` answers JSON that is no JSON-RPC answer
+  (``"error": "boom"``);
 * binds 127.0.0.1; prints ``READY <url>`` once listening. Imports ``uvicorn`` (through
   ``http_server.serve_asgi``) and the standard library.
 """
@@ -35,7 +38,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.servers.http_server import serve_asgi
 
-USAGE = "usage: python tests/servers/odd_json_http.py PORT [json|sse] [--deep-list|--broken-list]"
+USAGE = (
+    "usage: python tests/servers/odd_json_http.py PORT [json|sse]"
+    " [--deep-list|--broken-list|--misshapen-list]"
+)
 CUT = "\\ud83d"  # the escape as JSON text: the first half of U+1F600 alone
 SCHEMA = '"inputSchema":{"type":"object"}'
 NESTED = "[" * 300 + "]" * 300
@@ -84,6 +90,8 @@ def answer(message: dict[str, Any], list_kind: str) -> str:
     request_id = json.dumps(message["id"])
     params = message.get("params")
     params = params if isinstance(params, dict) else {}
+    if message["method"] == "tools/list" and list_kind == "misshapen":
+        return f'{{"jsonrpc":"2.0","id":{request_id},"error":"boom"}}'
     result = result_text(message["method"], params, list_kind)
     if result is None:
         error = '{"code":-32601,"message":"Method not found"}'
@@ -189,7 +197,7 @@ class OddJson:
 
 def main() -> None:
     args = sys.argv[1:]
-    flags = {"--deep-list": "deep", "--broken-list": "broken"}
+    flags = {"--deep-list": "deep", "--broken-list": "broken", "--misshapen-list": "misshapen"}
     list_kinds = [flags[arg] for arg in args if arg in flags]
     args = [arg for arg in args if arg not in flags]
     if not 1 <= len(args) <= 2 or not args[0].isdigit() or args[1:] not in ([], ["json"], ["sse"]):

@@ -11,7 +11,8 @@ lone surrogate; ``measure``, whose ``structuredContent`` is
 ``structuredContent`` nests 300 levels; and ``broken``, whose answer is not JSON
 (``{"jsonrpc":"2.0","id":N,"result":{"content":[oops}``). With ``FIXTURE_DEEP_LIST=1`` its
 ``tools/list`` nests 300 levels too (no hub can write it on); with ``FIXTURE_BROKEN_LIST=1``
-it is not JSON. Imports only the standard library.
+it is not JSON; with ``FIXTURE_MISSHAPEN_LIST=1`` it is not JSON-RPC (``"error": "boom"``).
+Imports only the standard library.
 """
 
 import json
@@ -44,6 +45,9 @@ def main() -> None:
             )
         elif method == "tools/list" and os.environ.get("FIXTURE_DEEP_LIST") == "1":
             reply(request_id, '{"tools":[{"name":"deep","x":' + "[" * 300 + "]" * 300 + "}]}")
+        elif method == "tools/list" and os.environ.get("FIXTURE_MISSHAPEN_LIST") == "1":
+            sys.stdout.write(f'{{"jsonrpc":"2.0","id":{json.dumps(request_id)},"error":"boom"}}\n')
+            sys.stdout.flush()
         elif method == "tools/list" and os.environ.get("FIXTURE_BROKEN_LIST") == "1":
             reply(request_id, '{"tools":[oops}')
         elif method == "tools/list":

@@ -19,6 +19,7 @@ from tornadohub import jsontext
 from tornadohub.upstreams.core import UnreadableList, UpstreamCore, wait_and_cancel
 from tornadohub.upstreams.eras import valid_header_tools
 from tornadohub.upstreams.wire import (
+    INVALID_ANSWER,
     LIST_KINDS,
     MAX_LIST_PAGES,
     RawResult,
@@ -37,12 +38,12 @@ LISTEN_RETRY_MAX = 60.0
 
 
 def _unreadable(exc: MCPError) -> bool:
-    """Whether a list failed because the hub could not read the answer (not JSON, or too
-    deep to write on), not because the server refused: mcp-hub reads any JSON text, so
-    serving ``[]`` would hide items it shows."""
+    """Whether a list failed because the hub could not read the answer (not JSON, not a
+    JSON-RPC answer, or too deep to write on), not because the server refused: mcp-hub
+    reads any JSON text, so serving ``[]`` would hide items it shows."""
     if exc.code == types.PARSE_ERROR:
         return True
-    return exc.code == types.INTERNAL_ERROR and exc.message == jsontext.TOO_DEEP
+    return exc.code == types.INTERNAL_ERROR and exc.message in (jsontext.TOO_DEEP, INVALID_ANSWER)
 
 
 #: The point of pydantic's report of text that is not JSON (the SDK quotes it whole).

@@ -21,6 +21,7 @@ from mcp import ClientSession
 from mcp.client import sse, streamable_http
 
 from tornadohub import jsontext
+from tornadohub.upstreams.wire import invalid_answer
 
 
 class Unset(enum.Enum):
@@ -78,7 +79,8 @@ class _UpstreamMessages:
     with, made to read them as :func:`tornadohub.jsontext.loads` does (a STDIO line, the
     raw channel's answers): a lone surrogate escape is U+FFFD instead of a parse error (a
     list lost, a legacy answer never delivered), ``NaN`` and the infinities are null
-    instead of reaching the hub's answers, an answer too deep to write on is an error answer.
+    instead of reaching the hub's answers, an answer too deep to write on is an error answer,
+    and so is an answer of the wrong shape (the SDK dropped it: its request waited).
 
     Measured against the SDK's ``validate_json``: +2.5 µs on a 100-byte message, 40% less
     on a 450 KB ``tools/list`` page (pydantic's JSON mode tries each member of the message
@@ -90,7 +92,13 @@ class _UpstreamMessages:
             value = jsontext.loads(data)
         except (ValueError, RecursionError):
             return self.not_json(data)
-        return types.jsonrpc_message_adapter.validate_python(value, by_name=False)
+        try:
+            return types.jsonrpc_message_adapter.validate_python(value, by_name=False)
+        except ValueError:
+            answer = invalid_answer(value)  # the wrong shape: its request fails at once
+            if answer is None:
+                raise
+            return types.jsonrpc_message_adapter.validate_python(answer, by_name=False)
 
     def not_json(self, data: str | bytes) -> types.JSONRPCMessage:
         """A message that is not JSON: the SDK's own error, as before."""

@@ -32,7 +32,7 @@ from tornadohub.upstreams.core import UnreadableList
 from tornadohub.upstreams.diagnostics import NoiseLimiter, OutputTail
 from tornadohub.upstreams.ordering import relay_in_order
 from tornadohub.upstreams.raw import RawChannel
-from tornadohub.upstreams.wire import describe_exception, innermost
+from tornadohub.upstreams.wire import describe_exception, innermost, invalid_answer
 
 log = logging.getLogger("tornadohub.upstream")
 
@@ -307,9 +307,10 @@ class StdioUpstream(Upstream):
     def _parse_line(self, line: bytes) -> SessionMessage | None:
         """One stdout line: a message for the SDK session, or None (a raw reply, or junk).
 
-        An answer that is not JSON (``{"jsonrpc":"2.0","id":3,"result":{oops``) is
-        logged as junk and becomes a parse error for its request, which would otherwise
-        wait for its timeout (minutes, for a call)."""
+        An answer that is not JSON (``{"jsonrpc":"2.0","id":3,"result":{oops``) or not of
+        the shape of one (``"result": 5``) is logged as junk and becomes an error answer
+        (-32700, -32603) for its request, which would otherwise wait for its timeout
+        (minutes, for a call)."""
         stripped = line.lstrip()
         if not stripped:
             return None
@@ -332,9 +333,15 @@ class StdioUpstream(Upstream):
             if isinstance(decoded, dict) and "id" not in decoded:
                 if relay_in_order(self, decoded.get("method"), decoded.get("params")):
                     return None
-            return SessionMessage(
-                types.jsonrpc_message_adapter.validate_python(decoded, by_name=False)
-            )
+            try:
+                message = types.jsonrpc_message_adapter.validate_python(decoded, by_name=False)
+            except ValueError:
+                answer = invalid_answer(decoded)
+                if answer is None:
+                    raise
+                self._note_junk(line)
+                message = types.jsonrpc_message_adapter.validate_python(answer, by_name=False)
+            return SessionMessage(message)
         except (ValueError, RecursionError):
             self._note_junk(line)
             return None

@@ -101,6 +101,25 @@ def list_request(method: str, cursor: str | None) -> Any:
     return build_request(method, {"cursor": cursor} if cursor else {})
 
 
+#: The message of the error answer that stands for an answer of the wrong shape.
+INVALID_ANSWER = "Invalid JSON-RPC response from the server"
+
+
+def invalid_answer(value: Any) -> dict[str, Any] | None:
+    """The error answer (-32603) that stands for *value*, an answer the SDK's model refused
+    (``{"id": 3, "result": 5}``): its request fails at once, where the SDK drops the
+    message and the request waits for its timeout. None when *value* is not an answer."""
+    if not isinstance(value, dict) or "method" in value:
+        return None
+    answer_id = value.get("id")
+    if not isinstance(answer_id, int | str) or isinstance(answer_id, bool):
+        return None
+    if "result" not in value and "error" not in value:
+        return None
+    error = {"code": types.INTERNAL_ERROR, "message": INVALID_ANSWER}
+    return {"jsonrpc": "2.0", "id": answer_id, "error": error}
+
+
 def innermost(exc: BaseException) -> BaseException:
     """The first exception inside anyio's exception groups (*exc* itself if none)."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:

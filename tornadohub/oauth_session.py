@@ -24,7 +24,8 @@ from mcp.shared.auth import OAuthClientMetadata
 from pydantic import AnyUrl
 
 from tornadohub.errors import HubError, ValidationError
-from tornadohub.oauth import CLIENT_NAME, ServerTokenStorage, expire_now, refresh_early
+from tornadohub.oauth import CLIENT_NAME, ServerTokenStorage
+from tornadohub.oauth_refresh import expire_now, refresh_early
 
 log = logging.getLogger("tornadohub.oauth")
 

@@ -26,7 +26,8 @@ from mcp_types import JSONRPCNotification, jsonrpc_message_adapter
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
-from tornadohub.oauth import ServerTokenStorage, refresh_early
+from tornadohub.oauth import ServerTokenStorage
+from tornadohub.oauth_refresh import refresh_early
 from tornadohub.oauth_session import OAuthSession, redirect_uri_for
 from tornadohub.placeholders import ResolvedServer, predefined_variables, resolve_string
 from tornadohub.state import UpstreamStatus

@@ -35,6 +35,11 @@ REFRESH_MARGIN_SECONDS = 30.0
 #: Token-endpoint statuses that refuse a refresh for good (RFC 6749 §5.2: ``invalid_grant``,
 #: ``invalid_client``): sending the same refresh token again can only be refused again.
 REFUSED_REFRESH_STATUSES = frozenset({400, 401})
+#: The SDK's own refresh in cluster mode comes this long before the token expires, so
+#: that a request sent with it does not expire on the way.
+_IN_FLIGHT_SECONDS = 1.0
+#: A token expiry in the past (the SDK reads 0 as "never expires").
+_LONG_AGO = 1.0
 
 
 class _EarlyRefreshContext(OAuthContext):
@@ -76,13 +81,6 @@ class _SharedRefreshContext(_EarlyRefreshContext):
             and self.current_tokens.access_token
             and (not expiry or time.time() <= expiry - _IN_FLIGHT_SECONDS)
         )
-
-
-#: The SDK's own refresh in cluster mode comes this long before the token expires, so
-#: that a request sent with it does not expire on the way.
-_IN_FLIGHT_SECONDS = 1.0
-#: A token expiry in the past (the SDK reads 0 as "never expires").
-_LONG_AGO = 1.0
 
 
 def expire_now(context: OAuthContext) -> None:

@@ -175,6 +175,15 @@ def test_a_huge_line_is_dropped_quickly_without_memory_blow_up(
         # linear-time reading takes about a second; 15 s is generous
         assert tool_text(response) == f"flooded {mib}"  # the answer after the line arrives
         assert tool_text(rest_call(base, "victim", "echo", {"message": "x"})) == "Echo: x"
+        # The huge line is the answer itself: its call fails at once with the reason, where
+        # it waited out its timeout (a minute here, the client gives up at 30 s).
+        arguments = {"mib": mib, "as_answer": True}
+        dropped = rest_call(
+            base, "victim", "flood", arguments, timeout_ms=60_000, client_timeout=30
+        )
+        assert dropped.status_code == 500, dropped.text
+        assert dropped.json()["error"] == "MCP error -32603: Response over 67108864 bytes: dropped"
+        assert tool_text(rest_call(base, "victim", "echo", {"message": "y"})) == "Echo: y"
     bystander.check(max_latency=5.0)
     growth_mib = (status_kb(hub.pid, "VmHWM") - peak_before) / 1024
     assert growth_mib < 2 * 64 + 16, f"peak RSS grew by {growth_mib:.0f} MiB"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -135,8 +136,14 @@ def _coalescing_writer(
     return write_line
 
 
+#: How much of a line over the limit is read for the id of the answer it would have been.
+_DROPPED_HEAD_BYTES = 4096
+
+
 class _LineSplitter:
-    """A child's stdout cut into lines; a line over :data:`MAX_LINE_BYTES` is dropped."""
+    """A child's stdout cut into lines; a line over :data:`MAX_LINE_BYTES` is dropped. When
+    its start shows it answers a request (:func:`jsontext.broken_answer_id`), an error
+    answer stands in for it at once: the request would wait for its timeout."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -162,6 +169,12 @@ class _LineSplitter:
             pending += chunk[start:]
             if len(pending) > MAX_LINE_BYTES:
                 log.warning("%s wrote a line over %d bytes; dropped", self.name, MAX_LINE_BYTES)
+                answer_id = jsontext.broken_answer_id(bytes(pending[:_DROPPED_HEAD_BYTES]))
+                if answer_id is not None:
+                    message = f"Response over {MAX_LINE_BYTES} bytes: dropped"
+                    error = {"code": types.INTERNAL_ERROR, "message": message}
+                    answer = {"jsonrpc": "2.0", "id": answer_id, "error": error}
+                    complete.append(json.dumps(answer).encode())
                 pending.clear()
                 self.skipping = True
         return complete
@@ -274,7 +287,8 @@ class StdioUpstream(Upstream):
             when the sink has room for every message in it."""
             stats = sink.statistics()
             room = stats.max_buffer_size - stats.current_buffer_used
-            if not stats.open_receive_streams or data.count(b"\n") > room:
+            # One more than its newlines: a dropped answer's stand-in (_LineSplitter).
+            if not stats.open_receive_streams or data.count(b"\n") >= room:
                 return False
             for line in lines.split(data):
                 message = self._parse_line(line)

@@ -11,6 +11,7 @@ Server ``fixture-chaos`` 1.0.0, tools:
 * ``hang()`` -> never answers (the process keeps serving everything else);
 * ``flood(mib)`` -> first writes ONE line of ``mib`` MiB of garbage to stdout, generated
   here in 1 MiB pieces (the test process never holds it), then answers ``flooded <mib>``;
+  with ``as_answer`` true that line is the answer itself (a text of ``mib`` MiB);
 * ``garbage(lines)`` -> first writes ``lines`` junk lines (not JSON, JSON that is not
   JSON-RPC, invalid UTF-8, a response to an unknown id, a blank line), then answers;
 * ``spawn(setsid)`` -> starts ``sleep 300`` (in this process group, or in a session of its
@@ -50,7 +51,11 @@ TOOLS = [
     _tool("pid", "The server's pid."),
     _tool("slow", "Sleep, then answer.", {"seconds": {"type": "number"}}),
     _tool("hang", "Never answer."),
-    _tool("flood", "Write one huge garbage line first.", {"mib": {"type": "integer"}}),
+    _tool(
+        "flood",
+        "Write one huge garbage line first.",
+        {"mib": {"type": "integer"}, "as_answer": {"type": "boolean"}},
+    ),
     _tool("garbage", "Write junk lines first.", {"lines": {"type": "integer"}}),
     _tool("spawn", "Start a grandchild.", {"setsid": {"type": "boolean"}}),
     _tool("die", "Exit mid-call.", {"code": {"type": "integer"}}),
@@ -71,11 +76,17 @@ def text(rid: Any, value: str) -> None:
     send({"jsonrpc": "2.0", "id": rid, "result": {"content": [{"type": "text", "text": value}]}})
 
 
-def flood(mib: int) -> None:
+def flood(mib: int, answer_to: Any = None) -> None:
+    """One line of *mib* MiB; with *answer_to*, the answer to that request id."""
     piece = b"#" * MIB
     with _lock:  # nothing else may be written in the middle of the line
+        if answer_to is not None:
+            head = {"jsonrpc": "2.0", "id": answer_to, "result": {"content": [{"type": "text"}]}}
+            _out.write(json.dumps(head)[:-4].encode() + b', "text": "')
         for _ in range(mib):
             _out.write(piece)
+        if answer_to is not None:
+            _out.write(b'"}]}}')
         _out.write(b"\n")
         _out.flush()
 
@@ -105,6 +116,9 @@ def call(rid: Any, name: str, args: dict[str, Any]) -> None:
         return
     elif name == "flood":
         mib = int(args.get("mib", 1))
+        if args.get("as_answer"):
+            flood(mib, answer_to=rid)
+            return
         flood(mib)
         text(rid, f"flooded {mib}")
     elif name == "garbage":

@@ -10,6 +10,7 @@ end, so the order of the tests does not matter for correctness, only for time.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import signal
 import sys
@@ -411,26 +412,8 @@ def test_one_oauth_refresh_for_the_whole_cluster(cluster: Cluster) -> None:
     and through the window where each node finds them stale (its own refresh-early time,
     which differs per node) they are refreshed once for the cluster: the authorization
     server rotates refresh tokens, so a second node refreshing would be refused."""
-    from tests.oauth.test_oauth import AuthServer, to_loopback, user_approves
-
     ttl = 12  # h1 refreshes at 6 s; the nodes that loaded the tokens later, before 12 s
-    auth = AuthServer()
-    config = json.loads(cluster.config.read_text())
-    try:
-        auth.control("ttl", {"seconds": ttl})
-        config["mcpServers"]["secure"] = {"url": auth.mcp_url}
-        _reload(cluster, config)
-        for node in cluster.ids:
-            cluster.nodes[node].wait_status("secure", "unauthorized")
-        h1 = cluster.nodes["h1"]
-        location = user_approves(h1.server("secure")["authorizationUrl"], h1)
-        issued = time.monotonic()
-        assert httpx.get(to_loopback(location), timeout=60).status_code == 200
-        h1.wait_status("secure", "connected")
-        for node in ("h2", "h3"):  # authorized once for the cluster: no user, no restart
-            assert (
-                cluster.nodes[node].wait_status("secure", "connected")["authorizationUrl"] is None
-            )
+    with _authorized_once(cluster, ttl) as (auth, issued):
         # A node that loaded the tokens r s before they expire finds them stale r/2 s
         # later: all by 8 s after issue. The new tokens are stale 5.5 s after the first
         # refresh (which is 5.5 s after issue or later), so the window below sees one.
@@ -459,10 +442,6 @@ def test_one_oauth_refresh_for_the_whole_cluster(cluster: Cluster) -> None:
             assert failed.json()["error"] == 'Server "secure" needs authorization again'
             wait_until(partial(_authorization_url, cluster.nodes[node]))
         assert auth.stats()["refresh"] == refreshes + 1
-    finally:
-        config["mcpServers"].pop("secure", None)
-        _reload(cluster, config)
-        auth.stop()
 
 
 def test_an_authorization_during_a_redis_outage_reaches_every_node(cluster: Cluster) -> None:
@@ -507,23 +486,8 @@ def test_tokens_due_during_a_redis_outage_serve_until_they_expire(cluster: Clust
     refresh on its own, and with rotating refresh tokens all but the first were refused
     (those nodes asked for a new authorization). A token due is still valid: the nodes
     keep using it, and once Redis is back one node refreshes it for all."""
-    from tests.oauth.test_oauth import AuthServer, to_loopback, user_approves
-
     ttl = 30  # due 15 s after issue on h1, up to ~17 s on nodes that loaded it later
-    auth = AuthServer()
-    config = json.loads(cluster.config.read_text())
-    try:
-        auth.control("ttl", {"seconds": ttl})
-        config["mcpServers"]["secure"] = {"url": auth.mcp_url}
-        _reload(cluster, config)
-        for node in cluster.ids:
-            cluster.nodes[node].wait_status("secure", "unauthorized")
-        h1 = cluster.nodes["h1"]
-        location = user_approves(h1.server("secure")["authorizationUrl"], h1)
-        issued = time.monotonic()
-        assert httpx.get(to_loopback(location), timeout=60).status_code == 200
-        for node in cluster.ids:
-            cluster.nodes[node].wait_status("secure", "connected")
+    with _authorized_once(cluster, ttl) as (auth, issued):
         assert time.monotonic() - issued < 8, "the nodes connected too late to tell"
         rejected = auth.stats()["mcp_401"]
 
@@ -543,11 +507,36 @@ def test_tokens_due_during_a_redis_outage_serve_until_they_expire(cluster: Clust
         assert time.monotonic() < issued + ttl - 2, "too slow to tell"
         assert auth.stats()["refresh"] == 1
         assert auth.stats()["mcp_401"] == rejected  # no node presented an expired token
+    cluster.wait_members(set(cluster.ids))
+
+
+@contextlib.contextmanager
+def _authorized_once(cluster: Cluster, ttl: int) -> Iterator[tuple[Any, float]]:
+    """A server ``secure`` behind OAuth (access tokens live *ttl* s), authorized by the
+    user on h1 only; yields its authorization server and when the tokens were issued, once
+    every node is connected with them (the others stopped asking: no user, no restart)."""
+    from tests.oauth.test_oauth import AuthServer, to_loopback, user_approves
+
+    auth = AuthServer()
+    config = json.loads(cluster.config.read_text())
+    try:
+        auth.control("ttl", {"seconds": ttl})
+        config["mcpServers"]["secure"] = {"url": auth.mcp_url}
+        _reload(cluster, config)
+        for node in cluster.ids:
+            cluster.nodes[node].wait_status("secure", "unauthorized")
+        h1 = cluster.nodes["h1"]
+        location = user_approves(h1.server("secure")["authorizationUrl"], h1)
+        issued = time.monotonic()
+        assert httpx.get(to_loopback(location), timeout=60).status_code == 200
+        for node in cluster.ids:
+            info = cluster.nodes[node].wait_status("secure", "connected")
+            assert info["authorizationUrl"] is None, info
+        yield auth, issued
     finally:
         config["mcpServers"].pop("secure", None)
         _reload(cluster, config)
         auth.stop()
-    cluster.wait_members(set(cluster.ids))
 
 
 def _authorization_url(hub: Any) -> Any:

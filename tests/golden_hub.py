@@ -81,9 +81,5 @@ def golden_hub(root: Path) -> Iterator[HubProcess]:
     with everything_http(node) as url:
         config.write_text(json.dumps({"mcpServers": golden_servers(root, node, url)}))
         process = HubProcess([str(config)], home=root / "home", cwd=root, env=offline_marketplace())
-        process.start()
-        try:
-            process.wait_ready()
+        with process.running():
             yield process
-        finally:
-            process.stop()

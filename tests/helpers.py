@@ -198,6 +198,16 @@ class HubProcess:
             text=True,
         )
 
+    @contextlib.contextmanager
+    def running(self) -> Iterator[HubProcess]:
+        """Started and ready inside the block; stopped on the way out, however it ends."""
+        self.start()
+        try:
+            self.wait_ready()
+            yield self
+        finally:
+            self.stop()
+
     @property
     def pid(self) -> int:
         assert self.proc is not None

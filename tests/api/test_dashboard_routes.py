@@ -44,12 +44,8 @@ def hub(tmp_path_factory: pytest.TempPathFactory, registry: RegistryServer) -> I
         cwd=root,
         extra_args=("--marketplace-url", registry.catalog_url),
     )
-    process.start()
-    try:
-        process.wait_ready()
+    with process.running():
         yield process
-    finally:
-        process.stop()
 
 
 def wait_connected(hub: HubProcess, name: str) -> dict[str, Any]:

@@ -67,13 +67,9 @@ def keyed_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
     env = {"MCP_HUB_AUTH_TOKENS": f"claude:{TOKEN}"}
     process = HubProcess([str(config)], home=root / "home", cwd=root, env=env)
     process.client.headers["Authorization"] = f"Bearer {TOKEN}"
-    process.start()
-    try:
-        process.wait_ready()
+    with process.running():
         process.wait_status(SERVER, "connected")
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture(scope="module")

@@ -69,12 +69,8 @@ def hub(
         extra_args=("--marketplace-url", registry.catalog_url),
         env={"MCP_HUB_README_BASE_URL": registry.readme_base},
     )
-    process.start()
-    try:
-        process.wait_ready()
+    with process.running():
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture

@@ -44,13 +44,8 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
         "victim": stdio_entry("everything_stdio.py"),
         "asleep": stdio_entry("everything_stdio.py", disabled=True),
     }
-    process = hub_with(tmp_path_factory.mktemp("security"), servers)
-    process.start()
-    try:
-        process.wait_ready()
+    with hub_with(tmp_path_factory.mktemp("security"), servers).running() as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture

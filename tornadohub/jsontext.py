@@ -131,9 +131,25 @@ def _too_deep(message: Any) -> dict[str, Any]:
         and "id" in message
         and ("result" in message or "error" in message)
     ):
-        error = {"code": INTERNAL_ERROR, "message": TOO_DEEP}
-        return {"jsonrpc": "2.0", "id": message["id"], "error": error}
+        return error_answer(message["id"], INTERNAL_ERROR, TOO_DEEP)
     raise ValueError(f"message nested deeper than {MAX_DEPTH} levels")
+
+
+def error_answer(answer_id: Any, code: int, message: str) -> dict[str, Any]:
+    """The error answer to request *answer_id* that stands for an answer the hub cannot
+    pass on as it came."""
+    return {"jsonrpc": "2.0", "id": answer_id, "error": {"code": code, "message": message}}
+
+
+def answer_id(message: Any) -> int | str | None:
+    """The id of *message* when it is an answer (a ``result`` or an ``error``, no
+    ``method``) with an id of an integer or a string; else None."""
+    if not isinstance(message, dict) or "method" in message:
+        return None
+    if "result" not in message and "error" not in message:
+        return None
+    found = message.get("id")
+    return found if isinstance(found, int | str) and not isinstance(found, bool) else None
 
 
 #: Whitespace between JSON tokens (matches the empty string too).
@@ -161,34 +177,21 @@ def broken_answer_id(text: bytes | str) -> int | str | None:
     position = _past_blanks(text, 0)
     if text[position : position + 1] != "{":
         return None
-    answer_id: Any = None
-    keys: set[str] = set()
+    members: dict[str, Any] = {}  # as read; the one that breaks is reached, with no value
     while True:
         try:
             key, position = _PLAIN.raw_decode(text, _past_blanks(text, position + 1))
             position = _past_blanks(text, position)
             if not isinstance(key, str) or text[position : position + 1] != ":":
                 break
-            keys.add(key)
-            value, position = _PLAIN.raw_decode(text, _past_blanks(text, position + 1))
+            members.setdefault(key, None)
+            members[key], position = _PLAIN.raw_decode(text, _past_blanks(text, position + 1))
         except (ValueError, RecursionError):
             break
-        if key == "id":
-            answer_id = value
         position = _past_blanks(text, position)
         if text[position : position + 1] != ",":
             break
-    if "method" in keys or not keys & {"result", "error"}:
-        return None
-    if isinstance(answer_id, int | str) and not isinstance(answer_id, bool):
-        return answer_id
-    return None
-
-
-def parse_error_answer(answer_id: int | str, message: str) -> dict[str, Any]:
-    """The error answer (-32700) that stands for an answer that is not JSON."""
-    error = {"code": PARSE_ERROR, "message": message}
-    return {"jsonrpc": "2.0", "id": answer_id, "error": error}
+    return answer_id(members)
 
 
 def _strings(value: Any) -> list[str]:

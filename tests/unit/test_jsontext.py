@@ -87,7 +87,7 @@ def test_a_broken_answer_shows_its_id_when_its_top_level_reads_that_far(
 ) -> None:
     assert jsontext.broken_answer_id(text) == answer_id
     if answer_id is not None:
-        answer = jsontext.parse_error_answer(answer_id, "Failed")
+        answer = jsontext.error_answer(answer_id, jsontext.PARSE_ERROR, "Failed")
         assert answer == {
             "jsonrpc": "2.0",
             "id": answer_id,

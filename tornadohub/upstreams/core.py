@@ -50,8 +50,9 @@ class AuthorizationLost(Exception):
 
 
 class UnreadableList(UpstreamConnectionError):
-    """A capability list the hub could not read (not JSON, or nested too deep to write on):
-    the connection fails with this as its error, instead of serving an empty list."""
+    """A capability list the hub could not read (not JSON, no JSON-RPC answer, or nested
+    too deep to write on): the connection fails with this as its error, instead of
+    serving an empty list."""
 
 
 class AuthorizedElsewhere(Exception):

@@ -121,7 +121,8 @@ class _LegacyMessages(_UpstreamMessages):
             answer_id = jsontext.broken_answer_id(data)
             if answer_id is None:
                 raise
-            answer = jsontext.parse_error_answer(answer_id, f"Failed to parse SSE message: {exc}")
+            message = f"Failed to parse SSE message: {exc}"
+            answer = jsontext.error_answer(answer_id, jsontext.PARSE_ERROR, message)
             return types.jsonrpc_message_adapter.validate_python(answer, by_name=False)
 
 

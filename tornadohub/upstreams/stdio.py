@@ -172,8 +172,7 @@ class _LineSplitter:
                 answer_id = jsontext.broken_answer_id(bytes(pending[:_DROPPED_HEAD_BYTES]))
                 if answer_id is not None:
                     message = f"Response over {MAX_LINE_BYTES} bytes: dropped"
-                    error = {"code": types.INTERNAL_ERROR, "message": message}
-                    answer = {"jsonrpc": "2.0", "id": answer_id, "error": error}
+                    answer = jsontext.error_answer(answer_id, types.INTERNAL_ERROR, message)
                     complete.append(json.dumps(answer).encode())
                 pending.clear()
                 self.skipping = True
@@ -338,8 +337,8 @@ class StdioUpstream(Upstream):
                 if answer_id is None:
                     raise
                 self._note_junk(line)
-                decoded = jsontext.parse_error_answer(
-                    answer_id, f"Failed to parse JSON response: {exc}"
+                decoded = jsontext.error_answer(
+                    answer_id, jsontext.PARSE_ERROR, f"Failed to parse JSON response: {exc}"
                 )
             raw = self.raw
             if raw is not None and raw.take(decoded):

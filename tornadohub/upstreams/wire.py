@@ -14,6 +14,7 @@ import mcp_types as types
 from mcp import MCPError
 from pydantic import BaseModel, RootModel
 
+from tornadohub import jsontext
 from tornadohub.errors import HubError
 
 
@@ -109,15 +110,10 @@ def invalid_answer(value: Any) -> dict[str, Any] | None:
     """The error answer (-32603) that stands for *value*, an answer the SDK's model refused
     (``{"id": 3, "result": 5}``): its request fails at once, where the SDK drops the
     message and the request waits for its timeout. None when *value* is not an answer."""
-    if not isinstance(value, dict) or "method" in value:
+    answer_id = jsontext.answer_id(value)
+    if answer_id is None:
         return None
-    answer_id = value.get("id")
-    if not isinstance(answer_id, int | str) or isinstance(answer_id, bool):
-        return None
-    if "result" not in value and "error" not in value:
-        return None
-    error = {"code": types.INTERNAL_ERROR, "message": INVALID_ANSWER}
-    return {"jsonrpc": "2.0", "id": answer_id, "error": error}
+    return jsontext.error_answer(answer_id, types.INTERNAL_ERROR, INVALID_ANSWER)
 
 
 def innermost(exc: BaseException) -> BaseException:
